@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,21 +21,21 @@ from typer.core import TyperGroup
 
 from storage.errors import VeilleError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class VeilleGroup(TyperGroup):
     """Turns the project's exceptions into one clear line and exit code 1."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except VeilleError as exc:
-            click.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {exc}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            typer.echo("interrupted", err=True)
             ctx.exit(130)
 
 
@@ -146,8 +145,8 @@ def verify_store_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -
         print_json(rep.to_dict())
     else:
         for p in rep.problems:
-            click.echo(f"FAIL {p}", err=True)
-        click.echo(f"{rep.blobs_checked} blobs, {rep.custody_entries} custody entries checked: "
+            typer.echo(f"FAIL {p}", err=True)
+        typer.echo(f"{rep.blobs_checked} blobs, {rep.custody_entries} custody entries checked: "
                    + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)"))
     if not rep.ok:
         raise typer.Exit(1)
@@ -172,8 +171,8 @@ def search(query: Annotated[str, typer.Argument(help="FTS5 query, e.g. 'rdv AND 
         return
     for h in hits:
         snippet = " ".join(((h["title"] or "") + " " + (h["text"] or "")).split())[:120]
-        click.echo(f"{h['id']}\t{h['platform']}\t{h['category'] or '-'}\t{h['url']}\t{snippet}")
-    click.echo(f"{len(hits)} result(s)", err=True)
+        typer.echo(f"{h['id']}\t{h['platform']}\t{h['category'] or '-'}\t{h['url']}\t{snippet}")
+    typer.echo(f"{len(hits)} result(s)", err=True)
 
 
 @import_app.command("jsonl")
@@ -199,8 +198,8 @@ def import_jsonl_cmd(
         print_json(rep.to_dict())
     else:
         for lineno, reason in rep.rejected:
-            click.echo(f"line {lineno}: {reason}", err=True)
-        click.echo(f"{rep.imported} new, {rep.updated} updated, {rep.unchanged} unchanged, "
+            typer.echo(f"line {lineno}: {reason}", err=True)
+        typer.echo(f"{rep.imported} new, {rep.updated} updated, {rep.unchanged} unchanged, "
                    f"{len(rep.rejected)} rejected, {rep.positives} flagged as offers")
     if rep.rejected and not skip_bad:
         raise typer.Exit(1)
@@ -226,7 +225,7 @@ def export_jsonl_cmd(
             with open(tmp, "w", encoding="utf-8") as fh:
                 n = export_jsonl(ws, fh)
             tmp.replace(output)
-    click.echo(f"{n} post(s) exported", err=True)
+    typer.echo(f"{n} post(s) exported", err=True)
 
 
 def main() -> None:
