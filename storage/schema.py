@@ -239,9 +239,42 @@ def _m0002_fts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m_cases_tracking(db: sqlite_utils.Database) -> None:
+    """Cases/notices (issue 8): which posts a notice covers, and liveness re-checks."""
+    statements = [
+        """create table notice_items (
+            id integer primary key,
+            notice_id integer not null references notices(id),
+            post_id integer not null references posts(id),
+            seller_id integer,
+            unique(notice_id, post_id)
+        )""",
+        "create index notice_items_post on notice_items(post_id)",
+        "create index notice_events_notice on notice_events(notice_id)",
+        "create index case_items_case on case_items(case_id)",
+        "create unique index case_items_unique on case_items(case_id, coalesce(post_id, -1), "
+        "coalesce(seller_id, -1))",
+        """create table rechecks (
+            id integer primary key,
+            post_id integer not null references posts(id),
+            at text not null,
+            outcome text not null,
+            http_status integer,
+            capture_id integer,
+            via text,
+            note text
+        )""",
+        "create index rechecks_post on rechecks(post_id)",
+        "create index alerts_kind on alerts(kind, seller_id, post_id)",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_core", _m0001_core),
     ("0002_fts", _m0002_fts),
+    ("0003_cases_notice_items_rechecks", _m_cases_tracking),
 ]
 
 
