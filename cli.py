@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from storage.errors import VeilleError
+from storage.errors import InputError, VeilleError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -49,6 +49,10 @@ import_app = _typer("Import posts from files: JSONL, saved pages, Telegram expor
 export_app = _typer("Export posts, evidence bundles and graphs.")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+eval_app = _typer("Evaluate matchers on labelled corpora.")
+lexicon_app = _typer("Inspect and validate the classifier lexicons (matchers/lexicons/*.toml).")
+app.add_typer(eval_app, name="eval")
+app.add_typer(lexicon_app, name="lexicon")
 
 WorkspaceOpt = Annotated[
     Path,
@@ -226,6 +230,109 @@ def export_jsonl_cmd(
                 n = export_jsonl(ws, fh)
             tmp.replace(output)
     typer.echo(f"{n} post(s) exported", err=True)
+
+
+# ---------------------------------------------------------------- classifier (matchers)
+@app.command("classify")
+def classify_cmd(
+    file: Annotated[str, typer.Argument(help="JSONL file ({\"text\", \"id\"} per line), or - for stdin.")] = "-",
+    plain: Annotated[bool, typer.Option("--plain", help="Input is plain text, one post per line.")] = False,
+    db: Annotated[bool, typer.Option("--db", help="Re-classify the posts stored in the workspace instead.")] = False,
+    force: Annotated[bool, typer.Option("--all", help="With --db: also posts already at this lexicon version.")]
+    = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Classify posts: one JSON object per input line, in order
+    ({"id", "category", "subtype", "score", "reasons", "entities"}); a bad line
+    gives {"line", "id", "error"} and the run goes on.
+
+    With --db, re-classify the stored posts after a lexicon change (posts already
+    classified with the current lexicon version are skipped unless --all).
+
+    Examples: veille classify posts.jsonl  |  echo 'RDV préfecture dispo 60€' | veille classify - --plain
+    |  veille classify --db -w ~/veille-ws
+    """
+    from matchers import classify, extract
+    from matchers.batch import classify_lines
+    from matchers.classify import get_lexicon
+
+    if db:
+        from storage.reclassify import reclassify_posts
+
+        try:
+            extract("")
+            ext = extract
+        except NotImplementedError:
+            ext = None
+        with open_ws(workspace) as ws:
+            rep = reclassify_posts(ws, classify, ext, get_lexicon().version, force=force)
+        for post_id, err in rep.failed:
+            typer.echo(f"post {post_id}: {err}", err=True)
+        cats = ", ".join(f"{k} {v}" for k, v in sorted(rep.by_category.items())) or "-"
+        typer.echo(f"{rep.seen} post(s) re-classified with lexicon {rep.lexicon_version}: {rep.changed} changed "
+                   f"category; {cats}; {len(rep.failed)} failed")
+        return
+    if file == "-":
+        stream = sys.stdin.buffer
+    else:
+        try:
+            stream = open(file, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    out = sys.stdout
+    try:
+        for obj in classify_lines(stream, plain=plain):
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+@lexicon_app.command("check")
+def lexicon_check_cmd(
+    directory: Annotated[Path | None, typer.Argument(help="Lexicon folder (default: the shipped one).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate the lexicon files (TOML syntax, kinds, subtypes, weights, terms) and compile them.
+
+    Exit code 1 with the file and group named on the first problem.
+
+    Example: veille lexicon check  |  veille lexicon check my-lexicons/
+    """
+    from matchers.lexicon import check_lexicon
+
+    rep = check_lexicon(directory)
+    if as_json:
+        print_json(rep)
+        return
+    for w in rep["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+    by_lang = ", ".join(f"{k} {v}" for k, v in rep["terms_by_lang"].items())
+    typer.echo(f"lexicon OK: version {rep['version']}, {len(rep['files'])} files, {rep['groups']} groups, "
+               f"{rep['terms']} terms ({by_lang})")
+
+
+@eval_app.command("classify")
+def eval_classify_cmd(
+    corpus: Annotated[Path, typer.Argument(help="Labelled JSONL: {\"text\", \"label\"} per line.")],
+    as_json: JsonOpt = False,
+    no_borderline: Annotated[bool, typer.Option("--no-borderline", help="Leave out lines marked borderline.")]
+    = False,
+    show: Annotated[int, typer.Option(help="Most misclassified lines printed.")] = 50,
+) -> None:
+    """Precision, recall and F1 per category, the confusion matrix and the misclassified lines.
+
+    Labels: appointment_resale|slot_resale, forged_documents, negative|none.
+
+    Example: veille eval classify matchers/corpus/veille-corpus.jsonl --no-borderline
+    """
+    from matchers.evaluate import evaluate_file, format_report
+
+    rep = evaluate_file(corpus, include_borderline=not no_borderline)
+    if as_json:
+        print_json(rep)
+        return
+    typer.echo(format_report(rep, show=show))
 
 
 def main() -> None:

@@ -1,0 +1,285 @@
+"""The offer classifier: ``classify(text, lang_hint=None) -> Verdict``.
+
+A pure function over the text. Steps:
+
+1. :func:`matchers.normalize.normalize` folds the text (obfuscation undone)
+   and keeps the way back to the original spans.
+2. One pass of the lexicon's combined regex (all languages, a trie-factored
+   alternation) finds topic terms (appointment nouns, venues, document nouns,
+   forgery markers), offer signals and hard-negative cues; hashtag bodies get a
+   second pass without word boundaries; a price regex finds amounts with a
+   currency.
+3. If a text has an offer signal but no topic word, rapidfuzz (ratio, with
+   the ``fuzzy_cutoff`` of ``rules.toml``) looks for misspelled topic words
+   among its longer words ("assport", "pasport").
+4. The rules decide (see ``docs/classifier.md``):
+
+   - an *offer* needs ``offer >= offer_min`` and ``offer > negatives``;
+   - ``forged_documents`` needs a document noun and either a forgery marker
+     ("fake", "faux", "поддельный") or a sale word close to the noun ("buy
+     passport", "купить паспорт");
+   - ``appointment_resale`` needs an appointment noun (rdv, cita, slot,
+     randevu, موعد …) or a phrase that implies one ("sacamos cita");
+   - when both could apply, a forgery marker makes it ``forged_documents``,
+     otherwise ``appointment_resale``.
+
+Every reason carries the span of the *original* text that matched.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .lexicon import Lexicon, TermInfo, load_lexicon
+from .normalize import normalize
+from .types import DOCUMENT_SUBTYPES, Reason, Verdict
+
+__all__ = ["classify", "get_lexicon", "reload_lexicon", "MAX_REASONS"]
+
+MAX_REASONS = 60  # a verdict keeps at most this many reasons ...
+MAX_PER_TERM = 3  # ... and at most this many occurrences of one term
+
+_CURRENCY = (
+    r"€|eur|euro|euros|e|dh|dhs|mad|dirham|dirhams|da|dzd|dinar|dinars|tnd|dt|usd|dollar|dollars|tl|try|lira|"
+    r"liras|₺|toman|tomans|tomanes|rial|rials|irr|rub|руб|рублей|рубля|₽|£|gbp|cfa|fcfa|xof|₹|inr|rs|rupees|"
+    r"درهم|دراهم|دينار|يورو|اورو|دولار|ليره|ليرة|تومان|تومن|ريال|\$"
+)
+# Amount then currency ("180 €", "1 500 dh", "40 euros"), or currency then amount ("€50", "₹30000").
+# Bounded repetitions only: linear time on any input.
+PRICE_RE = re.compile(
+    rf"(?<![\w.,])\d[\d ]{{0,9}}(?:[.,]\d{{1,2}})? ?(?:{_CURRENCY})(?!\w)|(?:€|\$|£|₹|₺|₽) ?\d{{1,9}}(?!\w)"
+)
+_HASHTAG_RE = re.compile(r"#(\w{3,80})")
+_FUZZY_TOKEN = re.compile(r"[^\W\d_]{6,24}")
+
+_LEX: Lexicon | None = None
+
+
+def get_lexicon() -> Lexicon:
+    """The compiled shipped lexicon (compiled once per process)."""
+    global _LEX
+    if _LEX is None:
+        _LEX = load_lexicon()
+    return _LEX
+
+
+def reload_lexicon(directory=None) -> Lexicon:
+    """Recompile (after editing the files, or to use another lexicon folder)."""
+    global _LEX
+    _LEX = load_lexicon(directory)
+    return _LEX
+
+
+@dataclass
+class _Hit:
+    info: TermInfo | None  # None for a price
+    start: int  # in the normalised text
+    end: int
+    fuzzy: bool = False
+
+
+def _collect(lex: Lexicon, t: str) -> list[_Hit]:
+    hits: list[_Hit] = []
+    for m in lex.pattern.finditer(t):
+        if m.group(1) is not None:
+            mode, g = "word", 1
+        elif m.group(2) is not None:
+            mode, g = "prefix", 2
+        else:
+            mode, g = "infix", 3
+        for info in lex.infos(mode, m.group(g)):
+            hits.append(_Hit(info, m.start(), m.end()))
+    if "#" in t:
+        seen = {(h.start, h.end) for h in hits}
+        for hm in _HASHTAG_RE.finditer(t):
+            base = hm.start(1)
+            for m in lex.hashtag_pattern.finditer(hm.group(1)):
+                mode = "word" if m.group(1) is not None else "prefix" if m.group(2) is not None else "infix"
+                s, e = base + m.start(), base + m.end()
+                if (s, e) in seen:
+                    continue
+                for info in lex.infos(mode, m.group()):
+                    hits.append(_Hit(info, s, e))
+    return hits
+
+
+_fuzzy_cache: dict[str, str | None] = {}
+
+
+def _fuzzy(lex: Lexicon, t: str, taken: list[tuple[int, int]]) -> list[_Hit]:
+    """Misspelled topic words, with rapidfuzz and an explicit score_cutoff (cheap: candidate words only)."""
+    from rapidfuzz import fuzz, process
+
+    keys = list(lex.fuzzy_terms)
+    cutoff = float(lex.rules["fuzzy_cutoff"])
+    out: list[_Hit] = []
+    n = 0
+    for m in _FUZZY_TOKEN.finditer(t):
+        n += 1
+        if n > 300:
+            break
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        w = m.group()
+        if w in _fuzzy_cache:
+            best = _fuzzy_cache[w]
+        else:
+            r = process.extractOne(w, keys, scorer=fuzz.ratio, score_cutoff=cutoff)
+            best = r[0] if r else None
+            if len(_fuzzy_cache) > 50_000:
+                _fuzzy_cache.clear()
+            _fuzzy_cache[w] = best
+        if best is not None and best != w:
+            for info in lex.fuzzy_terms[best]:
+                out.append(_Hit(info, m.start(), m.end(), fuzzy=True))
+    return out
+
+
+_KIND_OF = {"appointment": "topic", "venue": "topic", "document": "topic", "forgery": "topic", "offer": "offer",
+            "negative": "negative"}
+
+
+def classify(text, lang_hint: str | None = None) -> Verdict:
+    """Classify one post text; never raises on any str (or bytes) input.
+
+    ``lang_hint`` is accepted for the pipeline's sake; every language's lexicon
+    is applied anyway (posts mix languages and scripts).
+    """
+    lex = get_lexicon()
+    if text is None:
+        text = ""
+    elif isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    elif not isinstance(text, str):
+        text = str(text)
+    verdict = Verdict(lexicon_version=lex.version)
+    if not text.strip():
+        return verdict
+    rules = lex.rules
+    norm = normalize(text)
+    t = norm.text
+    hits = _collect(lex, t)
+    prices = [(m.start(), m.end()) for m in PRICE_RE.finditer(t)]
+
+    def tally(hits: list[_Hit]):
+        appt = False
+        venues: dict[str, float] = {}
+        docs: dict[str, float] = {}
+        doc_spans: list[tuple[int, int]] = []
+        forgery = False
+        offer_terms: dict[str, float] = {}
+        neg_terms: dict[str, float] = {}
+        near_spans: list[tuple[int, int, _Hit]] = []
+        for h in hits:
+            g = h.info.group
+            key = g.rule + ":" + h.info.term
+            if g.kind == "appointment":
+                appt = True
+            elif g.kind == "venue":
+                venues[g.name] = venues.get(g.name, 0.0) + g.weight
+            elif g.kind == "document":
+                docs[g.name] = docs.get(g.name, 0.0) + g.weight
+                doc_spans.append((h.start, h.end))
+            elif g.kind == "forgery":
+                forgery = True
+            elif g.kind == "offer":
+                offer_terms[key] = max(offer_terms.get(key, 0.0), g.weight)
+                if g.near_document:
+                    near_spans.append((h.start, h.end, h))
+            elif g.kind == "negative":
+                neg_terms[key] = max(neg_terms.get(key, 0.0), g.weight)
+            for imp in g.implies:
+                kind, _, sub = imp.partition(":")
+                if kind == "appointment":
+                    appt = True
+                elif kind == "venue":
+                    venues[sub] = venues.get(sub, 0.0) + g.weight
+                elif kind == "document":
+                    docs[sub] = docs.get(sub, 0.0) + g.weight
+                    doc_spans.append((h.start, h.end))
+                elif kind == "forgery":
+                    forgery = True
+        return appt, venues, docs, doc_spans, forgery, offer_terms, neg_terms, near_spans
+
+    appt, venues, docs, doc_spans, forgery, offer_terms, neg_terms, near_spans = tally(hits)
+    offer = sum(offer_terms.values()) + (float(rules["price_weight"]) if prices else 0.0)
+    if not appt and not docs and offer > 0:
+        extra = _fuzzy(lex, t, [(h.start, h.end) for h in hits])
+        if extra:
+            hits.extend(extra)
+            appt, venues, docs, doc_spans, forgery, offer_terms, neg_terms, near_spans = tally(hits)
+            offer = sum(offer_terms.values()) + (float(rules["price_weight"]) if prices else 0.0)
+    negative = sum(neg_terms.values())
+
+    # a sale word close to a document noun ("buy passport", "passeport à vendre")
+    near = int(rules["near_chars"])
+    direct: tuple[_Hit, tuple[int, int]] | None = None
+    if docs and near_spans and not forgery:
+        for s, e, h in near_spans:
+            for ds, de in doc_spans:
+                if (ds >= e and ds - e <= near) or (s >= de and s - de <= near) or (ds < e and s < de):
+                    if not (ds == s and de == e):
+                        direct = (h, (min(s, ds), max(e, de)))
+                        break
+            if direct:
+                break
+
+    is_offer = offer >= float(rules["offer_min"]) and offer > negative
+    doc_candidate = bool(docs) and (forgery or direct is not None)
+    category = "none"
+    subtype = None
+    if is_offer:
+        if doc_candidate and (forgery or not appt):
+            category = "forged_documents"
+        elif appt:
+            category = "appointment_resale"
+        elif doc_candidate:
+            category = "forged_documents"
+    if category == "forged_documents":
+        specific = {k: v for k, v in docs.items() if k != "other"}
+        pool = specific or docs
+        subtype = max(pool, key=lambda k: (pool[k], -DOCUMENT_SUBTYPES.index(k)))
+    elif category == "appointment_resale" and venues:
+        order = ("prefecture", "visa_center", "other_admin")
+        subtype = max(venues, key=lambda k: (venues[k], -order.index(k)))
+
+    topic = (1.0 if appt or docs else 0.0) + (0.5 if venues else 0.0) + (1.0 if forgery else 0.0)
+    margin = topic + offer - negative
+    strength = 1.0 - math.exp(-max(margin, 0.0) / float(rules["score_scale"]))
+    if category != "none":
+        score = 0.5 + 0.5 * strength
+    else:
+        score = 0.49 * strength if (appt or docs) else 0.0
+
+    # reasons, with spans in the original text
+    reasons: list[Reason] = []
+    per_term: dict[str, int] = {}
+    for h in sorted(hits, key=lambda h: h.start):
+        if len(reasons) >= MAX_REASONS:
+            break
+        g = h.info.group
+        key = g.rule + ":" + h.info.term
+        per_term[key] = per_term.get(key, 0) + 1
+        if per_term[key] > MAX_PER_TERM:
+            continue
+        a, b = norm.to_original(h.start, h.end)
+        rule = g.rule + (".fuzzy" if h.fuzzy else "")
+        kind = _KIND_OF[g.kind]
+        w = g.weight if kind != "negative" else -g.weight
+        reasons.append(Reason(rule=rule, term=h.info.term, start=a, end=b, kind=kind, weight=w))
+    for s, e in prices[:MAX_PER_TERM]:
+        a, b = norm.to_original(s, e)
+        reasons.append(Reason(rule="rules.price", term=text[a:b], start=a, end=b, kind="offer",
+                              weight=float(rules["price_weight"])))
+        break  # one price counts once
+    if direct is not None:
+        a, b = norm.to_original(*direct[1])
+        reasons.append(Reason(rule="rules.direct_sale", term=text[a:b], start=a, end=b, kind="context", weight=0.0))
+    reasons.sort(key=lambda r: (r.start, r.end))
+    verdict.category = category
+    verdict.subtype = subtype
+    verdict.score = round(score, 4)
+    verdict.reasons = reasons
+    return verdict

@@ -1,0 +1,326 @@
+"""Loading, validating and compiling the classifier's lexicons (TOML data files).
+
+Lexicons live in ``matchers/lexicons/*.toml``, one file per language plus
+``rules.toml`` (thresholds and weights). See ``docs/classifier.md`` for the
+format. In short, a language file holds groups of terms::
+
+    [meta]
+    lang = "fr"
+    match = "word"            # default for this file: word | prefix | infix
+
+    [venue.prefecture]        # <kind>.<name>
+    weight = 1.0
+    terms = ["préfecture", "titre de séjour", "anef"]
+
+Kinds: ``appointment`` (appointment nouns: rdv, cita, randevu …), ``venue``
+(the group name is an appointment subtype: prefecture, visa_center,
+other_admin), ``document`` (the name is a document subtype), ``forgery``
+(fake, faux, поддельный …), ``offer`` (selling signals) and ``negative``
+(hard-negative cues). Optional keys: ``weight``, ``match``, ``near_document``
+(an offer group whose terms count as a direct sale when close to a document
+noun, e.g. "buy" in "buy passport"), ``implies`` (a list such as
+``["appointment", "venue:prefecture", "document:driving_licence"]``: a phrase
+that carries its topic, like "sacamos cita"), ``note``.
+
+Term syntax: terms are normalised like texts (accents, case, leetspeak …), so
+write them plainly. Spaces in a term also match no space or several
+("rendez vous" matches "rendez-vous", "rendezvous", "#rendezvousprefecture").
+A trailing ``*`` makes a prefix term ("паспорт*" matches "паспорта"); in
+``word`` mode a final s/es/x is allowed (plurals).
+
+:func:`load_lexicon` validates and compiles everything once (cached); the
+version is a SHA-256 over the files' bytes, recorded on each verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from storage.errors import VeilleError
+
+from .normalize import fold_term
+from .types import APPOINTMENT_SUBTYPES, DOCUMENT_SUBTYPES
+
+LEXICON_DIR = Path(__file__).with_name("lexicons")
+KINDS = ("appointment", "venue", "document", "forgery", "offer", "negative")
+MATCH_MODES = ("word", "prefix", "infix")
+DEFAULT_WEIGHTS = {"appointment": 1.0, "venue": 1.0, "document": 1.0, "forgery": 1.0, "offer": 1.0,
+                   "negative": 1.0}
+_GROUP_KEYS = {"terms", "weight", "match", "near_document", "implies", "note"}
+MAX_TERM_LEN = 80
+
+
+class LexiconError(VeilleError):
+    """A lexicon file is malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """One group of terms: ``kind.name`` in ``lang``."""
+
+    lang: str
+    kind: str
+    name: str
+    weight: float
+    near_document: bool = False
+    implies: tuple[str, ...] = ()
+
+    @property
+    def rule(self) -> str:
+        return f"{self.lang}.{self.kind}.{self.name}"
+
+
+@dataclass(frozen=True)
+class TermInfo:
+    term: str  # as written in the file
+    group: Group
+
+
+@dataclass
+class Lexicon:
+    """Compiled lexicons: one regex for all terms, a lookup from match to groups, the rules."""
+
+    version: str
+    files: list[str]
+    rules: dict
+    groups: list[Group]
+    # mode -> folded term without spaces -> infos
+    lookup: dict[str, dict[str, list[TermInfo]]]
+    pattern: re.Pattern
+    hashtag_pattern: re.Pattern
+    fuzzy_terms: dict[str, list[TermInfo]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    n_terms: int = 0
+
+    def infos(self, mode: str, matched: str) -> list[TermInfo]:
+        return self.lookup[mode].get(matched.replace(" ", ""), [])
+
+
+# ------------------------------------------------------------------ compile
+def _trie_regex(terms: list[str]) -> str:
+    """A regex matching exactly ``terms`` (folded), factored as a trie so the
+    alternation costs O(term length) per position, not O(number of terms).
+    A space in a term matches zero or more spaces."""
+    trie: dict = {}
+    for t in terms:
+        node = trie
+        for ch in t:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def esc(ch: str) -> str:
+        return " *" if ch == " " else re.escape(ch)
+
+    def build(node: dict) -> str:
+        end = "" in node
+        branches = [esc(ch) + build(child) for ch, child in sorted(node.items()) if ch != ""]
+        if not branches:
+            return ""
+        if len(branches) == 1 and not end:
+            return branches[0]
+        s = "(?:" + "|".join(branches) + ")"
+        return s + "?" if end else s
+
+    return build(trie) if trie else "(?!)"
+
+
+def _source_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise LexiconError(f"lexicon folder not found: {directory}")
+    return sorted(directory.glob("*.toml"))
+
+
+def _version(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    return "lex-" + h.hexdigest()[:16]
+
+
+def _check_implies(value, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise LexiconError(f"{where}: 'implies' must be a list of strings")
+    for v in value:
+        kind, _, sub = v.partition(":")
+        if kind == "appointment" and not sub:
+            continue
+        if kind == "venue" and sub in APPOINTMENT_SUBTYPES:
+            continue
+        if kind == "document" and sub in DOCUMENT_SUBTYPES:
+            continue
+        if kind == "forgery" and not sub:
+            continue
+        raise LexiconError(f"{where}: bad 'implies' entry {v!r} (appointment, forgery, venue:<subtype>, "
+                           f"document:<subtype>)")
+    return tuple(value)
+
+
+def _load_rules(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise LexiconError(f"{path.name}: {exc}") from None
+    rules = data.get("rules")
+    if not isinstance(rules, dict):
+        raise LexiconError(f"{path.name}: missing [rules] table")
+    for key in ("offer_min", "price_weight", "near_chars", "fuzzy_cutoff", "fuzzy_min_len", "score_scale"):
+        if not isinstance(rules.get(key), (int, float)) or isinstance(rules.get(key), bool):
+            raise LexiconError(f"{path.name}: [rules] {key} must be a number")
+    return rules
+
+
+def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
+    """Read, validate and compile every lexicon file in ``directory``.
+
+    Raises :class:`LexiconError` with the file and group named on any problem.
+    """
+    files = _source_files(directory)
+    rules_path = directory / "rules.toml"
+    if rules_path not in files:
+        raise LexiconError(f"{directory}: rules.toml is missing")
+    rules = _load_rules(rules_path)
+    groups: list[Group] = []
+    by_mode: dict[str, dict[str, list[TermInfo]]] = {m: {} for m in MATCH_MODES}
+    warnings: list[str] = []
+    n_terms = 0
+    langs_seen: dict[str, str] = {}
+    for f in files:
+        if f.name == "rules.toml":
+            continue
+        try:
+            data = tomllib.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise LexiconError(f"{f.name}: {exc}") from None
+        meta = data.get("meta")
+        if not isinstance(meta, dict) or not isinstance(meta.get("lang"), str) or not meta["lang"]:
+            raise LexiconError(f"{f.name}: needs [meta] with lang = \"..\"")
+        lang = meta["lang"]
+        if lang in langs_seen:
+            raise LexiconError(f"{f.name}: lang {lang!r} already defined in {langs_seen[lang]}")
+        langs_seen[lang] = f.name
+        default_mode = meta.get("match", "word")
+        if default_mode not in MATCH_MODES:
+            raise LexiconError(f"{f.name}: [meta] match must be one of {', '.join(MATCH_MODES)}")
+        for kind, sub in data.items():
+            if kind == "meta":
+                continue
+            if kind not in KINDS:
+                raise LexiconError(f"{f.name}: unknown table [{kind}] (expected one of {', '.join(KINDS)})")
+            if not isinstance(sub, dict):
+                raise LexiconError(f"{f.name}: [{kind}] must contain groups like [{kind}.name]")
+            for name, g in sub.items():
+                where = f"{f.name} [{kind}.{name}]"
+                if not isinstance(g, dict):
+                    raise LexiconError(f"{where}: must be a table")
+                extra = set(g) - _GROUP_KEYS
+                if extra:
+                    raise LexiconError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
+                if kind == "venue" and name not in APPOINTMENT_SUBTYPES:
+                    raise LexiconError(f"{where}: venue group name must be one of {', '.join(APPOINTMENT_SUBTYPES)}")
+                if kind == "document" and name not in DOCUMENT_SUBTYPES:
+                    raise LexiconError(f"{where}: document group name must be one of {', '.join(DOCUMENT_SUBTYPES)}")
+                terms = g.get("terms")
+                if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
+                    raise LexiconError(f"{where}: 'terms' must be a non-empty list of strings")
+                weight = g.get("weight", DEFAULT_WEIGHTS[kind])
+                if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 10:
+                    raise LexiconError(f"{where}: weight must be a number in (0, 10]")
+                mode = g.get("match", default_mode)
+                if mode not in MATCH_MODES:
+                    raise LexiconError(f"{where}: match must be one of {', '.join(MATCH_MODES)}")
+                near = g.get("near_document", False)
+                if not isinstance(near, bool):
+                    raise LexiconError(f"{where}: near_document must be true or false")
+                group = Group(lang, kind, name, float(weight), near, _check_implies(g.get("implies"), where))
+                groups.append(group)
+                seen_in_group: set[str] = set()
+                for raw in terms:
+                    t = raw.strip()
+                    term_mode = mode
+                    if t.endswith("*"):
+                        term_mode, t = "prefix", t[:-1].strip()
+                    folded = fold_term(t)
+                    if not folded or len(folded.replace(" ", "")) < 2:
+                        raise LexiconError(f"{where}: term {raw!r} is empty or too short after normalisation")
+                    if len(folded) > MAX_TERM_LEN:
+                        raise LexiconError(f"{where}: term {raw!r} is longer than {MAX_TERM_LEN} characters")
+                    if "#" in folded:
+                        raise LexiconError(f"{where}: term {raw!r} must not contain '#'")
+                    key = folded.replace(" ", "")
+                    if (term_mode, key) in seen_in_group:
+                        warnings.append(f"{where}: duplicate term {raw!r}")
+                        continue
+                    seen_in_group.add((term_mode, key))
+                    by_mode[term_mode].setdefault(key, []).append(TermInfo(raw, group))
+                    n_terms += 1
+    if not groups:
+        raise LexiconError(f"{directory}: no lexicon groups found")
+    # Each trie regex is built from the folded terms with their spaces (a space matches " *").
+    spaced: dict[str, set[str]] = {m: set() for m in MATCH_MODES}
+    for mode, d in by_mode.items():
+        for infos in d.values():
+            for info in infos:
+                t = info.term.strip()
+                if t.endswith("*"):
+                    t = t[:-1].strip()
+                spaced[mode].add(fold_term(t))
+    word_re = _trie_regex(sorted(spaced["word"]))
+    prefix_re = _trie_regex(sorted(spaced["prefix"]))
+    infix_re = _trie_regex(sorted(spaced["infix"]))
+    # One pass over the text. Group 1: word terms (plural s/es/x allowed), group 2: prefix terms,
+    # group 3: infix terms (Arabic-script terms that take clitics on both sides).
+    pattern = re.compile(
+        rf"(?<!\w)(?:({word_re})(?:s|es|x)?(?!\w)|({prefix_re})\w*)|({infix_re})"
+    )
+    # Inside hashtag bodies terms are glued together: no boundaries there.
+    hashtag_pattern = re.compile(rf"({word_re})|({prefix_re})|({infix_re})")
+    fuzzy: dict[str, list[TermInfo]] = {}
+    min_len = int(rules["fuzzy_min_len"])
+    for mode in ("word", "prefix"):
+        for key, infos in by_mode[mode].items():
+            if len(key) >= min_len and key.isalpha() and any(i.group.kind in ("document", "venue", "appointment")
+                                                             for i in infos):
+                fuzzy.setdefault(key, []).extend(i for i in infos if i.group.kind in
+                                                 ("document", "venue", "appointment"))
+    return Lexicon(version=_version(files), files=[f.name for f in files], rules=rules, groups=groups,
+                   lookup=by_mode, pattern=pattern, hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy,
+                   warnings=warnings, n_terms=n_terms)
+
+
+@lru_cache(maxsize=4)
+def _cached(directory: str, stamp: tuple) -> Lexicon:
+    return compile_lexicon(Path(directory))
+
+
+def load_lexicon(directory: Path | str | None = None) -> Lexicon:
+    """The compiled lexicon for ``directory`` (default: the shipped one), cached.
+
+    The cache key includes the files' names, sizes and modification times, so an
+    edited lexicon is recompiled on the next call.
+    """
+    d = Path(directory) if directory else LEXICON_DIR
+    files = _source_files(d)
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _cached(str(d.resolve()), stamp)
+
+
+def check_lexicon(directory: Path | str | None = None) -> dict:
+    """Validate the lexicons and summarise them (for ``veille lexicon check``)."""
+    lex = compile_lexicon(Path(directory) if directory else LEXICON_DIR)
+    langs: dict[str, int] = {}
+    for mode in lex.lookup.values():
+        for infos in mode.values():
+            for i in infos:
+                langs[i.group.lang] = langs.get(i.group.lang, 0) + 1
+    return {"version": lex.version, "files": lex.files, "terms": lex.n_terms, "groups": len(lex.groups),
+            "terms_by_lang": dict(sorted(langs.items())), "warnings": lex.warnings}

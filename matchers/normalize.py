@@ -1,0 +1,305 @@
+"""Text normalisation for matching, with a map back to the original text.
+
+Sellers dodge keyword filters with "pr3fecture", "p@ssport", "t!tre de s3jour",
+"r.d.v", "p a s s p o r t", Cyrillic or Greek look-alike letters, zero-width
+characters, full-width or mathematical letters, emoji between letters and
+hashtags. :func:`normalize` undoes all of that and returns a
+:class:`Normalized`: the folded ``text`` to match lexicon terms against, and
+:meth:`Normalized.to_original` to turn a span of the folded text back into a
+span of the *original* text (what a reason shows to an investigator).
+
+Steps, in order (each is linear in the length of the text):
+
+1. **Per-character folding** with one ``str.translate`` table: NFKD
+   compatibility decomposition (full-width, mathematical and circled letters,
+   ligatures), removal of combining marks (accents, Arabic harakat), case
+   folding, removal of zero-width and format characters (ZWSP, ZWJ, ZWNJ,
+   BOM, soft hyphen, bidi marks, variation selectors, tatweel), Arabic/Persian
+   letter unification (ی→ي, ک→ك, ة→ه, ى→ي), Arabic-Indic and Persian digits to
+   ASCII, and punctuation, symbols and emoji to a space. ``# @ $ ! + % €`` and
+   other currency signs are kept.
+2. **Homoglyph folding**: inside a word that mixes Latin letters with
+   Cyrillic or Greek ones ("раssроrt"), the look-alikes become Latin. Words
+   written entirely in Cyrillic or Greek are left alone (Russian stays Russian).
+3. **Leetspeak folding**: ``0 1 3 4 5 7 8 @ $ ! |`` become ``o i e a s t b a s i l``
+   when they sit *between letters* ("pr3fecture", "p@ssport", "t!tre"), so prices,
+   phone numbers, "24h" or "3eme" are untouched.
+4. **Spaced and dotted letters**: three or more single letters separated by
+   spaces (after step 1, dots, dashes and emoji are spaces) are joined:
+   "p a s s p o r t", "r.d.v", "v🔥i🔥s🔥a" → "passport", "rdv", "visa".
+
+Hashtags keep their ``#``; the classifier also matches terms inside hashtag
+bodies ("#rdvprefecture").
+
+Public API: :func:`normalize`, :class:`Normalized`, :func:`fold_term`
+(normalise a lexicon term the same way), :func:`fold_char`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+__all__ = ["Normalized", "normalize", "fold_term", "fold_char", "MAX_CHARS"]
+
+#: Texts longer than this are truncated before matching (the original is kept
+#: by the caller; spans stay valid because truncation only removes the tail).
+MAX_CHARS = 200_000
+
+_KEEP = set("#@$!+%|")
+_ARABIC_UNIFY = {
+    "\u06cc": "\u064a",  # Persian yeh -> Arabic yeh
+    "\u0649": "\u064a",  # alef maksura -> yeh
+    "\u06a9": "\u0643",  # keheh -> kaf
+    "\u0629": "\u0647",  # teh marbuta -> heh
+    "\u06c0": "\u0647",
+    "\u0671": "\u0627",  # alef wasla
+}
+# Letters with no compatibility decomposition that sellers use as Latin look-alikes.
+_EXTRA = {
+    "\u0131": "i",  # dotless i (Turkish): folded so "ı" and "i" spellings meet
+    "\u0130": "i",
+    "\u00df": "ss",
+    "\u00f8": "o", "\u00d8": "o", "\u0142": "l", "\u0141": "l", "\u0111": "d", "\u0110": "d",
+    "\u00e6": "ae", "\u00c6": "ae", "\u0153": "oe", "\u0152": "oe", "\u00fe": "th",
+    # small capitals
+    "\u1d00": "a", "\u0299": "b", "\u1d04": "c", "\u1d05": "d", "\u1d07": "e", "\ua730": "f", "\u0262": "g",
+    "\u029c": "h", "\u026a": "i", "\u1d0a": "j", "\u1d0b": "k", "\u029f": "l", "\u1d0d": "m", "\u0274": "n",
+    "\u1d0f": "o", "\u1d18": "p", "\u0280": "r", "\ua731": "s", "\u1d1b": "t", "\u1d1c": "u", "\u1d20": "v",
+    "\u1d21": "w", "\u028f": "y", "\u1d22": "z",
+}
+# Cyrillic and Greek letters that look like Latin ones (lower case after folding).
+HOMOGLYPHS = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "ɡ": "g", "һ": "h", "ӏ": "l", "ո": "n", "ս": "u",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "γ": "y", "ω": "w", "μ": "u", "ς": "s", "σ": "o", "ϲ": "c", "ζ": "z",
+}
+LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i",
+        "|": "l"}
+
+_RANGES = [(0x80, 0x3040), (0xD800, 0xE000), (0xFB00, 0x10000), (0x1D400, 0x1D800), (0x1F000, 0x1FB00),
+           (0xE0000, 0xE0080)]
+
+
+@lru_cache(maxsize=65536)
+def fold_char(ch: str) -> str:
+    """Fold one character: the value it gets in the translate table (may be '' or several chars)."""
+    if ch in _KEEP:
+        return ch
+    cp = ord(ch)
+    if ch in _EXTRA:
+        return _EXTRA[ch]
+    if ch.isascii():
+        if ch.isalnum() or ch == " ":
+            return ch.lower()
+        return " "
+    if 0x1F170 <= cp <= 0x1F189:  # negative squared latin letters
+        return chr(ord("a") + cp - 0x1F170)
+    if 0xFE00 <= cp <= 0xFE0F or 0xE0000 <= cp <= 0xE007F:  # variation selectors, tags
+        return ""
+    if cp == 0x0640:  # Arabic tatweel
+        return ""
+    cat = unicodedata.category(ch)
+    if cat in ("Cf", "Mn", "Me"):
+        return ""
+    if cat == "Nd":
+        return str(unicodedata.digit(ch))
+    if cat in ("Cs", "Co", "Cn", "Cc", "Zs", "Zl", "Zp"):
+        return " "
+    if cat == "Sc":
+        return ch
+    d = unicodedata.normalize("NFKD", ch)
+    out = []
+    for c in d:
+        if unicodedata.category(c) in ("Mn", "Me", "Cf"):
+            continue
+        out.append(c)
+    s = "".join(out).casefold()
+    s = "".join(_ARABIC_UNIFY.get(c, c) for c in s)
+    if not s:
+        return ""
+    if all(not c.isalnum() for c in s) and s not in _KEEP and not all(unicodedata.category(c) == "Sc" for c in s):
+        return " "
+    # a decomposition may bring punctuation (e.g. "⑴" -> "(1)"): keep only alphanumerics
+    if len(s) > 1:
+        s = "".join(c for c in s if c.isalnum() or c in _KEEP) or " "
+    return s
+
+
+def _build_table() -> tuple[dict[int, str], re.Pattern | None]:
+    table: dict[int, str] = {}
+    changing: list[int] = []
+    for cp in range(0x80):
+        f = fold_char(chr(cp))
+        if f != chr(cp):
+            table[cp] = f
+    for lo, hi in _RANGES:
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            f = fold_char(ch)
+            if f != ch:
+                table[cp] = f
+            if len(f) != 1:
+                changing.append(cp)
+    # character class of the code points whose folding changes the length
+    parts = []
+    i = 0
+    while i < len(changing):
+        j = i
+        while j + 1 < len(changing) and changing[j + 1] == changing[j] + 1:
+            j += 1
+        a, b = changing[i], changing[j]
+        parts.append(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}")
+        i = j + 1
+    return table, re.compile("[" + "".join(parts) + "]") if parts else None
+
+
+_TABLE, _CHANGING = _build_table()
+_CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]")
+_LATIN = re.compile(r"[a-z]")
+_WORD = re.compile(r"[^\W\d_]+")
+_HOMO_TABLE = str.maketrans(HOMOGLYPHS)
+_LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
+_LEET_TABLE = str.maketrans(LEET)
+# three or more single letters separated by 1-3 spaces (after step 1 dots/dashes/emoji are spaces)
+_SPACED = re.compile(r"(?<![^\W\d_])[^\W\d_](?: {1,3}[^\W\d_]){2,}(?![^\W\d_])")
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """Edits made by one length-changing pass: (new_start, new_end, old_start, old_end), sorted."""
+
+    edits: tuple[tuple[int, int, int, int], ...]
+    starts: tuple[int, ...]
+
+    def back_start(self, p: int) -> int:
+        i = bisect_right(self.starts, p) - 1
+        if i < 0:
+            return p
+        ns, ne, os_, oe = self.edits[i]
+        if ns <= p < ne:
+            return os_
+        # walk back over edits that all start at the same place (deletion then expansion)
+        return p - ne + oe
+
+    def back_end(self, q: int) -> int:
+        i = bisect_left(self.starts, q) - 1
+        if i < 0:
+            return q
+        ns, ne, os_, oe = self.edits[i]
+        if ns < q <= ne:
+            return oe
+        return q - ne + oe
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A folded text and the way back to the original.
+
+    ``text`` is what lexicons are matched against; ``original`` is the input.
+    ``to_original(start, end)`` maps a span of ``text`` to a span of
+    ``original`` (so ``original[a:b]`` is what was actually written).
+    """
+
+    original: str
+    text: str
+    passes: tuple[_Pass, ...] = field(default=())
+
+    @property
+    def identity(self) -> bool:
+        """True when every folded character sits at the same index as in the original."""
+        return not self.passes
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        a, b = start, end
+        for p in reversed(self.passes):
+            a, b = p.back_start(a), p.back_end(b)
+        n = len(self.original)
+        a = max(0, min(a, n))
+        b = max(a, min(b, n))
+        return a, b
+
+    def original_span_text(self, start: int, end: int) -> str:
+        a, b = self.to_original(start, end)
+        return self.original[a:b]
+
+
+def _apply(text: str, matches, repl) -> tuple[str, _Pass | None]:
+    """Replace each match by ``repl(match)`` and record the edits (only length changes need a pass)."""
+    out: list[str] = []
+    edits: list[tuple[int, int, int, int]] = []
+    last = 0
+    pos = 0  # position in the new text
+    for m in matches:
+        s, e = m.start(), m.end()
+        r = repl(m)
+        out.append(text[last:s])
+        pos += s - last
+        out.append(r)
+        if len(r) != e - s:
+            edits.append((pos, pos + len(r), s, e))
+        pos += len(r)
+        last = e
+    if not out:
+        return text, None
+    out.append(text[last:])
+    new = "".join(out)
+    if not edits:
+        return new, None
+    return new, _Pass(tuple(edits), tuple(x[0] for x in edits))
+
+
+def _fold_homoglyph_words(text: str) -> str:
+    def fix(m: re.Match) -> str:
+        w = m.group()
+        if _LATIN.search(w) and _CYR_GREEK.search(w):
+            return w.translate(_HOMO_TABLE)
+        return w
+
+    return _WORD.sub(fix, text)
+
+
+def normalize(text: str) -> Normalized:
+    """Fold ``text`` for matching; see the module docstring for the steps.
+
+    Never raises on str input (any code point, lone surrogates included).
+    Texts longer than :data:`MAX_CHARS` are cut to that length.
+    """
+    if not isinstance(text, str):
+        raise TypeError("normalize() takes a str")
+    original = text
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    passes: list[_Pass] = []
+    if text.isascii():
+        t = text.translate(_TABLE)
+    else:
+        if _CHANGING is not None and _CHANGING.search(text):
+            t, p = _apply(text, _CHANGING.finditer(text), lambda m: fold_char(m.group()))
+            if p is not None:
+                passes.append(p)
+            t = t.translate(_TABLE)  # chars left are 1:1
+        else:
+            t = text.translate(_TABLE)
+        if _CYR_GREEK.search(t) and _LATIN.search(t):
+            t = _fold_homoglyph_words(t)
+    if _LEET_RE.search(t):
+        t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
+    if _SPACED.search(t):
+        t, p = _apply(t, _SPACED.finditer(t), lambda m: m.group().replace(" ", ""))
+        if p is not None:
+            passes.append(p)
+    return Normalized(original, t, tuple(passes))
+
+
+_SPACES = re.compile(r" +")
+
+
+def fold_term(term: str) -> str:
+    """Normalise a lexicon term like a text, then trim and collapse spaces."""
+    return _SPACES.sub(" ", normalize(term).text).strip()
