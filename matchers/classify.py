@@ -139,6 +139,105 @@ def _fuzzy(lex: Lexicon, t: str, taken: list[tuple[int, int]]) -> list[_Hit]:
 
 _KIND_OF = {"appointment": "topic", "venue": "topic", "document": "topic", "forgery": "topic", "offer": "offer",
             "negative": "negative"}
+_VENUE_ORDER = ("prefecture", "visa_center", "other_admin")
+
+
+@dataclass
+class _Tally:
+    """What the hits add up to."""
+
+    appt: bool = False
+    venues: dict = None  # subtype -> weight
+    docs: dict = None  # subtype -> weight
+    doc_spans: list = None
+    forgery: bool = False
+    offer_terms: dict = None  # distinct (kind, matched text) -> weight
+    neg_terms: dict = None
+    near_spans: list = None
+    price_words: bool = False  # an offer.price term ("comptez", "tarif", "prix" …)
+    offer: float = 0.0
+    negative: float = 0.0
+
+
+def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
+    r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[])
+    for h in hits:
+        g = h.info.group
+        if g.kind == "appointment":
+            r.appt = True
+        elif g.kind == "venue":
+            r.venues[g.subtype] = r.venues.get(g.subtype, 0.0) + g.weight
+        elif g.kind == "document":
+            r.docs[g.subtype] = r.docs.get(g.subtype, 0.0) + g.weight
+            r.doc_spans.append((h.start, h.end))
+        elif g.kind == "forgery":
+            r.forgery = True
+        elif g.kind == "offer":
+            # a term counts once, whatever the number of occurrences or of languages listing it
+            key = (g.name, t[h.start:h.end])
+            r.offer_terms[key] = max(r.offer_terms.get(key, 0.0), g.weight)
+            if g.near_document:
+                r.near_spans.append((h.start, h.end, h))
+            if g.name.startswith("price"):
+                r.price_words = True
+        elif g.kind == "negative":
+            key = (g.name, t[h.start:h.end])
+            r.neg_terms[key] = max(r.neg_terms.get(key, 0.0), g.weight)
+        for imp in g.implies:
+            kind, _, sub = imp.partition(":")
+            if kind == "appointment":
+                r.appt = True
+            elif kind == "venue":
+                r.venues[sub] = r.venues.get(sub, 0.0) + g.weight
+            elif kind == "document":
+                r.docs[sub] = r.docs.get(sub, 0.0) + g.weight
+                r.doc_spans.append((h.start, h.end))
+            elif kind == "forgery":
+                r.forgery = True
+    r.offer = sum(r.offer_terms.values()) + (float(rules["price_weight"]) if has_price else 0.0)
+    r.negative = sum(r.neg_terms.values())
+    return r
+
+
+def _direct_sale(r: _Tally, near: int):
+    """A sale word close to a document noun ("buy passport", "passeport à vendre"): (hit, span) or None."""
+    for s, e, h in r.near_spans:
+        for ds, de in r.doc_spans:
+            if ds == s and de == e:
+                continue
+            if (ds >= e and ds - e <= near) or (s >= de and s - de <= near) or (ds < e and s < de):
+                return h, (min(s, ds), max(e, de))
+    return None
+
+
+def _decide(r: _Tally, has_price: bool, rules: dict):
+    """(category, subtype, rule) from a tally; rule names the decisive rule for the reasons."""
+    is_offer = r.offer >= float(rules["offer_min"]) and r.offer > r.negative
+    if not is_offer:
+        return "none", None, None, None
+    direct = _direct_sale(r, int(rules["near_chars"])) if r.docs and not r.forgery else None
+    specific_docs = [k for k in r.docs if k != "other"]
+    catalogue = len(specific_docs) >= int(rules.get("catalogue_min_types", 3))
+    doc_rule = ("rules.forgery_marker" if r.forgery else "rules.direct_sale" if direct
+                else "rules.document_catalogue" if catalogue else None)
+    # a prefecture / visa-centre procedure sold for a price ("comptez 15 euros pour …")
+    procedure = bool(r.venues) and has_price and r.price_words
+    category, rule = "none", None
+    if r.docs and doc_rule and (r.forgery or not r.appt):
+        category, rule = "forged_documents", doc_rule
+    elif r.appt:
+        category, rule = "appointment_resale", "rules.appointment_offer"
+    elif r.docs and doc_rule:
+        category, rule = "forged_documents", doc_rule
+    elif procedure:
+        category, rule = "appointment_resale", "rules.procedure_for_a_price"
+    subtype = None
+    if category == "forged_documents":
+        pool = {k: v for k, v in r.docs.items() if k != "other"} or r.docs
+        subtype = max(pool, key=lambda k: (pool[k], -DOCUMENT_SUBTYPES.index(k)))
+    elif category == "appointment_resale" and r.venues:
+        subtype = max(r.venues, key=lambda k: (r.venues[k], -_VENUE_ORDER.index(k)))
+    return category, subtype, rule, direct
 
 
 def classify(text, lang_hint: str | None = None) -> Verdict:
@@ -162,122 +261,56 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     t = norm.text
     hits = _collect(lex, t)
     prices = [(m.start(), m.end()) for m in PRICE_RE.finditer(t)]
-
-    def tally(hits: list[_Hit]):
-        appt = False
-        venues: dict[str, float] = {}
-        docs: dict[str, float] = {}
-        doc_spans: list[tuple[int, int]] = []
-        forgery = False
-        offer_terms: dict[str, float] = {}
-        neg_terms: dict[str, float] = {}
-        near_spans: list[tuple[int, int, _Hit]] = []
-        for h in hits:
-            g = h.info.group
-            key = g.rule + ":" + h.info.term
-            if g.kind == "appointment":
-                appt = True
-            elif g.kind == "venue":
-                venues[g.name] = venues.get(g.name, 0.0) + g.weight
-            elif g.kind == "document":
-                docs[g.name] = docs.get(g.name, 0.0) + g.weight
-                doc_spans.append((h.start, h.end))
-            elif g.kind == "forgery":
-                forgery = True
-            elif g.kind == "offer":
-                offer_terms[key] = max(offer_terms.get(key, 0.0), g.weight)
-                if g.near_document:
-                    near_spans.append((h.start, h.end, h))
-            elif g.kind == "negative":
-                neg_terms[key] = max(neg_terms.get(key, 0.0), g.weight)
-            for imp in g.implies:
-                kind, _, sub = imp.partition(":")
-                if kind == "appointment":
-                    appt = True
-                elif kind == "venue":
-                    venues[sub] = venues.get(sub, 0.0) + g.weight
-                elif kind == "document":
-                    docs[sub] = docs.get(sub, 0.0) + g.weight
-                    doc_spans.append((h.start, h.end))
-                elif kind == "forgery":
-                    forgery = True
-        return appt, venues, docs, doc_spans, forgery, offer_terms, neg_terms, near_spans
-
-    appt, venues, docs, doc_spans, forgery, offer_terms, neg_terms, near_spans = tally(hits)
-    offer = sum(offer_terms.values()) + (float(rules["price_weight"]) if prices else 0.0)
-    if not appt and not docs and offer > 0:
+    has_price = bool(prices)
+    r = _tally(hits, t, has_price, rules)
+    category, subtype, rule, direct = _decide(r, has_price, rules)
+    if category == "none" and r.offer >= float(rules["offer_min"]) and r.offer > r.negative:
+        # an offer with no (or not enough) topic: look for misspelled topic words
         extra = _fuzzy(lex, t, [(h.start, h.end) for h in hits])
         if extra:
             hits.extend(extra)
-            appt, venues, docs, doc_spans, forgery, offer_terms, neg_terms, near_spans = tally(hits)
-            offer = sum(offer_terms.values()) + (float(rules["price_weight"]) if prices else 0.0)
-    negative = sum(neg_terms.values())
+            r = _tally(hits, t, has_price, rules)
+            category, subtype, rule, direct = _decide(r, has_price, rules)
 
-    # a sale word close to a document noun ("buy passport", "passeport à vendre")
-    near = int(rules["near_chars"])
-    direct: tuple[_Hit, tuple[int, int]] | None = None
-    if docs and near_spans and not forgery:
-        for s, e, h in near_spans:
-            for ds, de in doc_spans:
-                if (ds >= e and ds - e <= near) or (s >= de and s - de <= near) or (ds < e and s < de):
-                    if not (ds == s and de == e):
-                        direct = (h, (min(s, ds), max(e, de)))
-                        break
-            if direct:
-                break
-
-    is_offer = offer >= float(rules["offer_min"]) and offer > negative
-    doc_candidate = bool(docs) and (forgery or direct is not None)
-    category = "none"
-    subtype = None
-    if is_offer:
-        if doc_candidate and (forgery or not appt):
-            category = "forged_documents"
-        elif appt:
-            category = "appointment_resale"
-        elif doc_candidate:
-            category = "forged_documents"
-    if category == "forged_documents":
-        specific = {k: v for k, v in docs.items() if k != "other"}
-        pool = specific or docs
-        subtype = max(pool, key=lambda k: (pool[k], -DOCUMENT_SUBTYPES.index(k)))
-    elif category == "appointment_resale" and venues:
-        order = ("prefecture", "visa_center", "other_admin")
-        subtype = max(venues, key=lambda k: (venues[k], -order.index(k)))
-
-    topic = (1.0 if appt or docs else 0.0) + (0.5 if venues else 0.0) + (1.0 if forgery else 0.0)
-    margin = topic + offer - negative
+    topic = (1.0 if r.appt or r.docs else 0.0) + (0.5 if r.venues else 0.0) + (1.0 if r.forgery else 0.0)
+    margin = topic + r.offer - r.negative
     strength = 1.0 - math.exp(-max(margin, 0.0) / float(rules["score_scale"]))
     if category != "none":
         score = 0.5 + 0.5 * strength
     else:
-        score = 0.49 * strength if (appt or docs) else 0.0
+        score = 0.49 * strength if (r.appt or r.docs) else 0.0
 
     # reasons, with spans in the original text
     reasons: list[Reason] = []
     per_term: dict[str, int] = {}
+    seen: set = set()
     for h in sorted(hits, key=lambda h: h.start):
         if len(reasons) >= MAX_REASONS:
             break
         g = h.info.group
+        dedupe = (g.kind, g.subtype or g.name, h.start, h.end)
+        if dedupe in seen:
+            continue
+        seen.add(dedupe)
         key = g.rule + ":" + h.info.term
         per_term[key] = per_term.get(key, 0) + 1
         if per_term[key] > MAX_PER_TERM:
             continue
         a, b = norm.to_original(h.start, h.end)
-        rule = g.rule + (".fuzzy" if h.fuzzy else "")
         kind = _KIND_OF[g.kind]
         w = g.weight if kind != "negative" else -g.weight
-        reasons.append(Reason(rule=rule, term=h.info.term, start=a, end=b, kind=kind, weight=w))
-    for s, e in prices[:MAX_PER_TERM]:
-        a, b = norm.to_original(s, e)
+        reasons.append(Reason(rule=g.rule + (".fuzzy" if h.fuzzy else ""), term=h.info.term, start=a, end=b,
+                              kind=kind, weight=w))
+    if prices:
+        a, b = norm.to_original(*prices[0])
         reasons.append(Reason(rule="rules.price", term=text[a:b], start=a, end=b, kind="offer",
                               weight=float(rules["price_weight"])))
-        break  # one price counts once
-    if direct is not None:
+    if rule == "rules.direct_sale" and direct is not None:
         a, b = norm.to_original(*direct[1])
-        reasons.append(Reason(rule="rules.direct_sale", term=text[a:b], start=a, end=b, kind="context", weight=0.0))
-    reasons.sort(key=lambda r: (r.start, r.end))
+        reasons.append(Reason(rule=rule, term=text[a:b], start=a, end=b, kind="context"))
+    elif rule is not None:
+        reasons.append(Reason(rule=rule, term="", start=0, end=0, kind="context"))
+    reasons.sort(key=lambda x: (x.start, x.end))
     verdict.category = category
     verdict.subtype = subtype
     verdict.score = round(score, 4)

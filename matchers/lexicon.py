@@ -16,7 +16,8 @@ Kinds: ``appointment`` (appointment nouns: rdv, cita, randevu …), ``venue``
 (the group name is an appointment subtype: prefecture, visa_center,
 other_admin), ``document`` (the name is a document subtype), ``forgery``
 (fake, faux, поддельный …), ``offer`` (selling signals) and ``negative``
-(hard-negative cues). Optional keys: ``weight``, ``match``, ``near_document``
+(hard-negative cues). Optional keys: ``weight``, ``match``, ``subtype`` (for a venue or document group not named after its subtype,
+e.g. ``[venue.visa_center_arabizi]`` with ``subtype = "visa_center"``), ``near_document``
 (an offer group whose terms count as a direct sale when close to a document
 noun, e.g. "buy" in "buy passport"), ``implies`` (a list such as
 ``["appointment", "venue:prefecture", "document:driving_licence"]``: a phrase
@@ -51,7 +52,7 @@ KINDS = ("appointment", "venue", "document", "forgery", "offer", "negative")
 MATCH_MODES = ("word", "prefix", "infix")
 DEFAULT_WEIGHTS = {"appointment": 1.0, "venue": 1.0, "document": 1.0, "forgery": 1.0, "offer": 1.0,
                    "negative": 1.0}
-_GROUP_KEYS = {"terms", "weight", "match", "near_document", "implies", "note"}
+_GROUP_KEYS = {"terms", "weight", "match", "near_document", "implies", "note", "subtype"}
 MAX_TERM_LEN = 80
 
 
@@ -69,6 +70,7 @@ class Group:
     weight: float
     near_document: bool = False
     implies: tuple[str, ...] = ()
+    subtype: str | None = None  # for venue and document groups
 
     @property
     def rule(self) -> str:
@@ -194,6 +196,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     warnings: list[str] = []
     n_terms = 0
     langs_seen: dict[str, str] = {}
+    spaced: dict[str, set[str]] = {m: set() for m in MATCH_MODES}
     for f in files:
         if f.name == "rules.toml":
             continue
@@ -225,10 +228,13 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 extra = set(g) - _GROUP_KEYS
                 if extra:
                     raise LexiconError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
-                if kind == "venue" and name not in APPOINTMENT_SUBTYPES:
-                    raise LexiconError(f"{where}: venue group name must be one of {', '.join(APPOINTMENT_SUBTYPES)}")
-                if kind == "document" and name not in DOCUMENT_SUBTYPES:
-                    raise LexiconError(f"{where}: document group name must be one of {', '.join(DOCUMENT_SUBTYPES)}")
+                subtype = g.get("subtype", name)
+                if kind == "venue" and subtype not in APPOINTMENT_SUBTYPES:
+                    raise LexiconError(f"{where}: a venue group is named after its subtype (or sets subtype =), "
+                                       f"one of {', '.join(APPOINTMENT_SUBTYPES)}")
+                if kind == "document" and subtype not in DOCUMENT_SUBTYPES:
+                    raise LexiconError(f"{where}: a document group is named after its subtype (or sets subtype =), "
+                                       f"one of {', '.join(DOCUMENT_SUBTYPES)}")
                 terms = g.get("terms")
                 if not isinstance(terms, list) or not terms or not all(isinstance(t, str) for t in terms):
                     raise LexiconError(f"{where}: 'terms' must be a non-empty list of strings")
@@ -241,9 +247,11 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 near = g.get("near_document", False)
                 if not isinstance(near, bool):
                     raise LexiconError(f"{where}: near_document must be true or false")
-                group = Group(lang, kind, name, float(weight), near, _check_implies(g.get("implies"), where))
+                group = Group(lang, kind, name, float(weight), near, _check_implies(g.get("implies"), where),
+                              subtype if kind in ("venue", "document") else None)
                 groups.append(group)
-                seen_in_group: set[str] = set()
+                seen_in_group: set[tuple[str, str]] = set()
+                seen_spellings: set[str] = set()
                 for raw in terms:
                     t = raw.strip()
                     term_mode = mode
@@ -257,23 +265,19 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                     if "#" in folded:
                         raise LexiconError(f"{where}: term {raw!r} must not contain '#'")
                     key = folded.replace(" ", "")
+                    spaced[term_mode].add(folded)
                     if (term_mode, key) in seen_in_group:
-                        warnings.append(f"{where}: duplicate term {raw!r}")
+                        if folded in seen_spellings:
+                            warnings.append(f"{where}: duplicate term {raw!r}")
+                        seen_spellings.add(folded)
                         continue
+                    seen_spellings.add(folded)
                     seen_in_group.add((term_mode, key))
                     by_mode[term_mode].setdefault(key, []).append(TermInfo(raw, group))
                     n_terms += 1
     if not groups:
         raise LexiconError(f"{directory}: no lexicon groups found")
     # Each trie regex is built from the folded terms with their spaces (a space matches " *").
-    spaced: dict[str, set[str]] = {m: set() for m in MATCH_MODES}
-    for mode, d in by_mode.items():
-        for infos in d.values():
-            for info in infos:
-                t = info.term.strip()
-                if t.endswith("*"):
-                    t = t[:-1].strip()
-                spaced[mode].add(fold_term(t))
     word_re = _trie_regex(sorted(spaced["word"]))
     prefix_re = _trie_regex(sorted(spaced["prefix"]))
     infix_re = _trie_regex(sorted(spaced["infix"]))
