@@ -352,8 +352,24 @@ def _third_party(post: dict) -> bool:
     return (post.get("author_role") or "").strip().lower() not in SELLER_ROLES
 
 
+def _related_third_party_posts(ws, posts: list[dict]) -> list[dict]:
+    """Third parties' posts around the given ones: same seller, or same channel/chat."""
+    sellers = sorted({p["seller_id"] for p in posts if p.get("seller_id") is not None})
+    sources = sorted({(p["platform"], p["source"]) for p in posts if p.get("source")})
+    out: dict[int, dict] = {p["id"]: p for p in posts}
+    for sid in sellers:
+        for r in rows(ws.db, "select * from posts where seller_id = ? and author_role is not null "
+                             "and author_role != ''", [sid]):
+            out.setdefault(r["id"], r)
+    for platform, source in sources:
+        for r in rows(ws.db, "select * from posts where platform = ? and source = ? and author_role is not null "
+                             "and author_role != '' limit 5000", [platform, source]):
+            out.setdefault(r["id"], r)
+    return sorted(out.values(), key=lambda r: r["id"])
+
+
 def _seed_pseudonyms(ws, posts: list[dict], pz: Pseudonymiser) -> None:
-    for p in posts:
+    for p in _related_third_party_posts(ws, posts):
         if not _third_party(p):
             continue
         name = p.get("author") or p.get("author_handle") or f"post {p['id']}"
