@@ -120,7 +120,10 @@ def _trie_regex(terms: list[str]) -> str:
 
     def build(node: dict) -> str:
         end = "" in node
-        branches = [esc(ch) + build(child) for ch, child in sorted(node.items()) if ch != ""]
+        # the space branch (" *", which may match nothing) goes last: alternation is ordered, and a
+        # zero-width branch first would shadow longer terms ("pass port" before "passport photos")
+        keys = sorted((ch for ch in node if ch != ""), key=lambda c: (c == " ", c))
+        branches = [esc(ch) + build(node[ch]) for ch in keys]
         if not branches:
             return ""
         if len(branches) == 1 and not end:

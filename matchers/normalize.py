@@ -19,8 +19,10 @@ Steps, in order (each is linear in the length of the text):
    ASCII, and punctuation, symbols and emoji to a space. ``# @ $ ! + % €`` and
    other currency signs are kept.
 2. **Homoglyph folding**: inside a word that mixes Latin letters with
-   Cyrillic or Greek ones ("раssроrt"), the look-alikes become Latin. Words
-   written entirely in Cyrillic or Greek are left alone (Russian stays Russian).
+   Cyrillic or Greek ones ("раssроrt"), the look-alikes become Latin; if the
+   word is mostly Cyrillic ("пaспорт" with a Latin "a"), the Latin look-alikes
+   become Cyrillic instead. Words written in one script are left alone
+   (Russian stays Russian).
 3. **Leetspeak folding**: ``0 1 3 4 5 7 8 @ $ ! |`` become ``o i e a s t b a s i l``
    when they sit *between letters* ("pr3fecture", "p@ssport", "t!tre"), so prices,
    phone numbers, "24h" or "3eme" are untouched.
@@ -164,6 +166,10 @@ _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]"
 _LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"[^\W\d_]+")
 _HOMO_TABLE = str.maketrans(HOMOGLYPHS)
+# Latin letters that look like Cyrillic ones, for Russian words with a Latin intruder.
+_TO_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м", "t": "т"}
+_TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
+_CYRILLIC = re.compile(r"[\u0400-\u052f]")
 _LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
 _LEET_TABLE = str.maketrans(LEET)
 # three or more single letters separated by 1-3 spaces (after step 1 dots/dashes/emoji are spaces)
@@ -255,13 +261,26 @@ def _apply(text: str, matches, repl) -> tuple[str, _Pass | None]:
 
 
 def _fold_homoglyph_words(text: str) -> str:
-    def fix(m: re.Match) -> str:
+    """Fold look-alikes to Latin inside words that mix Latin and Cyrillic/Greek letters (1:1, offsets kept)."""
+    parts: list[str] = []
+    last = 0
+    for m in _WORD.finditer(text):
         w = m.group()
-        if _LATIN.search(w) and _CYR_GREEK.search(w):
-            return w.translate(_HOMO_TABLE)
-        return w
-
-    return _WORD.sub(fix, text)
+        if w.isascii() or not _LATIN.search(w) or not _CYR_GREEK.search(w):
+            continue
+        parts.append(text[last:m.start()])
+        # which script does the word really belong to? count the letters that have no look-alike
+        latin_only = sum(1 for c in w if "a" <= c <= "z" and c not in _TO_CYRILLIC)
+        cyr_only = sum(1 for c in w if c not in HOMOGLYPHS and not c.isascii() and _CYR_GREEK.match(c))
+        if cyr_only > latin_only and _CYRILLIC.search(w):
+            parts.append(w.translate(_TO_CYRILLIC_TABLE))  # "пaспорт" with a Latin a -> Russian
+        else:
+            parts.append(w.translate(_HOMO_TABLE))  # "раssроrt" with Cyrillic р/а/о -> Latin
+        last = m.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def normalize(text: str) -> Normalized:

@@ -1,0 +1,26 @@
+# Turkish lines of the project's corpus (our own writing).
+A, D, N = "appointment_resale", "forged_documents", "negative"
+LINES = [
+    (A, "Hızlı vize randevusu alınır, Fransa ve İtalya, detaylı bilgi için DM", "fast appointment"),
+    (A, "VFS Global İstanbul randevu satışı, garantili, fiyat 150 Euro", "sale"),
+    (A, "İDATA randevusu ayarlanır, kısa sürede, ödeme randevudan sonra", "iDATA"),
+    (A, "Konsolosluk randevusu müsait, acil olanlar yazsın, ücret 3000 TL", "consulate"),
+    (A, "Schengen vize randevu hizmeti, tüm şehirler, güvenilir, WhatsApp'tan ulaşın", "service"),
+    (A, "Daha erken tarihe randevu alınır, Almanya vizesi, uygun fiyat", "earlier date"),
+    (A, "Oturma izni randevusu satılık, göç idaresi, 1000 TL", "residence permit slot"),
+    (A, "Ehliyet sınavı randevusu ayarlanır, hızlı, mesaj atın", "driving exam"),
+    (D, "Sahte pasaport satılır, orijinal kalitede, teslim hızlı", "forged passport"),
+    (D, "Sınavsız ehliyet, kayıtlı, garantili, iletişim için yazın", "licence without exam"),
+    (D, "Sahte kimlik kartı ve oturma izni kartı yapılır, fiyat DM", "forged ID"),
+    (D, "Sahte diploma satışı, tüm üniversiteler, hızlı teslim", "diploma"),
+    (N, "Vize randevusu bulamıyorum, nasıl alabilirim? Yardım lütfen", "request"),
+    (N, "Dikkat: randevular ücretsizdir, sosyal medyadaki ilanlara inanmayın", "warning"),
+    (N, "Randevu için 200 Euro ödedim ama dolandırıldım", "testimony with price"),
+    (N, "Polis sahte pasaport satan çeteyi çökertti, soruşturma sürüyor", "news"),
+    (N, "Avukat desteği: oturma izni ve vatandaşlık başvurularında hukuk bürosu hizmeti", "lawyer"),
+    (N, "Kiralık daire, depozito iki kira, kimlik fotokopisi gerekli", "innocent"),
+    (N, "Pasaportumu kaybettim, bulan olursa lütfen arasın", "lost"),
+    (N, "Sistem tıkalı, konsolosluk randevusu bulmak imkansız hale geldi", "complaint"),
+    (N, "Aracı şirketler ortalama 150 Euro ücret alıyor, yetkililer uyarıyor", "news"),
+    (N, "Deri pasaport kılıfı, yeni, 250 TL", "innocent sale"),
+]
