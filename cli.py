@@ -335,6 +335,231 @@ def eval_classify_cmd(
     typer.echo(format_report(rep, show=show))
 
 
+# ------------------------------------------------- drafting, cases, recheck (issue 8)
+draft_app = _typer("Draft takedown notices (DSA Art. 16) and complaints from stored evidence.")
+case_app = _typer("Cases: group sellers and posts, track notices to their outcome, report figures.")
+app.add_typer(draft_app, name="draft")
+app.add_typer(case_app, name="case")
+
+
+def _print_draft(res, as_json: bool) -> None:
+    if as_json:
+        print_json(res.to_dict())
+        return
+    for w in res.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"drafted {res.kind} {res.ref} ({res.format}, {len(res.post_ids)} item(s)): {res.path}")
+    typer.echo(f"  sha256 {res.sha256}")
+    if res.bundle:
+        typer.echo(f"  evidence bundle ({res.bundle['how']}): {res.bundle['name']} sha256 {res.bundle['sha256']}")
+    typer.echo(f"  once sent: veille case mark {res.ref} sent --date YYYY-MM-DD")
+
+
+@draft_app.command("notice")
+def draft_notice_cmd(
+    platform: Annotated[str, typer.Option("--platform", "-p", help="Route key (telegram, meta, snapchat, "
+                                          "leboncoin, avito, ouedkniss) or a post platform.")],
+    post: Annotated[list[int] | None, typer.Option("--post", help="Post id (repeat for several).")] = None,
+    seller: Annotated[int | None, typer.Option("--seller", help="Seller id: all its live offers on the platform.")]
+    = None,
+    lang: Annotated[str, typer.Option("--lang", help="fr or en.")] = "fr",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="eml (RFC 5322, ready to send), md or txt "
+                                     "(laid out field by field for web forms).")] = "md",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: "
+                                                "drafts/notices/REF.FORMAT in the workspace).")] = None,
+    bundle: Annotated[Path | None, typer.Option("--bundle", help="Evidence bundle ZIP to cite (hashed).")] = None,
+    no_bundle: Annotated[bool, typer.Option("--no-bundle", help="Do not look for or build a bundle.")] = False,
+    to: Annotated[str | None, typer.Option("--to", help="Recipient for .eml (default: the route's address).")]
+    = None,
+    case: Annotated[str | None, typer.Option("--case", help="Attach the notice to this case.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draft a notice to a platform following DSA Art. 16(2), recorded as 'drafted' with a tracking reference.
+
+    Examples: veille draft notice --platform telegram --seller 12 --lang en --format eml -o notice.eml
+              veille draft notice -p leboncoin --post 5 --post 9 --format md --bundle seller12.zip
+    """
+    from storage.drafting import draft_notice
+
+    with open_ws(workspace) as ws:
+        res = draft_notice(ws, platform, post_ids=post or None, seller_id=seller, lang=lang, fmt=fmt,
+                           output=output, bundle=bundle, build_bundle=not no_bundle, to=to, case=case)
+    _print_draft(res, as_json)
+
+
+@draft_app.command("complaint")
+def draft_complaint_cmd(
+    seller: Annotated[int, typer.Option("--seller", help="Seller id.")],
+    to: Annotated[str, typer.Option("--to", help="procureur (signalement au procureur de la République) or "
+                                    "pharos.")] = "procureur",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="docx, pdf or md.")] = "docx",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: "
+                                                "drafts/complaints/REF.FORMAT in the workspace).")] = None,
+    bundle: Annotated[Path | None, typer.Option("--bundle", help="Evidence bundle ZIP to cite (hashed).")] = None,
+    no_bundle: Annotated[bool, typer.Option("--no-bundle", help="Do not look for or build a bundle.")] = False,
+    case: Annotated[str | None, typer.Option("--case", help="Attach the complaint to this case.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draft a French complaint about a seller (facts, presumed author or 'contre X', legal qualification,
+    exhibits with hashes; victims pseudonymised).
+
+    Example: veille draft complaint --seller 12 --to procureur --format docx -o signalement.docx
+    """
+    from storage.drafting import draft_complaint
+
+    with open_ws(workspace) as ws:
+        res = draft_complaint(ws, seller, to=to, fmt=fmt, output=output, bundle=bundle,
+                              build_bundle=not no_bundle, case=case)
+    _print_draft(res, as_json)
+
+
+@case_app.command("new")
+def case_new_cmd(name: Annotated[str, typer.Argument(help="Case name (letters, digits, . _ -).")],
+                 description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+                 workspace: WorkspaceOpt = None) -> None:
+    """Create a case.
+
+    Example: veille case new rdv-bobigny -d "Revente de RDV, préfecture de Bobigny"
+    """
+    from storage.cases import create_case
+
+    with open_ws(workspace) as ws:
+        c = create_case(ws, name, description)
+    typer.echo(f"case {c['name']} created")
+
+
+@case_app.command("add")
+def case_add_cmd(name: Annotated[str, typer.Argument(help="Case name.")],
+                 seller: Annotated[list[int] | None, typer.Option("--seller", help="Seller id (repeatable).")]
+                 = None,
+                 post: Annotated[list[int] | None, typer.Option("--post", help="Post id (repeatable).")] = None,
+                 workspace: WorkspaceOpt = None) -> None:
+    """Add sellers and/or posts to a case (adding twice is a no-op).
+
+    Example: veille case add rdv-bobigny --seller 12 --post 40 --post 41
+    """
+    from storage.cases import add_to_case
+
+    with open_ws(workspace) as ws:
+        added = add_to_case(ws, name, seller or [], post or [])
+    typer.echo(f"added {len(added['sellers'])} seller(s), {len(added['posts'])} post(s) to {name}")
+
+
+@case_app.command("list")
+def case_list_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """List cases with their item and notice counts.
+
+    Example: veille case list --json
+    """
+    from storage.cases import list_cases
+
+    with open_ws(workspace) as ws:
+        cs = list_cases(ws)
+    if as_json:
+        print_json(cs)
+        return
+    for c in cs:
+        typer.echo(f"{c['name']}\t{c['items']} item(s)\t{c['notices']} notice(s)\t{c['description'] or ''}")
+
+
+@case_app.command("show")
+def case_show_cmd(name: Annotated[str, typer.Argument(help="Case name.")], workspace: WorkspaceOpt = None,
+                  as_json: JsonOpt = False) -> None:
+    """Show a case: sellers, posts with their status and last re-check, notices with their history.
+
+    Example: veille case show rdv-bobigny --json
+    """
+    from storage.cases import show_case
+
+    with open_ws(workspace) as ws:
+        sc = show_case(ws, name)
+    if as_json:
+        print_json(sc)
+        return
+    c = sc["case"]
+    console.print(f"case {c['name']} (created {c['created_at']}) {c['description'] or ''}")
+    for s in sc["sellers"]:
+        console.print(f"  seller {s['id']}: {s.get('label') or ''}", markup=False)
+    t = Table("post", "platform", "status", "last re-check", "url", title="posts")
+    for p in sc["posts"]:
+        lr = p["last_recheck"]
+        t.add_row(str(p["id"]), p["platform"], p["status"], f"{lr['outcome']} {lr['at']}" if lr else "-",
+                  p["url"] or "")
+    console.print(t)
+    typer.echo(f"notices ({len(sc['notices'])}):")
+    for n in sc["notices"]:
+        history = " -> ".join(f"{e['status']} {e['at'][:10]}" for e in n["events"])
+        typer.echo(f"  {n['ref']}  {n['kind']}  {n['platform'] or '-'}  {n['status']}  [{history}]  {n['path'] or ''}")
+
+
+@case_app.command("mark")
+def case_mark_cmd(ref: Annotated[str, typer.Argument(help="Notice reference, e.g. VEILLE-20261120-0001.")],
+                  status: Annotated[str, typer.Argument(help="sent, acknowledged, removed, refused or no_answer.")],
+                  date: Annotated[str | None, typer.Option("--date", help="When it happened (YYYY-MM-DD or ISO "
+                                                           "8601, UTC); default now.")] = None,
+                  note: Annotated[str | None, typer.Option("--note", help="E.g. the platform's Art. 17 "
+                                                           "statement-of-reasons id.")] = None,
+                  workspace: WorkspaceOpt = None) -> None:
+    """Record a notice's status change (drafted → sent → acknowledged → removed/refused/no_answer).
+
+    Example: veille case mark VEILLE-20261120-0001 removed --date 2026-11-24 --note "SoR 8841"
+    """
+    from storage.cases import mark_notice
+
+    with open_ws(workspace) as ws:
+        n = mark_notice(ws, ref, status, date, note)
+    typer.echo(f"{n['ref']}: {n['status']} ({n['events'][-1]['at']})")
+
+
+@case_app.command("report")
+def case_report_cmd(name: Annotated[str, typer.Argument(help="Case name.")], workspace: WorkspaceOpt = None,
+                    as_json: JsonOpt = False) -> None:
+    """Outcomes of a case's notices: per platform, time to removal, share of notices acted on.
+
+    Example: veille case report rdv-bobigny --json
+    """
+    from storage.cases import case_report
+
+    with open_ws(workspace) as ws:
+        rep = case_report(ws, name)
+    if as_json:
+        print_json(rep)
+        return
+    t = Table("platform", "notices", "sent", "removed", "refused", "no answer", "pending", "acted on",
+              "median h to removal", title=f"case {rep['case']}")
+    for label, f in [*rep["per_platform"].items(), ("ALL", rep["overall"])]:
+        share = "-" if f["share_acted_on"] is None else f"{f['share_acted_on']:.0%}"
+        med = f["hours_to_removal"]["median"]
+        t.add_row(label, str(f["notices"]), str(f["sent"]), str(f["by_status"]["removed"]),
+                  str(f["by_status"]["refused"]), str(f["by_status"]["no_answer"]), str(f["pending"]), share,
+                  "-" if med is None else f"{med:.1f}")
+    console.print(t)
+    console.print(f"posts: {rep['posts']['n']} {rep['posts']['by_status']}; complaints: {rep['complaints']['n']}")
+
+
+@app.command("recheck")
+def recheck_cmd(case: Annotated[str | None, typer.Option("--case", help="Only this case's posts.")] = None,
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Re-fetch every reported post (politely, through the spiders or the t.me embed path) and record
+    live / removed / changed with a new capture as proof; then raise relisting alerts.
+
+    Example: veille recheck --case rdv-bobigny
+    """
+    from storage.recheck import recheck
+
+    with open_ws(workspace) as ws:
+        rep = recheck(ws, case=case, progress=None if as_json else
+                      (lambda r: typer.echo(f"post {r['post_id']}: {r['outcome']} ({r['note'] or ''})")))
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    typer.echo(f"{rep.checked} post(s) re-checked: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.outcomes.items())))
+    for a in rep.relisting:
+        typer.echo(f"RELISTING: {a['message']}")
+
+
 def main() -> None:
     app()
 
