@@ -1,0 +1,236 @@
+"""Named places from the gazetteer (``matchers/data/gazetteer.toml``).
+
+A place is only reported when a *trigger* names its type, so that "Nice",
+"Sens" or "Paris" in passing are not places:
+
+* ``préfecture de Bobigny``, ``pref 93``, ``préfecture du Val-de-Marne``,
+  ``préfecture de police`` (Paris) → ``prefecture``;
+* ``sous-préfecture de Saint-Denis``, ``s/préf. Raincy`` → ``sub_prefecture``;
+* ``TLScontact Casablanca``, ``VFS Global à Alger``, ``Oran BLS`` → ``visa_center``;
+* ``consulat de France à Fès``, ``ambassade de France Dakar`` → ``consulate``.
+
+Names are compared after folding (lower case, accents and Arabic letter
+variants folded, hyphens as spaces), token by token, longest name first.
+The entity span covers the trigger and the name, in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from pathlib import Path
+
+from .types import Entity
+
+GAZETTEER_PATH = Path(__file__).parent / "data" / "gazetteer.toml"
+
+_CHAR_FOLD = {
+    "œ": "oe", "æ": "ae", "ß": "ss", "ı": "i", "’": " ", "'": " ", "`": " ", "´": " ", "ʼ": " ",
+    "-": " ", "_": " ", ".": " ", "‐": " ", "‑": " ", "–": " ", "—": " ", "/": " ",
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": "", "ی": "ي", "ک": "ك", "ۀ": "ه",
+}
+
+
+def _fold_char(ch: str) -> str:
+    f = _CHAR_FOLD.get(ch)
+    if f is not None:
+        return f
+    low = ch.lower()
+    if low.isascii():
+        return low
+    f = _CHAR_FOLD.get(low)
+    if f is not None:
+        return f
+    d = unicodedata.normalize("NFD", low)
+    return "".join(c for c in d if not unicodedata.combining(c))
+
+
+def fold(s: str) -> str:
+    """Folded form of a name, tokens joined by single spaces."""
+    return " ".join(re.findall(r"\w+", "".join(_fold_char(c) for c in s)))
+
+
+def _fold_tokens(s: str, base: int) -> list[tuple[str, int, int]]:
+    """Folded tokens of ``s`` with their (start, end) offsets in the original text."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(s):
+        for c in _fold_char(ch):
+            chars.append(c)
+            origin.append(i)
+    folded = "".join(chars)
+    return [(m.group(), base + origin[m.start()], base + origin[m.end() - 1] + 1)
+            for m in re.finditer(r"\w+", folded)]
+
+
+def _variants(name: str) -> set[str]:
+    out = {fold(name)}
+    for full, short in (("saint", "st"), ("sainte", "ste")):
+        for v in list(out):
+            if v.startswith(full + " "):
+                out.add(short + v[len(full):])
+            out.add(v.replace(" " + full + " ", " " + short + " "))
+    return {v for v in out if v}
+
+
+class Gazetteer:
+    def __init__(self, data: dict) -> None:
+        self.meta = data.get("meta", {})
+        city_alias = {k: list(v) for k, v in data.get("city_aliases", {}).items()}
+        # type -> folded name -> list of entries
+        self.names: dict[str, dict[str, list[dict]]] = {
+            "prefecture": {}, "sub_prefecture": {}, "visa_center": {}, "consulate": {}}
+        self.by_code: dict[str, dict] = {}
+        self.max_tokens = 1
+        self.providers: dict[str, str] = {}
+        for canon, aliases in data.get("providers", {}).items():
+            for a in [canon, *aliases]:
+                self.providers[fold(a)] = canon
+
+        def add(kind: str, name: str, entry: dict, aliases=()) -> None:
+            for n in [name, *aliases, *city_alias.get(name, ())]:
+                for v in _variants(n):
+                    lst = self.names[kind].setdefault(v, [])
+                    if entry not in lst:
+                        lst.append(entry)
+                    self.max_tokens = max(self.max_tokens, v.count(" ") + 1)
+
+        for d in data.get("departement", []):
+            code = str(d["code"])
+            pref = {"type": "prefecture", "country": "FR", "name": d["prefecture"], "department": code,
+                    "department_name": d["name"]}
+            self.by_code[code.lower()] = pref
+            add("prefecture", d["prefecture"], pref, d.get("aliases", ()))
+            dept_entry = dict(pref, via="department")
+            for n in [d["name"], *d.get("name_aliases", ())]:
+                add("prefecture", n, dept_entry)
+            sp_aliases = d.get("sub_prefecture_aliases", {})
+            for sp in d.get("sub_prefectures", []):
+                e = {"type": "sub_prefecture", "country": "FR", "name": sp, "department": code,
+                     "department_name": d["name"]}
+                add("sub_prefecture", sp, e, sp_aliases.get(sp, ()))
+        for pp in data.get("prefecture_de_police", []):
+            self.police = {"type": "prefecture", "country": "FR", "name": pp["name"],
+                           "department": pp["department"], "department_name": pp.get("department_name", "")}
+        for v in data.get("visa_center", []):
+            e = {"type": "visa_center", "country": v["country"], "name": v["city"], "provider": v["provider"]}
+            add("visa_center", v["city"], e, v.get("aliases", ()))
+        for c in data.get("consulate", []):
+            e = {"type": "consulate", "country": c["country"], "name": c["city"],
+                 "post": c.get("post", "consulate")}
+            add("consulate", c["city"], e, c.get("aliases", ()))
+        connectors = data.get("connectors", {}).get("words", [])
+        self.connectors = frozenset(fold(w) for w in connectors)
+        trig = data.get("triggers", {})
+        self.trigger_re = self._trigger_re(trig)
+
+    def _trigger_re(self, trig: dict) -> re.Pattern:
+        groups = []
+        for name in ("police", "sub_prefecture", "prefecture", "consulate"):
+            pats = trig.get(name, [])
+            if pats:
+                groups.append(f"(?P<{name}>" + "|".join(pats) + ")")
+        prov = sorted(self.providers, key=len, reverse=True)
+        prov_pats = [r"\s*".join(re.escape(t) for t in p.split(" ")) for p in prov]
+        groups.append("(?P<visa_center>" + "|".join(prov_pats) + ")")
+        return re.compile(r"(?<!\w)(?:" + "|".join(groups) + r")(?!\w)", re.IGNORECASE)
+
+    def lookup(self, kind: str, tokens: list[tuple[str, int, int]], start: int, backward: bool = False):
+        """Longest name of ``kind`` at token ``start`` (or ending there, backward)."""
+        table = self.names[kind]
+        for n in range(min(self.max_tokens, len(tokens)), 0, -1):
+            if backward:
+                if start - n + 1 < 0:
+                    continue
+                seq = tokens[start - n + 1:start + 1]
+            else:
+                seq = tokens[start:start + n]
+                if len(seq) < n:
+                    continue
+            key = " ".join(t[0] for t in seq)
+            hit = table.get(key)
+            if hit:
+                return hit, seq[0][1], seq[-1][2]
+        return None
+
+
+_GAZ: Gazetteer | None = None
+
+
+def gazetteer() -> Gazetteer:
+    global _GAZ
+    if _GAZ is None:
+        _GAZ = Gazetteer(tomllib.loads(GAZETTEER_PATH.read_text(encoding="utf-8")))
+    return _GAZ
+
+
+def _value(e: dict) -> str:
+    if e["type"] in ("prefecture", "sub_prefecture"):
+        return f"{e['type']}:FR-{e['department']}:{e['name']}"
+    if e["type"] == "visa_center":
+        return f"visa_center:{e['country']}:{e['provider']}:{e['name']}"
+    return f"consulate:{e['country']}:{e['name']}"
+
+
+def _emit(out: list, text: str, s: int, e: int, entry: dict, others: list[dict] | None = None) -> None:
+    extra = {k: v for k, v in entry.items()}
+    also = [_value(o) for o in (others or []) if o is not entry and _value(o) != _value(entry)]
+    if also:
+        extra["also"] = sorted(set(also))
+    out.append(Entity("place", _value(entry), text[s:e], s, e, extra))
+
+
+_MAX_TRIGGERS = 500
+
+
+def find_places(text: str, ft: str, out: list) -> None:
+    g = gazetteer()
+    for k, m in enumerate(g.trigger_re.finditer(ft)):
+        if k >= _MAX_TRIGGERS:
+            break
+        kind = m.lastgroup
+        ts, te = m.span()
+        if kind == "police":
+            _emit(out, text, ts, te, g.police)
+            continue
+        after = _fold_tokens(ft[te:te + 80], te)
+        provider = g.providers.get(fold(m.group())) if kind == "visa_center" else None
+        found = None
+        # Forward: skip connector words ("de", "du", "à", "de France" …).
+        for i, tok in enumerate(after[:6]):
+            if kind in ("prefecture", "sub_prefecture") and i <= 2 and (
+                    tok[0].isdigit() or tok[0] in ("2a", "2b")) and tok[0].lower() in g.by_code:
+                found = ([g.by_code[tok[0].lower()]], tok[1], tok[2], True)
+                break
+            kinds = [kind] if kind != "prefecture" else ["prefecture", "sub_prefecture"]
+            hit = None
+            for kd in kinds:
+                hit = g.lookup(kd, after, i)
+                if hit:
+                    break
+            if hit:
+                found = (*hit, True)
+                break
+            if tok[0] not in g.connectors:
+                break
+        if found is None and kind == "visa_center":
+            before = _fold_tokens(ft[max(0, ts - 40):ts], max(0, ts - 40))
+            if before:
+                hit = g.lookup(kind, before, len(before) - 1, backward=True)
+                if hit:
+                    found = (*hit, False)
+        if found is None:
+            continue
+        entries, ns, ne, forward = found
+        if kind == "visa_center":
+            entries = [e for e in entries if e.get("provider") == provider] or []
+            if not entries:
+                continue
+        entry = entries[0]
+        s, e = (ts, ne) if forward else (ns, te)
+        others = list(entries)
+        if kind == "prefecture" and entry["type"] == "prefecture":
+            name_key = fold(text[ns:ne])
+            others += g.names["sub_prefecture"].get(name_key, [])
+        _emit(out, text, s, e, entry, others)
