@@ -1,0 +1,552 @@
+"""Telegram's public web previews: ``t.me/s/<channel>`` pages and ``?embed=1`` single messages.
+
+Pure parsing (HTML in, :class:`~storage.post.Post` records and channel info out)
+plus :func:`recheck`, the single-message re-capture used by ``veille recheck``.
+No account is needed; only public channels have a preview.
+
+What a preview shows: text with its links and formatting, date, views, author
+signature, forwarded-from, the quoted reply, photos and videos (their CDN URLs),
+link previews and service messages. Documents and long videos are *not*
+public on t.me/s: the page only says "Please open Telegram to view this post".
+
+The page content is hostile: it is only ever read as data. Scripts, styles and
+event attributes are never copied out; URLs other than http(s)/tg are dropped.
+The raw HTML is kept byte for byte in the evidence store (never served).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from storage.errors import InputError, NotFoundError, SourceError
+from storage.post import Post, to_utc, utcnow
+
+TME = "https://t.me"
+MAX_PAGE_BYTES = 5_000_000
+_CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+_BG_URL_RE = re.compile(r"background-image\s*:\s*url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
+_SAFE_SCHEMES = ("http://", "https://", "tg://")
+_SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object", "embed", "svg"}
+_FORMAT_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+                "s": "strike", "del": "strike", "code": "code", "pre": "pre", "blockquote": "blockquote",
+                "tg-spoiler": "spoiler"}
+
+
+def normalise_channel(name: str) -> str:
+    """``@Name``, ``t.me/Name``, ``https://t.me/s/Name`` → ``name`` (lower case); InputError if invalid."""
+    raw = (name or "").strip()
+    m = re.match(r"^(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?([^/?#]+)", raw)
+    if m:
+        raw = m.group(1)
+    raw = raw.lstrip("@")
+    if not _CHANNEL_RE.match(raw):
+        raise InputError(f"not a public Telegram channel name: {name[:80]!r}")
+    return raw.lower()
+
+
+def message_url(channel: str, msg_id: int | str) -> str:
+    return f"{TME}/{channel}/{msg_id}"
+
+
+def _classes(el) -> set[str]:
+    return set((el.get("class") or "").split())
+
+
+def _find(el, cls: str):
+    found = el.xpath(f".//*[contains(concat(' ', normalize-space(@class), ' '), ' {cls} ')]")
+    return found[0] if found else None
+
+
+def _find_all(el, cls: str):
+    return el.xpath(f".//*[contains(concat(' ', normalize-space(@class), ' '), ' {cls} ')]")
+
+
+def _safe_url(url: str | None, base: str = TME) -> str | None:
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    elif url.startswith("?") or url.startswith("/"):
+        url = urllib.parse.urljoin(base + "/", url)
+    if not url.lower().startswith(_SAFE_SCHEMES):
+        return None
+    return url[:2000]
+
+
+def _plain(el) -> str:
+    if el is None:
+        return ""
+    text, _ = rich_text(el)
+    return text.strip()
+
+
+_BR = "\x00"
+
+
+def rich_text(el, base: str = TME) -> tuple[str, list[dict[str, Any]]]:
+    """Text of an element as a reader sees it, and its entities (offsets in that text).
+
+    ``<br>`` becomes a newline and other whitespace of the HTML source collapses
+    as a browser renders it; emoji images give their character; links become
+    ``url``/``text_link``/``mention``/``hashtag`` entities; formatting tags give
+    ``bold``/``italic``… entities. Script/style content is skipped.
+    """
+    parts: list[str] = []
+    entities: list[dict[str, Any]] = []
+    length = 0
+
+    def add(s: str | None) -> None:
+        nonlocal length
+        if s:
+            s = s.replace(_BR, "")
+            parts.append(s)
+            length += len(s)
+
+    def walk(node) -> None:
+        nonlocal length
+        if not isinstance(node.tag, str):  # comments, processing instructions
+            add(node.tail)
+            return
+        tag = node.tag.lower()
+        start = length
+        if tag == "br":
+            parts.append(_BR)
+            length += 1
+        elif tag not in _SKIP_TAGS:
+            add(node.text)
+            for child in node:
+                walk(child)
+            end = length
+            parent = node.getparent()
+            in_emoji = "emoji" in _classes(node) or (parent is not None and "emoji" in _classes(parent))
+            if end > start and not in_emoji:
+                if tag == "a":
+                    seg = "".join(parts)[start:end].strip()
+                    href = node.get("href") or ""
+                    safe = _safe_url(href, base)
+                    if href.startswith(("?q=%23", "?q=#")) or seg.startswith("#"):
+                        entities.append({"type": "hashtag", "offset": start, "length": end - start})
+                    elif seg.startswith("@"):
+                        entities.append({"type": "mention", "offset": start, "length": end - start,
+                                         "href": safe})
+                    elif safe:
+                        kind = "url" if seg and (safe.rstrip("/").endswith(seg.rstrip("/"))
+                                                 or seg in href) else "text_link"
+                        entities.append({"type": kind, "offset": start, "length": end - start, "href": safe})
+                elif tag in _FORMAT_TAGS:
+                    entities.append({"type": _FORMAT_TAGS[tag], "offset": start, "length": end - start})
+        add(node.tail)
+
+    add(el.text)
+    for child in el:
+        walk(child)
+    text, mapping = _collapse("".join(parts))
+    lead = len(text) - len(text.lstrip(" \n"))
+    text = text.strip(" \n")
+    fixed = []
+    for e in entities:
+        s = max(mapping[e["offset"]] - lead, 0)
+        t = min(mapping[e["offset"] + e["length"]] - lead, len(text))
+        seg = text[s:t]
+        # trim the spaces the collapse left at the edges
+        s += len(seg) - len(seg.lstrip())
+        t -= len(seg) - len(seg.rstrip())
+        if t > s:
+            fixed.append(dict(e, offset=s, length=t - s, text=text[s:t]))
+    return text, fixed
+
+
+def _collapse(raw: str) -> tuple[str, list[int]]:
+    """Collapse HTML-source whitespace as a browser does; <br> (marked _BR) is a newline.
+
+    Returns the text and, for each index of ``raw`` (and its end), the index in the text.
+    """
+    out: list[str] = []
+    mapping: list[int] = []
+    for ch in raw:
+        mapping.append(len(out))
+        if ch == _BR:
+            while out and out[-1] == " ":
+                out.pop()
+            out.append("\n")
+        elif ch in " \t\r\n\f\v":
+            if out and out[-1] not in (" ", "\n"):
+                out.append(" ")
+        else:
+            out.append(ch)
+    mapping.append(len(out))
+    n = len(out)
+    return "".join(out), [min(m, n) for m in mapping]
+
+
+def _parse_count(text: str | None) -> int | None:
+    """``4.4K`` → 4400, ``3M`` → 3000000, ``987`` → 987; None if unreadable."""
+    if not text:
+        return None
+    t = text.strip().replace(" ", "").replace("\u202f", "").replace(",", ".")
+    m = re.match(r"^(\d+(?:\.\d+)?)([KkMmBb]?)", t)
+    if not m:
+        return None
+    n = float(m.group(1))
+    mult = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}[m.group(2).lower()]
+    return int(round(n * mult))
+
+
+@dataclass
+class ChannelInfo:
+    channel: str | None = None
+    title: str | None = None
+    description: str | None = None
+    counters: dict[str, int | str] = field(default_factory=dict)
+    photo_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "title": self.title, "description": self.description,
+                "counters": self.counters, "photo_url": self.photo_url}
+
+
+@dataclass
+class PreviewPage:
+    """One parsed t.me/s page (or embed page)."""
+
+    channel: str | None
+    info: ChannelInfo
+    posts: list[Post]
+    before: int | None = None  # id for the next (older) page: ?before=N
+    after: int | None = None
+    not_found: bool = False  # no channel history: unknown, private or not a channel
+    error: str | None = None  # embed pages: "Post not found" …
+
+
+def _forwarded(msg) -> tuple[str | None, dict[str, Any]]:
+    box = _find(msg, "tgme_widget_message_forwarded_from")
+    if box is None:
+        return None, {}
+    name_el = _find(box, "tgme_widget_message_forwarded_from_name")
+    name = _plain(name_el) if name_el is not None else _plain(box).removeprefix("Forwarded from").strip()
+    href = _safe_url(name_el.get("href")) if name_el is not None else None
+    author_el = _find(box, "tgme_widget_message_forwarded_from_author")
+    info = {"name": name or None, "url": href, "author": _plain(author_el) or None}
+    if href:
+        m = re.match(r"^https?://t\.me/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})(?:/(\d+))?", href)
+        if m:
+            info["channel"] = m.group(1).lower()
+            if m.group(2):
+                info["message_id"] = int(m.group(2))
+    label = href or name
+    return label, info
+
+
+def _reply(msg) -> tuple[str | None, dict[str, Any]]:
+    a = _find(msg, "tgme_widget_message_reply")
+    if a is None:
+        return None, {}
+    href = _safe_url(a.get("href"))
+    author = _plain(_find(a, "tgme_widget_message_author_name"))
+    quoted = _plain(_find(a, "tgme_widget_message_metatext"))
+    return href, {"url": href, "author": author or None, "text": quoted or None}
+
+
+def _media(msg) -> list[dict[str, Any]]:
+    media: list[dict[str, Any]] = []
+    for el in _find_all(msg, "tgme_widget_message_photo_wrap"):
+        m = _BG_URL_RE.search(el.get("style") or "")
+        url = _safe_url(m.group(1)) if m else None
+        media.append({"url": url, "sha256": None, "kind": "photo", "link": _safe_url(el.get("href"))})
+    for el in msg.xpath(".//video"):
+        url = _safe_url(el.get("src"))
+        media.append({"url": url, "sha256": None, "kind": "video"})
+    for el in _find_all(msg, "tgme_widget_message_video_thumb"):
+        m = _BG_URL_RE.search(el.get("style") or "")
+        if m and not any(x["kind"] == "video" for x in media):
+            media.append({"url": None, "sha256": None, "kind": "video", "thumb": _safe_url(m.group(1))})
+    for el in _find_all(msg, "tgme_widget_message_document"):
+        media.append({"url": None, "sha256": None, "kind": "document",
+                      "title": _plain(_find(el, "tgme_widget_message_document_title")) or None,
+                      "note": "documents are not public on t.me/s"})
+    for el in _find_all(msg, "tgme_widget_message_sticker"):
+        m = _BG_URL_RE.search(el.get("style") or "")
+        media.append({"url": _safe_url(m.group(1)) if m else None, "sha256": None, "kind": "sticker"})
+    return media
+
+
+def _link_preview(msg) -> dict[str, Any] | None:
+    a = _find(msg, "tgme_widget_message_link_preview")
+    if a is None:
+        return None
+    img = _find(a, "link_preview_image") or _find(a, "link_preview_right_image")
+    m = _BG_URL_RE.search(img.get("style") or "") if img is not None else None
+    return {"url": _safe_url(a.get("href")),
+            "site_name": _plain(_find(a, "link_preview_site_name")) or None,
+            "title": _plain(_find(a, "link_preview_title")) or None,
+            "description": _plain(_find(a, "link_preview_description")) or None,
+            "image": _safe_url(m.group(1)) if m else None}
+
+
+def _parse_message(msg, channel_hint: str | None, info: ChannelInfo, page_url: str | None) -> Post | None:
+    data_post = (msg.get("data-post") or "").strip()
+    m = re.match(r"^([A-Za-z][A-Za-z0-9_]{3,31})/(\d+)$", data_post)
+    if not m:
+        return None
+    channel, msg_id = m.group(1).lower(), int(m.group(2))
+    text_el = None
+    for el in _find_all(msg, "tgme_widget_message_text"):
+        # the reply box quotes the other message's text in its own element
+        if not el.xpath("ancestor::*[contains(@class, 'tgme_widget_message_reply')]"):
+            text_el = el
+            break
+    text, entities = rich_text(text_el) if text_el is not None else ("", [])
+    service = "service_message" in _classes(msg)
+    time_el = None
+    date_a = _find(msg, "tgme_widget_message_date")
+    if date_a is not None:
+        ts = date_a.xpath(".//time[@datetime]")
+        time_el = ts[0] if ts else None
+    if time_el is None:
+        ts = msg.xpath(".//time[@datetime]")
+        time_el = ts[-1] if ts else None
+    try:
+        posted = to_utc(time_el.get("datetime")) if time_el is not None else None
+    except InputError:
+        posted = None
+    meta = _find(msg, "tgme_widget_message_meta")
+    edited = bool(meta is not None and "edited" in (meta.text_content() or "").lower())
+    views_text = _plain(_find(msg, "tgme_widget_message_views")) or None
+    signature = _plain(_find(msg, "tgme_widget_message_from_author")) or None
+    owner = _plain(_find(msg, "tgme_widget_message_owner_name")) or None
+    fwd_label, fwd = _forwarded(msg)
+    reply_url, reply = _reply(msg)
+    media = _media(msg)
+    not_supported = _find(msg, "message_media_not_supported") is not None
+    extra: dict[str, Any] = {
+        "via": "tme_preview",
+        "chat": channel,
+        "message_id": msg_id,
+        "views": _parse_count(views_text),
+        "views_text": views_text,
+        "author_signature": signature,
+        "channel_title": info.title or owner,
+        "entities": entities,
+    }
+    if edited:
+        extra["edited"] = True
+    if fwd:
+        extra["forwarded"] = fwd
+    if reply:
+        extra["reply"] = reply
+    lp = _link_preview(msg)
+    if lp:
+        extra["link_preview"] = lp
+    if service:
+        extra["service"] = True
+    if not_supported:
+        extra["media_not_public"] = True
+    if page_url:
+        extra["page_url"] = page_url
+    return Post(
+        platform="telegram",
+        source=channel,
+        url=message_url(channel, msg_id),
+        external_id=f"{channel}/{msg_id}",
+        author=signature or info.title or owner or channel,
+        author_handle=channel,
+        author_url=f"{TME}/{channel}",
+        text=text,
+        posted_at=posted,
+        fetched_at=utcnow(),
+        media=media,
+        reply_to=reply_url,
+        forwarded_from=fwd_label,
+        extra={k: v for k, v in extra.items() if v not in (None, [], {})} | {"entities": entities},
+    )
+
+
+def _channel_info(doc, channel_hint: str | None) -> ChannelInfo:
+    info = ChannelInfo(channel=channel_hint)
+    box = _find(doc, "tgme_channel_info")
+    if box is not None:
+        info.title = _plain(_find(box, "tgme_channel_info_header_title")) or None
+        user = _plain(_find(box, "tgme_channel_info_header_username"))
+        if user.startswith("@") and _CHANNEL_RE.match(user[1:]):
+            info.channel = user[1:].lower()
+        desc = _find(box, "tgme_channel_info_description")
+        info.description = _plain(desc) or None
+        for c in _find_all(box, "tgme_channel_info_counter"):
+            kind = _plain(_find(c, "counter_type"))
+            value = _plain(_find(c, "counter_value"))
+            if kind:
+                n = _parse_count(value)
+                info.counters[kind] = n if n is not None else value
+        img = box.xpath(".//i[contains(@class,'tgme_page_photo_image')]//img/@src")
+        info.photo_url = _safe_url(img[0]) if img else None
+    if not info.title:
+        og = doc.xpath("//meta[@property='og:title']/@content")
+        info.title = og[0].strip() if og else None
+    return info
+
+
+def _decode(html: bytes | str) -> str:
+    if isinstance(html, str):
+        return html
+    if len(html) > MAX_PAGE_BYTES:
+        raise InputError(f"page larger than {MAX_PAGE_BYTES} bytes")
+    return html.decode("utf-8", errors="replace")
+
+
+def parse_channel_page(html: bytes | str, url: str | None = None, channel: str | None = None) -> PreviewPage:
+    """Parse a t.me/s/<channel> page (live or saved from a browser) into Posts.
+
+    ``url`` is where the page was read (recorded on each post). A page without
+    a channel history (unknown or private channel, a user, a redirect to the
+    t.me landing page) has ``not_found`` set and no posts.
+    """
+    text = _decode(html)
+    if not text.strip():
+        raise InputError("empty page")
+    try:
+        doc = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise InputError(f"not an HTML page: {exc}") from exc
+    hint = None
+    if channel:
+        hint = normalise_channel(channel)
+    elif url:
+        try:
+            hint = normalise_channel(url)
+        except InputError:
+            hint = None
+    info = _channel_info(doc, hint)
+    posts = []
+    for msg in _find_all(doc, "tgme_widget_message"):
+        if "tgme_widget_message" not in _classes(msg) or not msg.get("data-post"):
+            continue
+        p = _parse_message(msg, hint, info, url)
+        if p is not None:
+            posts.append(p)
+    if info.channel is None and posts:
+        info.channel = posts[0].source
+    before = after = None
+    more = doc.xpath("//a[contains(@class,'tme_messages_more')][@data-before]/@data-before")
+    if more and more[0].isdigit():
+        before = int(more[0])
+    else:
+        prev = doc.xpath("//link[@rel='prev']/@href")
+        m = re.search(r"[?&]before=(\d+)", prev[0]) if prev else None
+        before = int(m.group(1)) if m else None
+    nxt = doc.xpath("//a[contains(@class,'tme_messages_more')][@data-after]/@data-after")
+    if nxt and nxt[0].isdigit():
+        after = int(nxt[0])
+    has_history = bool(_find(doc, "tgme_channel_history") is not None or posts)
+    err_el = _find(doc, "tgme_widget_message_error")
+    return PreviewPage(channel=info.channel, info=info, posts=posts, before=before, after=after,
+                       not_found=not has_history and err_el is None,
+                       error=_plain(err_el) or None if err_el is not None else None)
+
+
+def parse_embed_page(html: bytes | str, channel: str, msg_id: int) -> PreviewPage:
+    """Parse ``t.me/<channel>/<id>?embed=1``: one message, or an error such as "Post not found"."""
+    page = parse_channel_page(html, channel=channel)
+    page.posts = [p for p in page.posts if p.external_id == f"{channel}/{msg_id}"]
+    return page
+
+
+# --------------------------------------------------------------------- fetching
+def fetch(url: str, user_agent: str, timeout: float = 30.0, max_bytes: int = MAX_PAGE_BYTES) -> tuple[int, str, bytes,
+                                                                                                      dict]:
+    """GET a t.me page; return (status, final url, body, headers). SourceError on network failure."""
+    req = urllib.request.Request(url, headers={"User-Agent": user_agent, "Accept-Language": "en"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) URL built here
+            body = resp.read(max_bytes + 1)
+            return resp.status, resp.geturl(), body[:max_bytes], dict(resp.headers.items())
+    except urllib.error.HTTPError as exc:
+        body = exc.read(max_bytes) if exc.fp else b""
+        return exc.code, url, body, dict(exc.headers.items()) if exc.headers else {}
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(f"cannot reach {url}: {reason}") from None
+
+
+@dataclass
+class RecheckResult:
+    post_id: int
+    outcome: str  # live | changed | deleted | error
+    http_status: int | None
+    capture_id: int | None
+    url: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def recheck(ws, post_id: int, base_url: str | None = None, fetcher=None) -> RecheckResult:
+    """Re-capture one stored Telegram post through ``t.me/<channel>/<id>?embed=1``.
+
+    - still there, same content → capture stored, outcome ``live``;
+    - still there, edited → a new version is saved, outcome ``changed``;
+    - "Post not found" → capture stored with outcome ``removed`` and the post is
+      marked ``deleted`` with the time (nothing is erased), outcome ``deleted``;
+    - network failure or unexpected answer → capture with outcome ``error``.
+
+    ``base_url`` replaces https://t.me (tests, demo); ``fetcher(url) ->
+    (status, final_url, body, headers)`` replaces the HTTP GET.
+    """
+    from storage.posts import Artifact, Capture, add_capture, get_post, mark_status, save_post
+
+    row = get_post(ws, post_id)
+    if row["platform"] != "telegram" or not row["external_id"]:
+        raise InputError(f"post {post_id} is not a Telegram post")
+    m = re.match(r"^([a-z][a-z0-9_]{3,31})/(\d+)$", row["external_id"])
+    if not m:
+        raise NotFoundError(f"post {post_id} ({row['external_id']}) has no public t.me address to re-check")
+    channel, msg_id = m.group(1), int(m.group(2))
+    base = (base_url or TME).rstrip("/")
+    url = f"{base}/{channel}/{msg_id}?embed=1"
+    ua = ws.config.get("collect.user_agent", "veille")
+    if fetcher is None:
+        def fetcher(u):
+            return fetch(u, ua)
+    try:
+        status, final_url, body, headers = fetcher(url)
+    except SourceError as exc:
+        cap = Capture(kind="embed", url=url, outcome="error", note=str(exc), user_agent=ua,
+                      extra={"via": "tme_embed"})
+        cid = add_capture(ws, cap, post_id)
+        return RecheckResult(post_id, "error", None, cid, url, str(exc))
+    arts = [Artifact(role="raw_html", data=body, mime="text/html", name=f"{channel}-{msg_id}-embed.html")]
+    cap = Capture(kind="embed", url=url, final_url=final_url, http_status=status, user_agent=ua,
+                  headers={k: v for k, v in headers.items() if k.lower() not in ("set-cookie",)},
+                  artifacts=arts, extra={"via": "tme_embed"})
+    if status != 200:
+        cap.outcome, cap.note = "error", f"HTTP {status}"
+        cid = add_capture(ws, cap, post_id)
+        return RecheckResult(post_id, "error", status, cid, url, f"HTTP {status}")
+    page = parse_embed_page(body, channel, msg_id)
+    if page.posts:
+        post = page.posts[0]
+        post.url = message_url(channel, msg_id)
+        post.extra["page_url"] = url
+        old = row["content_sha256"]
+        res = save_post(ws, post, cap, alert_on_offer=False)
+        if row["status"] != "live":
+            mark_status(ws, post_id, "live", capture_id=res.capture_id, reason="embed shows the message again")
+        outcome = "changed" if res.changed or post.content_hash() != old else "live"
+        return RecheckResult(post_id, outcome, status, res.capture_id, url)
+    if page.error and re.search(r"not found|deleted|unavailable", page.error, re.I):
+        cap.outcome, cap.note = "removed", page.error[:200]
+        cid = add_capture(ws, cap, post_id)
+        mark_status(ws, post_id, "deleted", capture_id=cid, reason=f"t.me embed: {page.error[:120]}")
+        return RecheckResult(post_id, "deleted", status, cid, url, page.error[:200])
+    cap.outcome, cap.note = "error", "embed page without the message or a known error"
+    cid = add_capture(ws, cap, post_id)
+    return RecheckResult(post_id, "error", status, cid, url, cap.note)
