@@ -397,14 +397,18 @@ def _load_posts(ws, post_ids: list[int]) -> list[dict]:
 
 def _evidence(ws, post_id: int, bundle: dict | None) -> list[dict]:
     caps = []
-    members = (bundle or {}).get("members")
+    members = (bundle or {}).get("members") or set()
+    paths = (bundle or {}).get("paths") or {}
     for c in captures_for_post(ws, post_id):
         arts = []
         for a in c["artifacts"]:
-            path = f"evidence/{a['sha256']}"
-            arts.append({"role": a["role"], "sha256": a["sha256"], "mime": a["mime"],
-                         "bundle_path": path if bundle else None,
-                         "in_bundle": (path in members) if members is not None else bool(bundle)})
+            path = None
+            if bundle:
+                path = paths.get(a["sha256"])
+                if path is None and f"evidence/{a['sha256']}" in members:
+                    path = f"evidence/{a['sha256']}"
+            arts.append({"role": a["role"], "sha256": a["sha256"], "mime": a["mime"], "bundle_path": path,
+                         "in_bundle": path is not None, "redacted_copy": bool(path and path.startswith("redacted/"))})
         caps.append({"id": c["id"], "at": c["fetched_at"], "kind": c["kind"], "url": c["url"] or c["final_url"],
                      "http_status": c["http_status"], "outcome": c["outcome"], "tool": c["tool"],
                      "artifacts": arts})
@@ -473,12 +477,15 @@ def _hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _bundle_members(path: Path) -> tuple[set[str] | None, set[int] | None]:
-    """Member names of a bundle ZIP and the post ids its posts.jsonl lists (None when unknown)."""
+def _bundle_members(path: Path) -> tuple[set[str], set[int] | None, dict[str, str]]:
+    """Member names of a bundle ZIP, the post ids its posts.jsonl lists (None when it has none), and where
+    each artifact (by original sha256) sits in it: ``evidence/<sha>``, or ``redacted/<sha>`` when only a
+    redacted copy is included."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             ids: set[int] | None = None
+            paths: dict[str, str] = {}
             if "posts.jsonl" in names:
                 ids = set()
                 with zf.open("posts.jsonl") as fh:
@@ -487,19 +494,29 @@ def _bundle_members(path: Path) -> tuple[set[str] | None, set[int] | None]:
                             rec = json.loads(line)
                         except ValueError:
                             continue
-                        v = rec.get("id", rec.get("post_id")) if isinstance(rec, dict) else None
+                        if not isinstance(rec, dict):
+                            continue
+                        v = rec.get("id", rec.get("post_id"))
                         if isinstance(v, int) or (isinstance(v, str) and v.isdigit()):
                             ids.add(int(v))
-            return names, ids
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path} is not a ZIP evidence bundle") from exc
+                        for c in rec.get("captures") or []:
+                            for a in (c.get("artifacts") or []) if isinstance(c, dict) else []:
+                                if not isinstance(a, dict) or not isinstance(a.get("sha256"), str):
+                                    continue
+                                member = a.get("bundle_path") or a.get("redacted_path")
+                                if isinstance(member, str) and member in names:
+                                    paths[a["sha256"]] = member
+            return names, ids, paths
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path} is not a ZIP evidence bundle ({exc})") from exc
 
 
 def _bundle_info(path: Path, how: str, post_ids: list[int], built_at: str | None = None) -> dict:
-    names, ids = _bundle_members(path)
+    names, ids, paths = _bundle_members(path)
     missing = sorted(set(post_ids) - ids) if ids is not None else []
     return {"name": path.name, "path": str(path), "sha256": _hash_file(path), "how": how, "members": names,
-            "post_ids": sorted(ids) if ids is not None else None, "missing_posts": missing, "at": built_at}
+            "paths": paths, "post_ids": sorted(ids) if ids is not None else None, "missing_posts": missing,
+            "at": built_at}
 
 
 def _existing_bundle(ws, post_ids: list[int]) -> dict | None:

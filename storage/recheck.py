@@ -38,10 +38,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from . import cases
-from .db import rows
+from .db import rows, transaction
 from .errors import InputError
 from .post import to_utc, utcnow
-from .posts import Artifact, Capture, add_capture, mark_status
+from .posts import Artifact, Capture, add_capture, mark_status, store_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,7 @@ def _removed_markers(ws, platform: str) -> list[str]:
 def record_fetch(ws, post: dict, res: FetchResult, via: str, markers: list[str] | None = None) -> dict:
     """Store one re-fetch as evidence and apply its verdict to the post."""
     outcome, note = classify(post, res, markers if markers is not None else _removed_markers(ws, post["platform"]))
+    res.headers = {k: v for k, v in (res.headers or {}).items() if k.lower() not in ("set-cookie", "cookie")}
     arts = []
     if res.body:
         arts.append(Artifact(role="raw_html", data=res.body, mime=(res.headers.get("Content-Type") or
@@ -234,6 +235,13 @@ def record_fetch(ws, post: dict, res: FetchResult, via: str, markers: list[str] 
         arts.append(Artifact(role="headers", data=json.dumps(res.headers, ensure_ascii=False, sort_keys=True)
                              .encode("utf-8"), mime="application/json"))
     cap_outcome = {"live": "ok", "removed": "removed", "changed": "changed", "blocked": "blocked"}.get(outcome, "error")
+    store_artifacts(ws, Capture(artifacts=arts))  # blobs first, outside the transaction
+    with transaction(ws.db):  # capture, status change, rechecks row and custody entries: all or nothing
+        return _record(ws, post, res, via, outcome, note, cap_outcome, arts)
+
+
+def _record(ws, post: dict, res: FetchResult, via: str, outcome: str, note: str, cap_outcome: str,
+            arts: list[Artifact]) -> dict:
     capture_id = add_capture(ws, Capture(kind="recapture", url=res.url, final_url=res.final_url,
                                          http_status=res.status, headers=res.headers or None,
                                          fetched_at=res.fetched_at, outcome=cap_outcome,

@@ -422,3 +422,24 @@ def test_docx_from_html_handles_structure():
     assert [p.text for p in d.paragraphs][:3] == ["T", "a b\nc", "x"]
     assert [[c.text for c in r.cells] for r in d.tables[0].rows] == [["h1", "h2"], ["1", "2"]]
     assert HOSTILE  # imported for other tests
+
+
+def test_bundle_is_built_when_none_covers_the_items_then_reused(ws, tmp_path):
+    import hashlib
+
+    bundle_mod = pytest.importorskip("storage.bundle")
+    if not hasattr(bundle_mod, "build_bundle"):
+        pytest.skip("storage.bundle.build_bundle is not available")
+    res = drafting.draft_notice(ws, "telegram", seller_id=1, at=AT, fmt="txt", output=tmp_path / "n.txt")
+    assert res.bundle["how"] == "built"
+    path = ws.root / "drafts" / "bundles" / f"{res.ref}.zip"
+    assert res.bundle["name"] == path.name and hashlib.sha256(path.read_bytes()).hexdigest() == res.bundle["sha256"]
+    text = res.path.read_text("utf-8")
+    assert res.bundle["sha256"] in text
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    cited = [ln.rsplit("(", 1)[1].rstrip(")") for ln in text.splitlines() if "SHA-256" in ln and "(" in ln
+             and ln.strip().startswith("Contenu")]
+    assert cited and all(c in names for c in cited)
+    again = drafting.draft_notice(ws, "telegram", post_ids=[1], at=AT, fmt="md", output=tmp_path / "n2.md")
+    assert again.bundle["how"] == "existing" and again.bundle["sha256"] == res.bundle["sha256"]
