@@ -336,7 +336,7 @@ def eval_classify_cmd(
 
 
 # ------------------------------------------------- drafting, cases, recheck (issue 8)
-draft_app = _typer("Draft takedown notices (DSA Art. 16) and complaints from stored evidence.")
+draft_app = _typer("Draft DSA Article 16 takedown notices and complaints from stored evidence.")
 case_app = _typer("Cases: group sellers and posts, track notices to their outcome, report figures.")
 app.add_typer(draft_app, name="draft")
 app.add_typer(case_app, name="case")
@@ -558,6 +558,199 @@ def recheck_cmd(case: Annotated[str | None, typer.Option("--case", help="Only th
     typer.echo(f"{rep.checked} post(s) re-checked: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.outcomes.items())))
     for a in rep.relisting:
         typer.echo(f"RELISTING: {a['message']}")
+
+
+# ---------------------------------------------------------------- evidence bundles (issue 7)
+keys_app = _typer("Signing keys for evidence bundles.")
+app.add_typer(keys_app, name="keys")
+
+
+@export_app.command("bundle")
+def export_bundle_cmd(
+    output: Annotated[Path, typer.Option("-o", "--output", help="ZIP file to write.")],
+    seller: Annotated[int | None, typer.Option("--seller", help="Every post of this seller.")] = None,
+    post: Annotated[list[int] | None, typer.Option("--post", help="A post id (repeat for several).")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="Posts matching this FTS5 query.")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Every post and seller of this case.")] = None,
+    no_redact: Annotated[bool, typer.Option("--no-redact", help="Do NOT pseudonymise third parties (logged).")]
+    = False,
+    include_originals: Annotated[bool, typer.Option("--include-originals",
+                                                    help="Also include untouched originals of redacted items.")]
+    = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf (weasyprint).")] = False,
+    sign: Annotated[bool | None, typer.Option("--sign/--no-sign",
+                                              help="Sign with the Ed25519 key (default: when it exists).")] = None,
+    timestamp: Annotated[bool | None, typer.Option("--timestamp/--no-timestamp",
+                                                   help="RFC 3161 timestamp (default: when evidence.tsa_url is set).")]
+    = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a court-ready evidence bundle (ZIP): evidence files, WACZ, CSV/JSONL, report, custody, manifest.
+
+    Third parties are pseudonymised unless --no-redact. See docs/bundles.md.
+
+    Examples: veille export bundle --seller 12 -o seller12.zip  |  veille export bundle --post 3 --post 9 -o b.zip
+    |  veille export bundle --case "RDV Lyon" -o lyon.zip --pdf
+    """
+    from storage.bundle import build_bundle
+
+    with open_ws(workspace) as ws:
+        res = build_bundle(ws, seller=seller, post_ids=post or None, query=query, case=case, output=output,
+                           redact=not no_redact, include_originals=include_originals, pdf=pdf, sign=sign,
+                           timestamp=timestamp)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    typer.echo(f"{res.path}: {res.items} post(s), {res.files} files, sha256 {res.sha256}")
+    typer.echo(f"  redaction: {'on' if res.redacted else 'OFF'} ({res.redactions} redaction(s), "
+               f"{len(res.withheld)} file(s) withheld); signed: {'yes' if res.signed else 'no'}; "
+               f"timestamped: {res.timestamp_time or 'no'}")
+    if res.redaction_key_path:
+        typer.echo(f"  pseudonymisation key (keep it, never send it with the bundle): {res.redaction_key_path}")
+    if res.images_to_check:
+        typer.echo(f"  {res.images_to_check} image(s) to check by hand for third parties (see report.html)")
+    for w in res.warnings:
+        typer.echo(f"  warning: {w}", err=True)
+
+
+@app.command("verify")
+def verify_bundle_cmd(
+    file: Annotated[Path, typer.Argument(help="The bundle ZIP to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify an evidence bundle offline: hashes, Merkle root, custody chain, signature, timestamp.
+
+    Needs no workspace. Exit code 0 only when everything holds; each failing file or entry is named.
+
+    Example: veille verify seller12.zip
+    """
+    from storage.verify_bundle import verify_bundle
+
+    rep = verify_bundle(file)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        for prob in rep.problems:
+            typer.echo(f"FAIL {prob}", err=True)
+        for w in rep.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        sig = "not signed" if not rep.signed else (f"signature OK (key {rep.signing_key_sha256})"
+                                                   if rep.signature_ok else "signature FAILED")
+        ts = "no timestamp" if not rep.timestamped else (
+            f"timestamp OK ({(rep.timestamp or {}).get('gen_time')}, TSA {(rep.timestamp or {}).get('tsa')})"
+            if rep.timestamp_ok else "timestamp FAILED")
+        typer.echo(f"{rep.path}: {rep.files_checked} files, {rep.custody_entries} custody entries "
+                   f"({rep.custody_elided} elided), Merkle root {rep.merkle_root}; {sig}; {ts}: "
+                   + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)"))
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+@keys_app.command("init")
+def keys_init_cmd(
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key (old bundles stay valid).")]
+    = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create the Ed25519 key that signs bundles (mode 0600 at evidence.signing_key); print its fingerprint.
+
+    Example: veille keys init -w ~/veille-ws
+    """
+    from storage.keys import init_key
+
+    with open_ws(workspace) as ws:
+        info = init_key(ws, force=force)
+    verb = "created" if info["created"] else "already exists"
+    typer.echo(f"signing key {info['path']} {verb}; fingerprint (SHA-256 of the public key): {info['fingerprint']}")
+
+
+# ---------------------------------------------------------------- daily job, demo, digests, browse, retention (issue 9)
+BaseUrlOpt = Annotated[list[str] | None, typer.Option(
+    "--base-url", help="Replace a source's base URL: NAME=URL (e.g. leboncoin=http://127.0.0.1:8001, "
+    "telegram=http://127.0.0.1:8002). Repeatable.")]
+
+
+@app.command("daily")
+def daily_cmd(
+    workspace: WorkspaceOpt = None,
+    base_url: BaseUrlOpt = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Run only these sources: classifieds, telegram, backfill, inbox. Repeatable.")] = None,
+    no_send: Annotated[bool, typer.Option("--no-send", help="Write the digest but do not e-mail or post it.")]
+    = False,
+    purge: Annotated[bool | None, typer.Option("--purge/--no-purge",
+                                                help="Override retention.auto_purge for this run.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every configured source, then classification, clustering, due re-checks, purge and the digest.
+
+    Each source is isolated: one failure never stops the others, and the exit
+    code is 1 when a source or a stage failed. A lock file (daily.lock) stops
+    two runs at once; a stale lock (dead process, or older than
+    daily.lock_stale_hours) is taken over with a message. Progress bars on a
+    terminal, plain log lines under cron. See docs/workflows/investigator-daily.md
+    for cron and systemd timer examples.
+
+    Examples: veille daily -w ~/veille-ws  |  veille daily --only inbox --no-send
+    |  veille daily --base-url leboncoin=http://127.0.0.1:8001
+    """
+    from storage.daily import default_reporter, parse_base_urls, run_daily
+
+    urls = parse_base_urls(base_url or [])
+    with open_ws(workspace) as ws:
+        rep = run_daily(ws, base_urls=urls, reporter=default_reporter(), only=set(only) if only else None,
+                        send=not no_send, purge=purge)
+    if as_json:
+        d = rep.to_dict()
+        if d.get("digest"):
+            d["digest"] = {k: v for k, v in d["digest"].items() if k != "data"}
+        print_json(d)
+    else:
+        for m in rep.messages:
+            typer.echo(m, err=True)
+        dg = rep.digest or {}
+        if dg:
+            c = dg["counts"]
+            typer.echo(f"digest {dg['html']} ({c['new_offers']} new offers, {c['new_sellers']} new sellers, "
+                       f"{c['removed']} removed, {c['relisting']} relisting alerts)")
+        for s in rep.failed:
+            typer.echo(f"FAILED {s.kind} {s.name}: {s.error}", err=True)
+    if rep.exit_code:
+        raise typer.Exit(rep.exit_code)
+
+
+@app.command("demo")
+def demo_cmd(
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Folder for the demo workspace "
+                                                   "(default: a new temporary folder).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole pipeline offline on fictional data, in about a minute.
+
+    Starts a local demo site on 127.0.0.1 (classifieds in the style of the
+    profiled sites, t.me/s channel pages), runs the daily job over it twice
+    (day 1, then day 2 after an ad is taken down and relisted) and over a
+    bundled Telegram Desktop export, exports the evidence bundle of the seller
+    seen on the most platforms, verifies it, drafts a DSA notice and a
+    complaint, and prints what it found and where every output is. All
+    sellers, numbers (ARCEP fiction ranges) and domains (.example/.test) are
+    fictional.
+
+    Examples: veille demo  |  veille demo --workspace /tmp/veille-demo
+    """
+    from storage.daily import default_reporter
+    from storage.demo import format_summary, run_demo
+
+    say = (lambda s: typer.echo(s, err=True)) if as_json else typer.echo
+    res = run_demo(workspace, say=say, reporter=default_reporter())
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        for line in format_summary(res):
+            typer.echo(line)
+    if res.exit_code:
+        raise typer.Exit(res.exit_code)
 
 
 def main() -> None:

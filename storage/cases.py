@@ -237,7 +237,7 @@ def record_notice(ws, *, ref: str, kind: str, platform: str | None, lang: str, f
 
 
 def get_notice(ws, ref: str) -> dict:
-    r = rows(ws.db, "select * from notices where ref = ?", [ref.strip()])
+    r = rows(ws.db, "select * from notices where ref = ?", [(ref or "").strip().upper()])
     if not r:
         raise NotFoundError(f"no notice with reference {ref!r}")
     return _expand_notice(ws, r[0])

@@ -661,13 +661,20 @@ def notice_context(ws, platform: str, post_ids=None, seller_id: int | None = Non
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: give a file name with -o")
     tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp.exists():
+            tmp.unlink()
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def render_notice(ws, ctx: dict, fmt: str, to: str | None = None) -> bytes:

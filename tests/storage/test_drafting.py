@@ -235,6 +235,8 @@ def test_custom_template_cannot_escape_the_sandbox(ws, tmp_path):
     (tdir / "notice_fr.md.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", "utf-8")
     with pytest.raises(InputError, match="template"):
         _notice(ws, "md", "fr", tmp_path)
+    assert ws.db.execute("select count(*) from notices").fetchone()[0] == 0
+    assert not (tmp_path / "notice.md").exists() and not (tmp_path / ".notice.md.part").exists()
 
 
 def test_custom_template_from_workspace_is_used(ws, tmp_path):
@@ -443,3 +445,23 @@ def test_bundle_is_built_when_none_covers_the_items_then_reused(ws, tmp_path):
     assert cited and all(c in names for c in cited)
     again = drafting.draft_notice(ws, "telegram", post_ids=[1], at=AT, fmt="md", output=tmp_path / "n2.md")
     assert again.bundle["how"] == "existing" and again.bundle["sha256"] == res.bundle["sha256"]
+
+
+def test_output_folder_is_refused(ws, tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        drafting.draft_notice(ws, "telegram", seller_id=1, build_bundle=False, output=tmp_path)
+    assert ws.db.execute("select count(*) from notices").fetchone()[0] == 0
+
+
+def test_unwritable_output_is_a_clear_error(ws, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(InputError, match="cannot write"):
+            drafting.draft_notice(ws, "telegram", seller_id=1, build_bundle=False, output=ro / "n.md")
+    finally:
+        ro.chmod(0o700)
+    assert ws.db.execute("select count(*) from notices").fetchone()[0] == 0
