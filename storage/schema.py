@@ -271,10 +271,28 @@ def _m_cases_tracking(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _m_daily_digests(db: sqlite_utils.Database) -> None:
+    """Daily job (issue 9): one row per digest written, with the window it covers."""
+    db.execute("""create table digests (
+        id integer primary key,
+        day text not null,
+        window_start text,
+        window_end text not null,
+        html_path text not null,
+        md_path text not null,
+        html_sha256 text not null,
+        md_sha256 text not null,
+        counts text not null default '{}',
+        created_at text not null
+    )""")
+    db.execute("create index digests_window_end on digests(window_end)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_core", _m0001_core),
     ("0002_fts", _m0002_fts),
     ("0003_cases_notice_items_rechecks", _m_cases_tracking),
+    ("0009_daily_digests", _m_daily_digests),
 ]
 
 
