@@ -63,6 +63,13 @@ def test_complaint_golden(ws, tmp_path, to):
     _golden(f"complaint_{to}.md", res.path.read_bytes())
 
 
+def test_complaint_html_golden(ws):
+    """The HTML the PDF and DOCX are made from."""
+    ctx = drafting.complaint_context(ws, 1, "procureur", None, AT, REF)
+    _golden("complaint_procureur.html", drafting.render(drafting.template_env(ws), "complaint_fr.html.j2",
+                                                        ctx).encode("utf-8"))
+
+
 def test_notice_leboncoin_golden_with_bundle(ws, tmp_path):
     bundle = _make_bundle(ws, tmp_path / "seller1.zip", [3])
     res = _notice(ws, "md", "fr", tmp_path, platform="leboncoin", seller_id=None, post_ids=[3], bundle=bundle)
