@@ -682,6 +682,7 @@ def render_notice(ws, ctx: dict, fmt: str, to: str | None = None) -> bytes:
         raise InputError(f"unknown notice format {fmt!r}: use {', '.join(NOTICE_FORMATS)}")
     env = template_env(ws)
     lang = ctx["lang"]
+    ctx = {**ctx, "form_layout": fmt in ("md", "txt")}  # an e-mail needs no web-form section
     if fmt in ("md", "txt"):
         return render(env, f"notice_{lang}.{fmt}.j2", ctx).encode("utf-8")
     name = f"notice_{lang}.eml.j2"
