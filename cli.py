@@ -753,6 +753,362 @@ def demo_cmd(
         raise typer.Exit(res.exit_code)
 
 
+# ---------------------------------------------------------------- evidence bundles (issue 7)
+keys_app = _typer("Signing keys for evidence bundles.")
+app.add_typer(keys_app, name="keys")
+
+
+@export_app.command("bundle")
+def export_bundle_cmd(
+    output: Annotated[Path, typer.Option("-o", "--output", help="ZIP file to write.")],
+    seller: Annotated[int | None, typer.Option("--seller", help="Every post of this seller.")] = None,
+    post: Annotated[list[int] | None, typer.Option("--post", help="A post id (repeat for several).")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="Posts matching this FTS5 query.")] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Every post and seller of this case.")] = None,
+    no_redact: Annotated[bool, typer.Option("--no-redact", help="Do NOT pseudonymise third parties (logged).")]
+    = False,
+    include_originals: Annotated[bool, typer.Option("--include-originals",
+                                                    help="Also include untouched originals of redacted items.")]
+    = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf (weasyprint).")] = False,
+    sign: Annotated[bool | None, typer.Option("--sign/--no-sign",
+                                              help="Sign with the Ed25519 key (default: when it exists).")] = None,
+    timestamp: Annotated[bool | None, typer.Option("--timestamp/--no-timestamp",
+                                                   help="RFC 3161 timestamp (default: when evidence.tsa_url is set).")]
+    = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a court-ready evidence bundle (ZIP): evidence files, WACZ, CSV/JSONL, report, custody, manifest.
+
+    Third parties are pseudonymised unless --no-redact. See docs/bundles.md.
+
+    Examples: veille export bundle --seller 12 -o seller12.zip  |  veille export bundle --post 3 --post 9 -o b.zip
+    |  veille export bundle --case "RDV Lyon" -o lyon.zip --pdf
+    """
+    from storage.bundle import build_bundle
+
+    with open_ws(workspace) as ws:
+        res = build_bundle(ws, seller=seller, post_ids=post or None, query=query, case=case, output=output,
+                           redact=not no_redact, include_originals=include_originals, pdf=pdf, sign=sign,
+                           timestamp=timestamp)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    typer.echo(f"{res.path}: {res.items} post(s), {res.files} files, sha256 {res.sha256}")
+    typer.echo(f"  redaction: {'on' if res.redacted else 'OFF'} ({res.redactions} redaction(s), "
+               f"{len(res.withheld)} file(s) withheld); signed: {'yes' if res.signed else 'no'}; "
+               f"timestamped: {res.timestamp_time or 'no'}")
+    if res.redaction_key_path:
+        typer.echo(f"  pseudonymisation key (keep it, never send it with the bundle): {res.redaction_key_path}")
+    if res.images_to_check:
+        typer.echo(f"  {res.images_to_check} image(s) to check by hand for third parties (see report.html)")
+    for w in res.warnings:
+        typer.echo(f"  warning: {w}", err=True)
+
+
+@app.command("verify")
+def verify_bundle_cmd(
+    file: Annotated[Path, typer.Argument(help="The bundle ZIP to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify an evidence bundle offline: hashes, Merkle root, custody chain, signature, timestamp.
+
+    Needs no workspace. Exit code 0 only when everything holds; each failing file or entry is named.
+
+    Example: veille verify seller12.zip
+    """
+    from storage.verify_bundle import verify_bundle
+
+    rep = verify_bundle(file)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        for prob in rep.problems:
+            typer.echo(f"FAIL {prob}", err=True)
+        for w in rep.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        sig = "not signed" if not rep.signed else (f"signature OK (key {rep.signing_key_sha256})"
+                                                   if rep.signature_ok else "signature FAILED")
+        ts = "no timestamp" if not rep.timestamped else (
+            f"timestamp OK ({(rep.timestamp or {}).get('gen_time')}, TSA {(rep.timestamp or {}).get('tsa')})"
+            if rep.timestamp_ok else "timestamp FAILED")
+        typer.echo(f"{rep.path}: {rep.files_checked} files, {rep.custody_entries} custody entries "
+                   f"({rep.custody_elided} elided), Merkle root {rep.merkle_root}; {sig}; {ts}: "
+                   + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)"))
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+@keys_app.command("init")
+def keys_init_cmd(
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key (old bundles stay valid).")]
+    = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create the Ed25519 key that signs bundles (mode 0600 at evidence.signing_key); print its fingerprint.
+
+    Example: veille keys init -w ~/veille-ws
+    """
+    from storage.keys import init_key
+
+    with open_ws(workspace) as ws:
+        info = init_key(ws, force=force)
+    verb = "created" if info["created"] else "already exists"
+    typer.echo(f"signing key {info['path']} {verb}; fingerprint (SHA-256 of the public key): {info['fingerprint']}")
+
+
+# ---------------------------------------------------------------- daily job, demo, digests, browse, retention (issue 9)
+BaseUrlOpt = Annotated[list[str] | None, typer.Option(
+    "--base-url", help="Replace a source's base URL: NAME=URL (e.g. leboncoin=http://127.0.0.1:8001, "
+    "telegram=http://127.0.0.1:8002). Repeatable.")]
+
+
+@app.command("daily")
+def daily_cmd(
+    workspace: WorkspaceOpt = None,
+    base_url: BaseUrlOpt = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Run only these sources: classifieds, telegram, backfill, inbox. Repeatable.")] = None,
+    no_send: Annotated[bool, typer.Option("--no-send", help="Write the digest but do not e-mail or post it.")]
+    = False,
+    purge: Annotated[bool | None, typer.Option("--purge/--no-purge",
+                                                help="Override retention.auto_purge for this run.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every configured source, then classification, clustering, due re-checks, purge and the digest.
+
+    Each source is isolated: one failure never stops the others, and the exit
+    code is 1 when a source or a stage failed. A lock file (daily.lock) stops
+    two runs at once; a stale lock (dead process, or older than
+    daily.lock_stale_hours) is taken over with a message. Progress bars on a
+    terminal, plain log lines under cron. See docs/workflows/investigator-daily.md
+    for cron and systemd timer examples.
+
+    Examples: veille daily -w ~/veille-ws  |  veille daily --only inbox --no-send
+    |  veille daily --base-url leboncoin=http://127.0.0.1:8001
+    """
+    from storage.daily import default_reporter, parse_base_urls, run_daily
+
+    urls = parse_base_urls(base_url or [])
+    with open_ws(workspace) as ws:
+        rep = run_daily(ws, base_urls=urls, reporter=default_reporter(), only=set(only) if only else None,
+                        send=not no_send, purge=purge)
+    if as_json:
+        d = rep.to_dict()
+        if d.get("digest"):
+            d["digest"] = {k: v for k, v in d["digest"].items() if k != "data"}
+        print_json(d)
+    else:
+        for m in rep.messages:
+            typer.echo(m, err=True)
+        dg = rep.digest or {}
+        if dg:
+            c = dg["counts"]
+            typer.echo(f"digest {dg['html']} ({c['new_offers']} new offers, {c['new_sellers']} new sellers, "
+                       f"{c['removed']} removed, {c['relisting']} relisting alerts)")
+        for s in rep.failed:
+            typer.echo(f"FAILED {s.kind} {s.name}: {s.error}", err=True)
+    if rep.exit_code:
+        raise typer.Exit(rep.exit_code)
+
+
+@app.command("demo")
+def demo_cmd(
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Folder for the demo workspace "
+                                                   "(default: a new temporary folder).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole pipeline offline on fictional data, in about a minute.
+
+    Starts a local demo site on 127.0.0.1 (classifieds in the style of the
+    profiled sites, t.me/s channel pages), runs the daily job over it twice
+    (day 1, then day 2 after an ad is taken down and relisted) and over a
+    bundled Telegram Desktop export, exports the evidence bundle of the seller
+    seen on the most platforms, verifies it, drafts a DSA notice and a
+    complaint, and prints what it found and where every output is. All
+    sellers, numbers (ARCEP fiction ranges) and domains (.example/.test) are
+    fictional.
+
+    Examples: veille demo  |  veille demo --workspace /tmp/veille-demo
+    """
+    from storage.daily import default_reporter
+    from storage.demo import format_summary, run_demo
+
+    say = (lambda s: typer.echo(s, err=True)) if as_json else typer.echo
+    res = run_demo(workspace, say=say, reporter=default_reporter())
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        for line in format_summary(res):
+            typer.echo(line)
+    if res.exit_code:
+        raise typer.Exit(res.exit_code)
+
+
+# ------------------------------------------------- sellers: clustering (issue 6)
+seller_app = _typer("One seller: show it with the links that explain it, merge or split (investigator decisions).")
+app.add_typer(seller_app, name="seller")
+
+
+@app.command("cluster")
+def cluster_cmd(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild every seller from scratch (ids are kept).")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Group posts into sellers from shared identifiers, similar handles, texts and photos.
+
+    Incremental: only the posts stored since the last run are compared (through
+    blocking keys) with the sellers already known. --full rebuilds everything;
+    seller ids stay stable and investigators' merge/split decisions are kept.
+
+    Examples: veille cluster  |  veille cluster --full --json
+    """
+    from storage.sellers import update_clusters
+
+    with open_ws(workspace) as ws:
+        rep = update_clusters(ws, full=full, progress=None if as_json else (lambda m: typer.echo(m, err=True)))
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    typer.echo(f"{rep.mode}: {rep.posts_clustered} post(s) clustered in {rep.seconds:.1f} s; "
+               f"{rep.sellers_total} active sellers, {len(rep.new_sellers)} new, {len(rep.merges)} merge(s), "
+               f"{len(rep.new_platform)} seen on a new platform, {rep.links_added} link(s) added")
+    for m in rep.merges[:20]:
+        typer.echo(f"  merged {', '.join(map(str, m['merged']))} into {m['into']}")
+    for n in rep.new_platform[:20]:
+        typer.echo(f"  seller {n['seller']} now also on {', '.join(n['platforms'])}")
+
+
+@app.command("sellers")
+def sellers_cmd(
+    platform: Annotated[str | None, typer.Option("--platform", help="Only sellers seen on this platform.")] = None,
+    min_posts: Annotated[int, typer.Option("--min-posts", help="Only sellers with at least this many posts.")] = 1,
+    limit: Annotated[int, typer.Option(help="Most sellers listed (0: all).")] = 100,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List sellers, biggest first: id, label, platforms, accounts, identifiers, dates, posts, prices.
+
+    Examples: veille sellers --min-posts 3  |  veille sellers --platform telegram --json
+    """
+    from storage.sellers import list_sellers
+
+    with open_ws(workspace, readonly=True) as ws:
+        sel = list_sellers(ws, platform=platform, min_posts=min_posts, limit=limit or None)
+    if as_json:
+        print_json(sel)
+        return
+    t = Table("id", "label", "posts", "platforms", "accounts", "identifiers", "first seen", "last seen", "price")
+    for s in sel:
+        price = "" if s["price_min"] is None else f"{s['price_min']:g}-{s['price_max']:g}"
+        t.add_row(str(s["id"]), (s["label"] or "")[:30], str(s["post_count"]), ", ".join(s["platforms"]),
+                  str(len(s["accounts"])), ", ".join(s["identifiers"][:3])[:60], (s["first_seen"] or "")[:10],
+                  (s["last_seen"] or "")[:10], price)
+    console.print(t)
+    typer.echo(f"{len(sel)} seller(s)", err=True)
+
+
+@seller_app.command("show")
+def seller_show_cmd(
+    seller_id: Annotated[int, typer.Argument(help="Seller id (see `veille sellers`).")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Posts, accounts, identifiers, why its posts are linked, and a timeline.
+
+    Example: veille seller show 12
+    """
+    from storage.sellers import seller_detail
+
+    with open_ws(workspace, readonly=True) as ws:
+        d = seller_detail(ws, seller_id)
+    if as_json:
+        print_json(d)
+        return
+    typer.echo(f"seller {d['id']}: {d['label']}  [{d['status']}]  {d['post_count']} post(s)  "
+               f"{d['first_seen'] or '?'} .. {d['last_seen'] or '?'}" + (f"  ({d['note']})" if d.get("note") else ""))
+    typer.echo(f"platforms: {', '.join(d['platforms'])}")
+    typer.echo(f"accounts: {', '.join(d['accounts'])}")
+    typer.echo(f"identifiers: {', '.join(d['identifiers'])}")
+    if d["price_min"] is not None:
+        typer.echo(f"prices: {d['price_min']:g} - {d['price_max']:g}")
+    typer.echo("why these posts are one seller:")
+    for lk in d["links"][:200]:
+        typer.echo(f"  - {lk['explanation']} (weight {lk['weight']:.2f})")
+    typer.echo("timeline:")
+    for ev in d["timeline"]:
+        typer.echo(f"  {ev['at']}  post {ev['post_id']}  {ev['platform']}  {ev['account'] or '-'}  {ev['url']}"
+                   + (f"  [{ev['status']}]" if ev["status"] != "live" else ""))
+    for dec in d["decisions"]:
+        typer.echo(f"decision {dec['id']}: {dec['kind']} {dec['seller_a']} / {dec['seller_b']} by {dec['actor']} "
+                   f"at {dec['at']}" + (f": {dec['note']}" if dec["note"] else ""))
+
+
+@seller_app.command("merge")
+def seller_merge_cmd(
+    seller_a: Annotated[int, typer.Argument(help="Seller kept.")],
+    seller_b: Annotated[int, typer.Argument(help="Seller merged into it.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept in the custody log).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record that two sellers are one (custody-logged; re-clustering keeps it).
+
+    Example: veille seller merge 12 40 --note "same IBAN in screenshots"
+    """
+    from storage.sellers import merge_sellers
+
+    with open_ws(workspace) as ws:
+        r = merge_sellers(ws, seller_a, seller_b, note=note)
+    typer.echo(f"decision {r['decision']}: seller {r['merged']} merged into {r['seller']} ({r['posts']} posts)")
+
+
+@seller_app.command("split")
+def seller_split_cmd(
+    seller_id: Annotated[int, typer.Argument(help="Seller to split.")],
+    post: Annotated[list[int], typer.Option("--post", help="A post that is NOT this seller (repeatable).")],
+    note: Annotated[str | None, typer.Option("--note", help="Why (kept in the custody log).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Record that some posts are not the same seller: they become a new seller, and
+    re-clustering will never join them with the rest again.
+
+    Example: veille seller split 12 --post 881 --post 904 --note "agency number, different people"
+    """
+    from storage.sellers import split_seller
+
+    with open_ws(workspace) as ws:
+        r = split_seller(ws, seller_id, post, note=note)
+    typer.echo(f"decision {r['decision']}: post(s) {', '.join(map(str, r['posts']))} of seller {r['seller']} "
+               f"are now seller {r['new_seller']}")
+
+
+@eval_app.command("sellers")
+def eval_sellers_cmd(
+    truth: Annotated[Path, typer.Argument(help="JSONL of {\"url\", \"seller\"} lines (the true seller of each post).")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Pairwise and B-cubed precision/recall/F1 of the stored sellers against a labelled truth.
+
+    Example: veille eval sellers truth.jsonl -w ~/veille-ws
+    """
+    from storage.sellers import evaluate_sellers
+
+    with open_ws(workspace, readonly=True) as ws:
+        rep = evaluate_sellers(ws, truth)
+    if as_json:
+        print_json(rep)
+        return
+    pw, b3 = rep["pairwise"], rep["bcubed"]
+    typer.echo(f"{rep['items']} labelled posts found ({rep['missing_from_workspace']} missing); "
+               f"{rep['predicted_clusters']} sellers vs {rep['true_clusters']} true")
+    typer.echo(f"pairwise  P {pw['precision']:.4f}  R {pw['recall']:.4f}  F1 {pw['f1']:.4f}")
+    typer.echo(f"B-cubed   P {b3['precision']:.4f}  R {b3['recall']:.4f}  F1 {b3['f1']:.4f}")
+    typer.echo("links by type: " + ", ".join(f"{k} {v}" for k, v in sorted(rep["links_by_type"].items())))
+
+
 def main() -> None:
     app()
 

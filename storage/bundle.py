@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from . import custody
 from .db import rows, transaction
 from .errors import ConfigError, InputError, IntegrityError, NotFoundError
@@ -58,6 +60,9 @@ IMAGE_MIMES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 CONTROL_FILES = {"MANIFEST.json", "SHA256SUMS", "signature/MANIFEST.json.sig", "signature/signing-key.pub.pem",
                  "timestamp/MANIFEST.json.tst", "timestamp/tsa-chain.pem"}
 CUSTODY_FILE = "custody.jsonl"
+# veille's own constant (never scraped), so it is marked safe for the template.
+REPORT_CSP = ("default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+              "form-action 'none'")
 _BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SAFE_MEMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -845,8 +850,7 @@ def _build(ws, b: _Builder, tmp_zip: Path, pdf: bool, signing_key, tsa_url: str,
                "redacted": b.redact, "include_originals": b.include_originals, "sellers": sellers,
                "timeline": _timeline(b), "n_items": len(b.post_ids), "images": images,
                "withheld": b.withheld, "signed": signing_key is not None, "timestamped": bool(tsa_url),
-               "csp": "default-src 'none'; img-src data: 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
-                      "form-action 'none'"}
+               "csp": Markup(REPORT_CSP)}
         env = _report_env()
         tpl = env.get_template("bundle_report.html.j2")
         rp = b.tmp / "report.html"

@@ -37,6 +37,8 @@ IDENTIFYING_KINDS = ("phone", "whatsapp", "telegram", "snapchat", "instagram", "
 PRIVATE_CHAT_TYPES = {"personal_chat", "private_group", "private_supergroup", "private", "group", "bot_chat",
                       "saved_messages"}
 MIN_NAME_CHARS = 3
+# Handles at least this long are replaced wherever they occur, even inside a longer word.
+SUBSTRING_HANDLE_CHARS = 6
 
 
 def is_third_party(post: dict) -> bool:
@@ -184,7 +186,9 @@ class Redactor:
                          unicodedata.normalize("NFD", raw)}
                 for f in sorted(forms, key=len, reverse=True):
                     esc = re.escape(f)
-                    if kind == "handle":
+                    if kind == "handle" and len(raw) >= SUBSTRING_HANDLE_CHARS:
+                        esc = "@?" + esc  # distinctive: also inside ids such as "user<handle>"
+                    elif kind == "handle":
                         esc = r"(?<![\w.])@?" + esc + r"(?![\w])"
                     elif kind in ("name", "account"):
                         esc = r"(?<!\w)" + esc + r"(?!\w)"

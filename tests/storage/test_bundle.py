@@ -1,0 +1,347 @@
+"""Evidence bundles: layout, contents, redaction, selection, custody, CLI (issue 7)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+import stat
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bundle_seed import SELLER_STRINGS, THIRD_PARTY_STRINGS, seed  # noqa: E402
+
+from storage import custody  # noqa: E402
+from storage.bundle import build_bundle, csv_cell, display_name, merkle_root  # noqa: E402
+from storage.errors import InputError, NotFoundError  # noqa: E402
+from storage.verify_bundle import verify_bundle  # noqa: E402
+
+
+@pytest.fixture
+def seeded(workspace):
+    return workspace, seed(workspace)
+
+
+def all_texts(zip_path) -> dict[str, str]:
+    """Every file of the bundle as text, the WACZ's members and the decompressed WARC included."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, zf: zipfile.ZipFile):
+        for name in zf.namelist():
+            data = zf.read(name)
+            if name.endswith(".wacz"):
+                walk(f"{prefix}{name}!", zipfile.ZipFile(io.BytesIO(data)))
+                continue
+            if name.endswith(".gz"):
+                data = gzip.decompress(data)
+            out[prefix + name] = data.decode("utf-8", "ignore")
+
+    with zipfile.ZipFile(zip_path) as zf:
+        walk("", zf)
+    return out
+
+
+def leaks(texts: dict[str, str], needles: list[str]) -> list[str]:
+    found = []
+    for name, text in texts.items():
+        low = text.lower()
+        digits_only = re.sub(r"[\s.\-/()]", "", low)
+        for n in needles:
+            if n.lower() in low:
+                found.append(f"{n!r} in {name}")
+            d = re.sub(r"\D", "", n)
+            if len(d) >= 9 and d[-9:] in digits_only:
+                found.append(f"{n!r} (digits) in {name}")
+    return found
+
+
+def test_bundle_layout_and_verify(seeded, tmp_path):
+    ws, ids = seeded
+    res = build_bundle(ws, seller=ids["seller_id"], output=tmp_path / "seller.zip")
+    assert res.path == tmp_path / "seller.zip" and res.path.exists()
+    assert res.items == 3 and res.post_ids == ids["seller_posts"]
+    assert len(res.sha256) == 64
+    with zipfile.ZipFile(res.path) as zf:
+        names = set(zf.namelist())
+        for required in ("posts.csv", "posts.jsonl", "sellers.json", "custody.jsonl", "report.html", "web.wacz",
+                         "MANIFEST.json", "README.txt", "SHA256SUMS"):
+            assert required in names, required
+        assert any(n.startswith("evidence/") for n in names)
+        manifest = json.loads(zf.read("MANIFEST.json"))
+        listed = {f["path"] for f in manifest["files"]}
+        assert listed == names - {"MANIFEST.json", "SHA256SUMS"}
+        assert manifest["merkle"]["root"] == res.merkle_root
+        posts = [json.loads(line) for line in zf.read("posts.jsonl").decode().splitlines()]
+        assert [p["id"] for p in posts] == ids["seller_posts"]
+        for p in posts:
+            assert p["captures"] and all(c["fetched_at"].endswith("Z") for c in p["captures"])
+            assert p["category"] == "appointment_resale" and p["seller_id"] == 1
+        sellers = json.loads(zf.read("sellers.json"))["sellers"]
+        assert sellers[0]["id"] == 1 and {lk["type"] for lk in sellers[0]["links"]} == {"phone", "handle"}
+        assert "+33639980101" in json.dumps(sellers)  # the seller's own identifiers are never redacted
+        raw_csv = zf.read("posts.csv")
+        assert raw_csv.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.DictReader(io.StringIO(raw_csv.decode("utf-8-sig"))))
+        assert len(rows) == 3 and all(r["capture_times_utc"] and r["artifact_hashes"] for r in rows)
+        assert all(r["category"] == "appointment_resale" and r["seller_id"] == "1" for r in rows)
+        report = zf.read("report.html").decode()
+        assert "Content-Security-Policy" in report and "default-src 'none'" in report
+        assert "<script" not in report.lower()
+        assert "CHECK BY HAND" in report and "VÉRIFIER À LA MAIN" in report
+        # evidence files are named by their hash
+        for n in names:
+            if n.startswith("evidence/"):
+                import hashlib
+
+                assert hashlib.sha256(zf.read(n)).hexdigest() == n.split("/")[1]
+    rep = verify_bundle(res.path)
+    assert rep.ok, rep.problems
+    assert rep.files_checked == len(listed) and rep.custody_entries >= 4
+
+
+def test_wacz_readable_by_warcio(seeded, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    ws, ids = seeded
+    res = build_bundle(ws, seller=ids["seller_id"], output=tmp_path / "b.zip")
+    with zipfile.ZipFile(res.path) as zf, zipfile.ZipFile(io.BytesIO(zf.read("web.wacz"))) as wz:
+        names = set(wz.namelist())
+        assert {"archive/data.warc.gz", "indexes/index.cdxj", "pages/pages.jsonl", "datapackage.json",
+                "datapackage-digest.json"} <= names
+        assert wz.getinfo("archive/data.warc.gz").compress_type == zipfile.ZIP_STORED
+        pkg = json.loads(wz.read("datapackage.json"))
+        assert pkg["profile"] == "data-package" and pkg["wacz_version"]
+        import hashlib
+
+        for r in pkg["resources"]:
+            assert r["hash"] == "sha256:" + hashlib.sha256(wz.read(r["path"])).hexdigest()
+        digest = json.loads(wz.read("datapackage-digest.json"))
+        assert digest["hash"] == "sha256:" + hashlib.sha256(wz.read("datapackage.json")).hexdigest()
+        warc = wz.read("archive/data.warc.gz")
+        cdx = wz.read("indexes/index.cdxj").decode().splitlines()
+        pages = [json.loads(x) for x in wz.read("pages/pages.jsonl").decode().splitlines()]
+    types = []
+    bodies = {}
+    for rec in ArchiveIterator(io.BytesIO(warc)):
+        types.append(rec.rec_type)
+        if rec.rec_type in ("response", "resource"):
+            bodies[rec.rec_headers.get_header("WARC-Target-URI")] = rec.content_stream().read()
+            if rec.rec_type == "response":
+                assert rec.http_headers.get_statuscode() == "200"
+    assert types[0] == "warcinfo"
+    assert types.count("response") == 2 and types.count("request") == 2 and types.count("resource") == 1
+    assert types.count("metadata") == 3
+    assert b"RDV" in bodies["https://www.leboncoin.example/ad/1001"]
+    # redacted working copy in the WARC: the third party named on the page is pseudonymised
+    assert b"Lucie Membre" not in bodies["https://www.leboncoin.example/ad/1001"]
+    assert b"[TP-name-" in bodies["https://www.leboncoin.example/ad/1001"]
+    assert cdx == sorted(cdx) and cdx[0].startswith("example,leboncoin)/ad/1001 20261102")
+    # CDXJ offsets point at the records
+    for line in cdx:
+        meta = json.loads(line.split(" ", 2)[2])
+        rec = next(iter(ArchiveIterator(io.BytesIO(warc[int(meta["offset"]):int(meta["offset"]) + int(meta["length"])]))))
+        assert rec.rec_headers.get_header("WARC-Target-URI") == meta["url"]
+    assert pages[0]["format"] == "json-pages-1.0" and {p["url"] for p in pages[1:]} == {
+        "https://www.leboncoin.example/ad/1001", "https://t.me/rdvexpress/55"}
+
+
+def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
+    ws, ids = seeded
+    everything = ids["seller_posts"] + ids["third_party_posts"]
+    res = build_bundle(ws, post_ids=everything, output=tmp_path / "all.zip")
+    texts = all_texts(res.path)
+    assert leaks(texts, THIRD_PARTY_STRINGS) == []
+    # the seller stays identifiable
+    joined = "\n".join(texts.values())
+    for s in SELLER_STRINGS:
+        assert s in joined, s
+    # consistent pseudonyms: the buyer's handle gets the same pseudonym in the seller's post and her own
+    posts = [json.loads(x) for x in texts["posts.jsonl"].splitlines()]
+    buyer = next(p for p in posts if p["author_role"] == "buyer")
+    seller_post = next(p for p in posts if "Merci" in p["text"])
+    handle_ps = buyer["author_handle"]
+    assert handle_ps.startswith("[TP-handle-") and handle_ps in seller_post["text"]
+    assert buyer["redacted"] and buyer["third_party"]
+    # the victim's photo is withheld (images cannot be redacted) and flagged
+    assert any("image posted by a third party" in w for w in res.withheld)
+    # originals of redacted files are not in the bundle; the redacted copies are
+    with zipfile.ZipFile(res.path) as zf:
+        names = zf.namelist()
+    for w in res.withheld:
+        assert f"evidence/{w.split()[0]}" not in names
+    assert any(n.startswith("redacted/") for n in names)
+    # every redaction is in the custody log, with hashes before/after, never the replaced value
+    entries = list(custody.iter_entries(ws.db, "where action = 'redaction'"))
+    assert len(entries) == res.redactions > 0
+    for e in entries:
+        d = e["details"]
+        assert d["bundle_id"] == res.bundle_id and len(d["sha256_before"]) == 64 and len(d["sha256_after"]) == 64
+        assert d["replaced"] and all(r["pseudonym"].startswith("[TP-") and r["count"] >= 1 for r in d["replaced"])
+        assert leaks({"entry": json.dumps(e, ensure_ascii=False)}, THIRD_PARTY_STRINGS) == []
+    # the key is outside the bundle, 0600, and reproduces the pseudonyms
+    key = res.redaction_key_path
+    assert key.exists() and not str(key).startswith(str(tmp_path / "all"))
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    from storage.redact import Redactor
+
+    k = bytes.fromhex(json.loads(key.read_text())["key_hex"])
+    assert Redactor(key=k).pseudonym("handle", "jeanne_b_77") == handle_ps
+    assert verify_bundle(res.path).ok
+
+
+def test_include_originals_and_no_redact_logged(seeded, tmp_path):
+    ws, ids = seeded
+    everything = ids["seller_posts"] + ids["third_party_posts"]
+    res = build_bundle(ws, post_ids=everything, output=tmp_path / "orig.zip", include_originals=True)
+    assert res.withheld == []
+    with zipfile.ZipFile(res.path) as zf:
+        names = zf.namelist()
+        posts = zf.read("posts.jsonl").decode()
+    assert any(n.startswith("redacted/") for n in names)
+    assert "Jeanne Acheteuse" not in posts  # the working copy stays redacted
+    assert "Jeanne Acheteuse" in "\n".join(all_texts(res.path)[n] for n in names if n.startswith("evidence/"))
+    res2 = build_bundle(ws, post_ids=everything, output=tmp_path / "clear.zip", redact=False)
+    assert not res2.redacted and res2.redaction_key_path is None
+    assert "Jeanne Acheteuse" in all_texts(res2.path)["posts.jsonl"]
+    logged = [e for e in custody.iter_entries(ws.db, "where action = 'redaction'")
+              if e["details"].get("event") == "redaction disabled (--no-redact)"]
+    assert len(logged) == 1 and logged[0]["details"]["bundle_id"] == res2.bundle_id
+    with zipfile.ZipFile(res2.path) as zf:
+        assert "redaction disabled" in zf.read("custody.jsonl").decode()
+        assert "NON (--no-redact)" in zf.read("report.html").decode()
+    assert verify_bundle(res2.path).ok
+
+
+def test_selection_modes_and_errors(seeded, tmp_path):
+    ws, ids = seeded
+    r = build_bundle(ws, post_ids=[ids["seller_posts"][0]], output=tmp_path / "one.zip")
+    assert r.post_ids == [ids["seller_posts"][0]]
+    r = build_bundle(ws, query="VFS", output=tmp_path / "q.zip")
+    assert r.post_ids == [ids["seller_posts"][1]]
+    ws.db.execute("insert into cases(name, created_at) values ('Lyon', '2026-11-10T00:00:00Z')")
+    case_id = ws.db.execute("select id from cases where name='Lyon'").fetchone()[0]
+    ws.db.execute("insert into case_items(case_id, seller_id, added_at) values (?, 1, 'x')", [case_id])
+    ws.db.execute("insert into case_items(case_id, post_id, added_at) values (?, ?, 'x')",
+                  [case_id, ids["third_party_posts"][0]])
+    r = build_bundle(ws, case="Lyon", output=tmp_path / "case.zip")
+    assert r.post_ids == sorted(ids["seller_posts"] + [ids["third_party_posts"][0]])
+    assert verify_bundle(r.path).ok
+    with pytest.raises(InputError):
+        build_bundle(ws, output=tmp_path / "none.zip")
+    with pytest.raises(InputError):
+        build_bundle(ws, seller=1, query="x", output=tmp_path / "two.zip")
+    with pytest.raises(NotFoundError):
+        build_bundle(ws, post_ids=[9999], output=tmp_path / "x.zip")
+    with pytest.raises(NotFoundError):
+        build_bundle(ws, seller=42, output=tmp_path / "x.zip")
+    with pytest.raises(NotFoundError):
+        build_bundle(ws, case="nope", output=tmp_path / "x.zip")
+    with pytest.raises(InputError):
+        build_bundle(ws, query='"unbalanced', output=tmp_path / "x.zip")
+    with pytest.raises(InputError):
+        build_bundle(ws, seller=1, output=tmp_path / "x.tar")
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_atomic_write_on_failure(seeded, tmp_path, monkeypatch):
+    ws, ids = seeded
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "b.zip"
+    out.write_bytes(b"previous bundle")
+    import storage.bundle as bm
+
+    def boom(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bm, "_write_wacz", boom)
+    with pytest.raises(RuntimeError):
+        build_bundle(ws, seller=1, output=out)
+    assert out.read_bytes() == b"previous bundle"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.zip"]  # no temporary left behind
+    failed = [e for e in custody.iter_entries(ws.db, "where action = 'export'")
+              if e["details"].get("event") == "bundle export failed"]
+    assert failed and "disk on fire" in failed[-1]["details"]["error"]
+    assert custody.verify_chain(ws.db)[1] == []
+
+
+def test_corrupt_store_blob_is_refused(seeded, tmp_path):
+    ws, ids = seeded
+    sha = ws.db.execute("select sha256 from artifacts where role = 'screenshot' limit 1").fetchone()[0]
+    p = ws.store.path_for(sha)
+    os.chmod(p, 0o644)
+    p.write_bytes(b"not the screenshot")
+    from storage.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match=sha):
+        build_bundle(ws, seller=1, output=tmp_path / "b.zip")
+    assert not (tmp_path / "b.zip").exists()
+
+
+def test_export_entries_for_drafting(seeded, tmp_path):
+    ws, ids = seeded
+    res = build_bundle(ws, seller=1, output=tmp_path / "b.zip")
+    last = custody.head(ws.db)
+    d = last["details"]
+    assert last["action"] == "export" and d["event"] == "bundle written"
+    assert d["sha256"] == res.sha256 and d["path"] == str(res.path) and d["post_ids"] == res.post_ids
+    with zipfile.ZipFile(res.path) as zf:
+        lines = zf.read("custody.jsonl").decode().splitlines()
+    export = json.loads(lines[-1])
+    assert export["action"] == "export" and export["details"]["bundle_id"] == res.bundle_id
+    assert export["seq"] == last["seq"] - 1
+
+
+def test_custody_range_elides_unrelated_entries(seeded, tmp_path):
+    ws, ids = seeded
+    res = build_bundle(ws, post_ids=[ids["seller_posts"][2]], output=tmp_path / "b.zip")
+    with zipfile.ZipFile(res.path) as zf:
+        lines = [json.loads(x) for x in zf.read("custody.jsonl").decode().splitlines()]
+    elided = [x["elided"] for x in lines if "elided" in x]
+    full = [x for x in lines if "seq" in x]
+    assert elided and all(e["reason"] in ("unrelated to this bundle", "names a third party") for e in elided)
+    assert full[0]["subject_type"] == "capture" and full[-1]["details"]["event"] == "bundle export"
+    rep = verify_bundle(res.path)
+    assert rep.ok and rep.custody_elided == sum(e["count"] for e in elided)
+
+
+def test_helpers():
+    assert csv_cell('=HYPERLINK("http://evil.test","x")').startswith("'=")
+    for bad in ("+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1"):
+        assert csv_cell(bad).startswith("'")
+    assert csv_cell("normal") == "normal" and csv_cell(12.5) == 12.5
+    assert "[U+202E]" in csv_cell("abc\u202egpj.exe")
+    assert display_name("../../../etc/passwd") == "passwd"
+    assert display_name("..\\..\\evil.png") == "evil.png"
+    import hashlib
+
+    a, b, c = b"a", b"b", b"c"
+    leaf = [hashlib.sha256(b"\x00" + x).digest() for x in (a, b, c)]
+    ab = hashlib.sha256(b"\x01" + leaf[0] + leaf[1]).digest()
+    assert merkle_root([a, b, c]) == hashlib.sha256(b"\x01" + ab + leaf[2]).hexdigest()
+
+
+def test_cli_export_and_verify(seeded, tmp_path, runner, cli_app):
+    ws, ids = seeded
+    out = tmp_path / "cli.zip"
+    r = runner.invoke(cli_app, ["export", "bundle", "--seller", "1", "-o", str(out), "-w", str(ws.root), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["name"] == "cli.zip" and data["items"] == 3
+    r = runner.invoke(cli_app, ["verify", str(out)])
+    assert r.exit_code == 0 and "OK" in r.stdout
+    r = runner.invoke(cli_app, ["verify", str(out), "--json"])
+    assert json.loads(r.stdout)["ok"] is True
+    r = runner.invoke(cli_app, ["export", "bundle", "-o", str(out), "-w", str(ws.root)])
+    assert r.exit_code == 1 and "exactly one" in r.output
+    r = runner.invoke(cli_app, ["verify", str(tmp_path / "missing.zip")])
+    assert r.exit_code == 1 and "no such file" in r.output
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    r = runner.invoke(cli_app, ["verify", str(tmp_path / "junk.zip")])
+    assert r.exit_code == 1 and "not a readable ZIP" in r.output
