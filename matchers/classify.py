@@ -49,7 +49,7 @@ _CURRENCY = (
 # Amount then currency ("180 €", "1 500 dh", "40 euros"), or currency then amount ("€50", "₹30000").
 # Bounded repetitions only: linear time on any input.
 PRICE_RE = re.compile(
-    rf"(?<![\w.,])\d[\d ]{{0,9}}(?:[.,]\d{{1,2}})? ?(?:{_CURRENCY})(?!\w)|(?:€|\$|£|₹|₺|₽) ?\d{{1,9}}(?!\w)"
+    rf"(?<![\w.,])\d[\d .,]{{0,12}}(?:{_CURRENCY})(?!\w)|(?:€|\$|£|₹|₺|₽) ?\d{{1,9}}(?!\w)"
 )
 _HASHTAG_RE = re.compile(r"#(\w{3,80})")
 _FUZZY_TOKEN = re.compile(r"[^\W\d_]{6,24}")
@@ -80,7 +80,7 @@ class _Hit:
     fuzzy: bool = False
 
 
-def _collect(lex: Lexicon, t: str) -> list[_Hit]:
+def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
     hits: list[_Hit] = []
     for m in lex.pattern.finditer(t):
         if m.group(1) is not None:
@@ -91,15 +91,29 @@ def _collect(lex: Lexicon, t: str) -> list[_Hit]:
             mode, g = "infix", 3
         for info in lex.infos(mode, m.group(g)):
             hits.append(_Hit(info, m.start(), m.end()))
-    if "#" in t:
+    # long offer phrases that carry their topic ("hızlı vize randevusu"): topic words inside them count too
+    inner: list[_Hit] = []
+    for h in hits:
+        if h.info.group.implies and h.end - h.start > 6:
+            for m in lex.pattern.finditer(t, h.start + 1, h.end):
+                mode, g = ("word", 1) if m.group(1) is not None else ("prefix", 2) if m.group(2) is not None \
+                    else ("infix", 3)
+                for info in lex.infos(mode, m.group(g)):
+                    if info.group.kind in ("venue", "document", "forgery"):
+                        inner.append(_Hit(info, m.start(), m.end()))
+    hits.extend(inner)
+    # hashtag bodies and joined letters ("#rdvprefecture", "r d v p r e f e c t u r e"): no word boundaries
+    glued = [(hm.start(1), hm.end(1)) for hm in _HASHTAG_RE.finditer(t)] if "#" in t else []
+    glued.extend(j for j in joined if j[1] - j[0] >= 5)
+    if glued:
         seen = {(h.start, h.end) for h in hits}
-        for hm in _HASHTAG_RE.finditer(t):
-            base = hm.start(1)
-            for m in lex.hashtag_pattern.finditer(hm.group(1)):
+        for gs, ge in glued[:200]:
+            for m in lex.hashtag_pattern.finditer(t, gs, ge):
                 mode = "word" if m.group(1) is not None else "prefix" if m.group(2) is not None else "infix"
-                s, e = base + m.start(), base + m.end()
+                s, e = m.start(), m.end()
                 if (s, e) in seen:
                     continue
+                seen.add((s, e))
                 for info in lex.infos(mode, m.group()):
                     hits.append(_Hit(info, s, e))
     return hits
@@ -157,12 +171,20 @@ class _Tally:
     price_words: bool = False  # an offer.price term ("comptez", "tarif", "prix" …)
     offer: float = 0.0
     negative: float = 0.0
+    first: dict = None  # subtype -> first position (ties go to the first mentioned)
 
 
 def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
-    r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[])
+    r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[], first={})
+    counted: set = set()  # a (subtype, span) counts once even when several languages list the term
     for h in hits:
         g = h.info.group
+        if g.kind in ("venue", "document"):
+            k = (g.kind, g.subtype, h.start, h.end)
+            if k in counted:
+                continue
+            counted.add(k)
+            r.first.setdefault(g.subtype, h.start)
         if g.kind == "appointment":
             r.appt = True
         elif g.kind == "venue":
@@ -234,9 +256,9 @@ def _decide(r: _Tally, has_price: bool, rules: dict):
     subtype = None
     if category == "forged_documents":
         pool = {k: v for k, v in r.docs.items() if k != "other"} or r.docs
-        subtype = max(pool, key=lambda k: (pool[k], -DOCUMENT_SUBTYPES.index(k)))
+        subtype = max(pool, key=lambda k: (pool[k], -r.first.get(k, 0), -DOCUMENT_SUBTYPES.index(k)))
     elif category == "appointment_resale" and r.venues:
-        subtype = max(r.venues, key=lambda k: (r.venues[k], -_VENUE_ORDER.index(k)))
+        subtype = max(r.venues, key=lambda k: (r.venues[k], -r.first.get(k, 0), -_VENUE_ORDER.index(k)))
     return category, subtype, rule, direct
 
 
@@ -259,7 +281,7 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     rules = lex.rules
     norm = normalize(text)
     t = norm.text
-    hits = _collect(lex, t)
+    hits = _collect(lex, t, norm.joined)
     prices = [(m.start(), m.end()) for m in PRICE_RE.finditer(t)]
     has_price = bool(prices)
     r = _tally(hits, t, has_price, rules)

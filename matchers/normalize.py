@@ -26,9 +26,11 @@ Steps, in order (each is linear in the length of the text):
 3. **Leetspeak folding**: ``0 1 3 4 5 7 8 @ $ ! |`` become ``o i e a s t b a s i l``
    when they sit *between letters* ("pr3fecture", "p@ssport", "t!tre"), so prices,
    phone numbers, "24h" or "3eme" are untouched.
-4. **Spaced and dotted letters**: three or more single letters separated by
-   spaces (after step 1, dots, dashes and emoji are spaces) are joined:
-   "p a s s p o r t", "r.d.v", "v🔥i🔥s🔥a" → "passport", "rdv", "visa".
+4. **Dotted and spaced letters**: three or more single letters separated by
+   dots, or by spaces (after step 1, dashes, underscores and emoji are
+   spaces), are joined: "r.d.v", "p a s s p o r t", "v🔥i🔥s🔥a" → "rdv",
+   "passport", "visa". Other dots then become spaces. Joined runs are listed in
+   :attr:`Normalized.joined` (words may have run together there).
 
 Hashtags keep their ``#``; the classifier also matches terms inside hashtag
 bodies ("#rdvprefecture").
@@ -51,7 +53,7 @@ __all__ = ["Normalized", "normalize", "fold_term", "fold_char", "MAX_CHARS"]
 #: by the caller; spans stay valid because truncation only removes the tail).
 MAX_CHARS = 200_000
 
-_KEEP = set("#@$!+%|")
+_KEEP = set("#@$!+%|.")  # "." is kept until dotted letters are joined, then becomes a space
 _ARABIC_UNIFY = {
     "\u06cc": "\u064a",  # Persian yeh -> Arabic yeh
     "\u0649": "\u064a",  # alef maksura -> yeh
@@ -172,8 +174,12 @@ _TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
 _LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
 _LEET_TABLE = str.maketrans(LEET)
-# three or more single letters separated by 1-3 spaces (after step 1 dots/dashes/emoji are spaces)
-_SPACED = re.compile(r"(?<![^\W\d_])[^\W\d_](?: {1,3}[^\W\d_]){2,}(?![^\W\d_])")
+# three or more single letters separated by dots ("r.d.v"), or by 1-3 spaces (after step 1 dashes,
+# underscores and emoji are spaces): "p a s s p o r t", "v🔥i🔥s🔥a". Letter and separator classes are
+# disjoint, so matching is linear.
+_JOINABLE = re.compile(
+    r"(?<![^\W\d_])(?:[^\W\d_](?:\. ?[^\W\d_]){2,}|[^\W\d_](?: {1,3}[^\W\d_]){2,})(?![^\W\d_])"
+)
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,9 @@ class Normalized:
     original: str
     text: str
     passes: tuple[_Pass, ...] = field(default=())
+    #: spans of ``text`` made by joining dotted/spaced letters ("r d v p r e f" -> "rdvpref"): words may
+    #: run together there, so the classifier also looks for terms inside them, like inside hashtags
+    joined: tuple[tuple[int, int], ...] = field(default=())
 
     @property
     def identity(self) -> bool:
@@ -309,11 +318,15 @@ def normalize(text: str) -> Normalized:
             t = _fold_homoglyph_words(t)
     if _LEET_RE.search(t):
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
-    if _SPACED.search(t):
-        t, p = _apply(t, _SPACED.finditer(t), lambda m: m.group().replace(" ", ""))
+    joined: tuple[tuple[int, int], ...] = ()
+    if _JOINABLE.search(t):
+        t, p = _apply(t, _JOINABLE.finditer(t), lambda m: m.group().replace(".", "").replace(" ", ""))
         if p is not None:
             passes.append(p)
-    return Normalized(original, t, tuple(passes))
+            joined = tuple((e[0], e[1]) for e in p.edits)
+    if "." in t:
+        t = t.replace(".", " ")
+    return Normalized(original, t, tuple(passes), joined)
 
 
 _SPACES = re.compile(r" +")

@@ -1,0 +1,159 @@
+"""The classifier: offers vs hard negatives in every language, obfuscation, reasons with spans, bad input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from matchers import classify
+from matchers.classify import get_lexicon
+from matchers.normalize import normalize
+
+A, D, N = "appointment_resale", "forged_documents", "none"
+
+
+@pytest.mark.parametrize(
+    "text, category, subtype",
+    [
+        ("RDV préfecture dispo demain, 50€, écrivez-moi", A, "prefecture"),
+        ("R.D.V pr3fecture d!spo 80 €", A, "prefecture"),
+        ("r d v   p r e f e c t u r e  dispo 60 euros", A, "prefecture"),
+        ("#rdvprefecture dispo, mp", A, "prefecture"),
+        ("rendez\u200b-vous \u0440r\u0435fecture disponible 40€", A, "prefecture"),
+        ("Rendez-vous VFS Global Alger disponibles, 15000 DA", A, "visa_center"),
+        ("Place d'examen du permis dispo, 150€, contactez-nous", A, None),
+        ("We book your embassy appointment in 48 hours, guaranteed, DM", A, "visa_center"),
+        ("Sacamos cita para extranjería en toda España", A, "prefecture"),
+        ("Hızlı vize randevusu alınır, fiyat için DM", A, "visa_center"),
+        ("kayn rdv TLS Rabat, taman 1200dh, sift f lkhas", A, "visa_center"),
+        ("مواعيد الفيزا متوفرة، الثمن 1500 درهم، راسلوني", A, "visa_center"),
+        ("نوبت سفارت فرانسه فوری، قیمت مناسب", A, "visa_center"),
+        ("Продам запись в визовый центр, недорого", A, "visa_center"),
+        ("Vends faux passeport, livraison discrète", D, "passport"),
+        ("Buy real and fake passports, ID cards, driving licences", D, "passport"),
+        ("F@ux p@sseport à vendre", D, "passport"),
+        ("ｆａｕｘ ｐｅｒｍｉｓ de conduire, 900€", D, "driving_licence"),
+        ("Vendo DNI falso, envío discreto", D, "id_card"),
+        ("Sahte pasaport satılır", D, "passport"),
+        ("جواز سفر مزور للبيع", D, "passport"),
+        ("پاسپورت جعلی فروش فوری", D, "passport"),
+        ("Купить паспорт с проводкой по базе", D, "passport"),
+        ("КУПИТЬ пaспорт", D, "passport"),  # Latin "a" inside the Russian word
+    ],
+)
+def test_offers(text, category, subtype):
+    v = classify(text)
+    assert v.category == category, [(r.rule, text[r.start:r.end]) for r in v.reasons]
+    if subtype is not None:
+        assert v.subtype == subtype
+    assert 0.5 < v.score <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je cherche un rdv à la préfecture, quelqu'un peut m'aider ?",
+        "J'ai payé 120 € à un homme pour avoir un rendez-vous en préfecture",
+        "Attention : la prise de rendez-vous est gratuite, ne payez jamais",
+        "Des trafiquants revendent des rendez-vous jusqu'à 300 euros, selon une enquête",
+        "Notre cabinet d'avocats vous accompagne pour vos recours, rendez-vous au cabinet",
+        "VFS propose un service premium lounge optionnel en plus des frais officiels",
+        "Terrain à vendre avec titre foncier, 300 m², 20000 €",
+        "Location studio 500€/mois, pièce d'identité demandée",
+        "Vends housse de passeport en cuir, 15€",
+        "Does anyone know how to get a VFS appointment? Please help",
+        "Appointments at the visa centre are free of charge. Never pay intermediaries.",
+        "Busco cita para extranjería, alguien sabe cómo?",
+        "Pagué 100 euros por una cita y me estafaron",
+        "Vize randevusu bulamıyorum, yardım lütfen",
+        "تحذير: حجز المواعيد مجاني، احذروا من السماسرة",
+        "bghit rdv f TLS 3afakom chkoun y3awni",
+        "هشدار: نوبت دهی سفارت رایگان است",
+        "Подскажите, как записаться в визовый центр?",
+        "",
+        "bonjour",
+    ],
+)
+def test_hard_negatives(text):
+    assert classify(text).category == N
+
+
+def test_topic_words_alone_are_not_an_offer():
+    assert classify("rendez-vous préfecture titre de séjour").category == N
+    assert classify("passeport carte d'identité permis de conduire").category == N
+
+
+def test_reasons_point_into_the_original_text():
+    text = "Tr\u00e8s bon plan : R.D.V pr3fecture d!spo, 80 \u20ac, \u0440\u0430ssport? non"
+    v = classify(text)
+    assert v.category == A
+    kinds = {r.kind for r in v.reasons}
+    assert {"topic", "offer", "context"} <= kinds
+    for r in v.reasons:
+        if r.kind == "context" and r.start == r.end:
+            continue
+        written = text[r.start:r.end]
+        assert written, r
+        # the written span folds to something that contains the folded term (or is the price)
+        if r.rule != "rules.price" and not r.rule.endswith("fuzzy") and r.kind != "context":
+            assert normalize(written).text.replace(" ", "").startswith(
+                normalize(r.term.rstrip("*")).text.replace(" ", "")[:3]), (r, written)
+    spans = {text[r.start:r.end] for r in v.reasons}
+    assert "R.D.V" in spans and "pr3fecture" in spans and "d!spo" in spans and "80 \u20ac" in spans
+
+
+def test_fuzzy_catches_misspelled_topic_words():
+    v = classify("Buy quality pasport, contact us")
+    assert v.category == D
+    assert v.subtype == "passport"
+    assert any(r.rule.endswith(".fuzzy") for r in v.reasons)
+
+
+def test_verdict_records_lexicon_version_and_is_deterministic():
+    a = classify("RDV préfecture dispo 50€")
+    b = classify("RDV préfecture dispo 50€")
+    assert a.lexicon_version == get_lexicon().version and a.lexicon_version.startswith("lex-")
+    assert a.to_dict() == b.to_dict()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   \n\t ",
+        "\u200b\u200c\u200d\ufeff" * 100,
+        "😀🔥✅🙏" * 200,
+        "\udcff\udcfe binary \x00\x01\x02",
+        bytes(range(256)) * 4,
+        b"\xff\xfe\xfa invalid utf-8 \xc3\x28",
+        None,
+        12345,
+    ],
+)
+def test_bad_input_gives_a_none_verdict(bad):
+    v = classify(bad)
+    assert v.category == N
+    assert v.lexicon_version
+
+
+def test_one_megabyte_text_is_fast_and_bounded():
+    text = ("RDV préfecture dispo 50€ contactez moi " + "x" * 60 + " ") * 10_001
+    assert len(text) > 1_000_000
+    t0 = time.perf_counter()
+    v = classify(text)
+    assert time.perf_counter() - t0 < 10
+    assert v.category == A
+    assert len(v.reasons) <= 80
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["a", "1", " ", "rdv ", "p a s s ", "r.d.v.", "#rdv", "#" , "€1", "1 ", "تأشيرة ", "паспорт", "9" * 20 + " €",
+     "aа", "\u200b", "@$!", "buy passport "],
+)
+def test_adversarial_repetitions_complete_quickly(unit):
+    text = unit * max(1, 100_000 // len(unit))
+    t0 = time.perf_counter()
+    classify(text)
+    assert time.perf_counter() - t0 < 5.0

@@ -1,0 +1,129 @@
+"""Normalisation: every obfuscation is undone, spans map back to the original, linear time."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from matchers.normalize import fold_term, normalize
+
+
+@pytest.mark.parametrize(
+    "raw, folded",
+    [
+        ("Pr3fecture", "prefecture"),
+        ("p@ssport", "passport"),
+        ("t!tre de s3jour", "titre de sejour"),
+        ("pa$$port", "passport"),
+        ("r.d.v", "rdv"),
+        ("R.D.V.", "rdv "),
+        ("p a s s p o r t", "passport"),
+        ("v🔥i🔥s🔥a", "visa"),
+        ("раssроrt", "passport"),  # Cyrillic р, а, о
+        ("ΡΑSSΡΟRΤ", "passport"),  # Greek capitals
+        ("ｐａｓｓｐｏｒｔ", "passport"),  # full-width
+        ("𝐩𝐚𝐬𝐬𝐩𝐨𝐫𝐭", "passport"),  # mathematical bold
+        ("ᴘᴀssᴘᴏʀᴛ", "passport"),  # small capitals
+        ("pa\u200bss\u200cpo\u200drt\ufeff", "passport"),  # zero-width
+        ("PRÉFECTURE", "prefecture"),
+        ("rendez-vous", "rendez vous"),
+        ("#RDVprefecture", "#rdvprefecture"),
+        ("مَوْعِد", "موعد"),  # harakat removed
+        ("مـوعـد", "موعد"),  # tatweel removed
+        ("أريد", "اريد"),  # hamza folded
+        ("ی ک", "ي ك"),  # Persian letters unified with Arabic ones
+        ("١٢٠ ۲۰۰", "120 200"),  # Arabic-Indic and Persian digits
+        ("ﬁche", "fiche"),  # ligature
+        ("İstanbul ılık", "istanbul ilik"),
+    ],
+)
+def test_folding(raw, folded):
+    assert normalize(raw).text == folded
+
+
+def test_russian_stays_russian_and_latin_intruder_is_folded_to_cyrillic():
+    assert normalize("Паспорт купить").text == "паспорт купить"
+    assert normalize("пaспорт").text == "паспорт"  # Latin "a" inside a Russian word
+
+
+def test_leetspeak_leaves_numbers_alone():
+    n = normalize("RDV 24h/24, 180€, tel 06 39 98 00 12, 3eme etage, covid19")
+    assert "24h 24" in n.text
+    assert "180€" in n.text
+    assert "06 39 98 00 12" in n.text
+    assert "3eme" in n.text
+    assert "covid19" in n.text
+
+
+def _span_of(n, needle):
+    i = n.text.index(needle)
+    return n.to_original(i, i + len(needle))
+
+
+@pytest.mark.parametrize(
+    "raw, needle, written",
+    [
+        ("vente p a s s p o r t ici", "passport", "p a s s p o r t"),
+        ("xx pa\u200bss\u200cport yy", "passport", "pa\u200bss\u200cport"),
+        ("un r.d.v à la pr3fecture", "prefecture", "pr3fecture"),
+        ("un r.d.v à la pr3fecture", "rdv", "r.d.v"),
+        ("ﬁ ﬁ passeport", "passeport", "passeport"),
+        ("\u200b\u200b\u200bvisa dispo", "visa", "visa"),
+        ("ok v🔥i🔥s🔥a ok", "visa", "v🔥i🔥s🔥a"),
+        ("مـوعـد الفيزا", "موعد", "مـوعـد"),
+        ("𝐩𝐚𝐬𝐬𝐩𝐨𝐫𝐭 dispo", "dispo", "dispo"),
+    ],
+)
+def test_spans_map_back_to_what_was_written(raw, needle, written):
+    n = normalize(raw)
+    a, b = _span_of(n, needle)
+    assert raw[a:b] == written
+
+
+def test_spans_random_insertions_round_trip():
+    rnd = random.Random(7)
+    junk = ["\u200b", "\ufe0f", "\u0640", "\u00ad", "ﬁ", "½"]
+    for _ in range(300):
+        words = ["rdv", "prefecture", "dispo", "passport", "60", "euros"]
+        pieces = []
+        for w in words:
+            chars = list(w)
+            for _k in range(rnd.randint(0, 3)):
+                chars.insert(rnd.randint(0, len(chars)), rnd.choice(junk))
+            pieces.append("".join(chars))
+        raw = " ".join(pieces)
+        n = normalize(raw)
+        for w in ("prefecture", "passport"):
+            if w in n.text:
+                a, b = _span_of(n, w)
+                assert 0 <= a < b <= len(raw)
+                assert normalize(raw[a:b]).text.replace(" ", "") .startswith(w[:3])
+
+
+def test_identity_for_plain_ascii():
+    n = normalize("RDV prefecture dispo 50 EUR")
+    assert n.identity
+    assert n.to_original(4, 14) == (4, 14)
+
+
+def test_fold_term_collapses_spaces():
+    assert fold_term("  Rendez-vous   Préfecture ") == "rendez vous prefecture"
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["a", " ", ".", "a ", "a.", "1 ", "é", "\u200b", "🔥", "p@", "ab", "#", "\udcff", "ﬁ", "а", "aа"],
+)
+def test_adversarial_100k_repetitions_are_fast(unit):
+    text = unit * (100_000 // len(unit))
+    t0 = time.perf_counter()
+    n = normalize(text)
+    n.to_original(0, len(n.text))
+    assert time.perf_counter() - t0 < 3.0
+
+
+def test_rejects_non_str():
+    with pytest.raises(TypeError):
+        normalize(b"bytes")  # type: ignore[arg-type]
