@@ -1,0 +1,689 @@
+"""Sellers: all the SQL of seller clustering (issue 6).
+
+- :func:`update_clusters` (``veille cluster [--full]`` and ``veille daily``):
+  cluster the posts stored since the last run into sellers, incrementally, or
+  rebuild everything with ``full=True``; returns a :class:`ClusterReport`.
+- :func:`list_sellers`, :func:`seller_detail`, :func:`explain_links`: what
+  ``veille sellers`` and ``veille seller show`` print.
+- :func:`merge_sellers`, :func:`split_seller`: an investigator's decisions,
+  recorded in ``seller_decisions`` and in the custody log, and never undone
+  by re-clustering (a split is a hard cannot-link).
+- :func:`evaluate_sellers`: ``veille eval sellers TRUTH.jsonl``.
+
+Which posts are clustered: every post *not* classified ``none`` (positives,
+and posts not classified yet). Posts the classifier rejected are left out
+(``seller_id`` null): they are warnings, news, unrelated ads.
+
+The matching itself is :func:`matchers.cluster.cluster` (pure); this module
+loads posts, entities and previous state in bulk and writes with
+``executemany``. Every run is one transaction: killing it leaves the previous
+state intact, and re-running finishes the job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import custody
+from .db import rows, transaction
+from .errors import ConfigError, InputError, NotFoundError
+from .post import iso, utcnow
+
+ELIGIBLE = "(p.category is null or p.category != 'none')"
+IDENT_ENTITY_KINDS = ("phone", "whatsapp", "telegram", "snapchat", "instagram", "tiktok", "email", "wallet", "iban",
+                      "domain")
+ENTITY_KINDS_LOADED = (*IDENT_ENTITY_KINDS, "price")
+MAX_SUMMARY_ITEMS = 50
+
+
+@dataclass
+class ClusterReport:
+    mode: str  # "incremental" | "full"
+    posts_clustered: int = 0
+    sellers_total: int = 0
+    new_sellers: list[int] = field(default_factory=list)
+    new_platform: list[dict[str, Any]] = field(default_factory=list)  # {seller, platforms}
+    merges: list[dict[str, Any]] = field(default_factory=list)  # {into, merged: [...]}
+    links_added: int = 0
+    seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _settings(ws):
+    from matchers.cluster import ClusterSettings
+
+    s = ClusterSettings.from_config(ws.config.section("clustering"))
+    problems = s.check()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return s
+
+
+def _temp_ids(db, name: str, ids: Iterable[int]) -> None:
+    """Fill temp table ``name`` (a fixed identifier from this module, never user input) with ids."""
+    db.execute(f"create temp table if not exists {name} (id integer primary key)")
+    db.execute(f"delete from {name}")  # noqa: S608
+    db.conn.executemany(f"insert or ignore into {name}(id) values (?)", ((int(i),) for i in ids))  # noqa: S608
+
+
+def _media_phashes(media_json: str | None) -> list[str]:
+    try:
+        media = json.loads(media_json or "[]")
+    except ValueError:
+        return []
+    out = []
+    for m in media if isinstance(media, list) else []:
+        if isinstance(m, dict) and isinstance(m.get("phash"), str):
+            out.append(m["phash"][:32])
+    return out
+
+
+def _load_posts(db, table: str) -> tuple[list, dict[int, dict]]:
+    """ClusterPosts for the post ids in temp ``table``, plus their rows' extra facts."""
+    from matchers.cluster import ClusterPost
+
+    ents: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    prices: dict[int, list[float]] = defaultdict(list)
+    kinds = ",".join(f"'{k}'" for k in ENTITY_KINDS_LOADED)
+    cur = db.conn.execute(
+        f"select e.post_id, e.kind, e.value, e.extra from entities e join {table} t on t.id = e.post_id "  # noqa: S608
+        f"where e.kind in ({kinds})")
+    for pid, kind, value, extra in cur:
+        if kind == "price":
+            try:
+                amount = json.loads(extra or "{}").get("amount")
+            except ValueError:
+                amount = None
+            if isinstance(amount, (int, float)):
+                prices[pid].append(float(amount))
+        else:
+            ents[pid].append((kind, value))
+    posts, facts = [], {}
+    cur = db.conn.execute(
+        "select p.id, p.platform, p.author_handle, p.author_url, p.title, p.text, p.media, p.seller_id, "  # noqa: S608
+        f"p.content_sha256 from posts p join {table} t on t.id = p.id order by p.id")
+    for pid, platform, handle, author_url, title, text, media, seller_id, sha in cur:
+        body = f"{title}\n{text}" if title and text else (title or text or "")
+        author = handle or author_url or None  # a display name is not unique: never an account key
+        idents = ents.get(pid, [])
+        posts.append(ClusterPost(pid, platform or "", author, body, idents, _media_phashes(media),
+                                 prices.get(pid, []),
+                                 [v for k, v in idents if k in ("telegram", "snapchat", "instagram", "tiktok")]))
+        facts[pid] = {"seller_id": seller_id, "sha": sha}
+    return posts, facts
+
+
+def _post_keys(posts, sigs: np.ndarray, s) -> list[tuple[int, int, int]]:
+    """(key, post_id, author) rows for cluster_keys: every blocking key of each post."""
+    from matchers import minhash
+    from matchers.cluster import (
+        handle_keys,
+        identifier_keys,
+        load_common,
+        phash_int,
+        price_list_key,
+        stable_key,
+    )
+
+    common = load_common()
+    out: list[tuple[int, int, int]] = []
+    bands = minhash.band_keys_matrix(sigs, s.lsh_bands) if len(posts) else np.zeros((0, s.lsh_bands), np.int64)
+    for i, p in enumerate(posts):
+        acct = p.account()
+        author = stable_key("acct:" + acct) if acct else -p.id
+        keys = set()
+        if acct:
+            keys.add(stable_key("acct:" + acct))
+        for _ns, _v, key in identifier_keys(p, common):
+            keys.add(stable_key(key))
+        if len(minhash.normalise_text(p.text)) >= s.text_min_chars:
+            keys.update(int(k) for k in bands[i])
+        for _sk, key in handle_keys(p):
+            keys.add(stable_key(key))
+        for h in p.phashes[:20]:
+            v = phash_int(h)
+            if v:
+                for b in range(4):
+                    keys.add(stable_key(f"ph{b}:{(v >> (16 * b)) & 0xFFFF}"))
+        tk = price_list_key(p.prices)
+        if tk:
+            keys.add(stable_key(tk))
+        out.extend((k, p.id, author) for k in keys)
+    return out
+
+
+def _decisions(db, seller_of: dict[int, int] | None = None) -> list:
+    """Decisions as constraints. With ``seller_of`` (incremental runs), each side
+    is widened to the loaded posts whose *current* seller holds that side."""
+    from matchers.cluster import Decision
+
+    out = []
+    side_sellers: dict[int, tuple[set, set]] = {}
+    for d in rows(db, "select id, kind, posts, posts_b from seller_decisions order by id"):
+        a = [int(x) for x in json.loads(d["posts"] or "[]")]
+        b = [int(x) for x in json.loads(d["posts_b"] or "[]")]
+        out.append(Decision(d["id"], d["kind"], a, b))
+        side_sellers[d["id"]] = (set(a), set(b))
+    if seller_of is None or not out:
+        return out
+    cur_of = dict(seller_of)
+    needed = {p for a, b in side_sellers.values() for p in (*a, *b) if p not in cur_of}
+    if needed:
+        _temp_ids(db, "_cl_dec", needed)
+        for pid, sid in db.conn.execute("select p.id, p.seller_id from posts p join _cl_dec t on t.id = p.id"):
+            cur_of[pid] = sid
+    widened = []
+    for d in out:
+        sa = {cur_of.get(p) for p in d.group_a} - {None}
+        sb = {cur_of.get(p) for p in d.group_b} - {None}
+        ga = set(d.group_a) | {p for p, sid in seller_of.items() if sid in sa}
+        gb = set(d.group_b) | {p for p, sid in seller_of.items() if sid in sb}
+        widened.append(Decision(d.id, d.kind, sorted(ga), sorted(gb)))
+    return widened
+
+
+# ----------------------------------------------------------------------------- clustering runs
+def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
+    """Cluster the posts stored since the last run (or all of them with ``full``).
+
+    Returns the new sellers, the sellers seen on a platform for the first
+    time, and the merges, for ``veille cluster`` and the daily digest.
+    """
+    from matchers import minhash
+    from matchers.cluster import cluster
+
+    t0 = time.time()
+    s = _settings(ws)
+    db = ws.db
+    rep = ClusterReport("full" if full else "incremental")
+    now = iso(utcnow())
+    before_platforms = {r["id"]: set(json.loads(r["platforms"] or "[]"))
+                        for r in rows(db, "select id, platforms from sellers where status = 'active'")}
+    with transaction(db):
+        run_id = db.execute("insert into runs(source, kind, started_at) values (?,?,?)",
+                            ["cluster", rep.mode, now]).lastrowid
+        if full:
+            db.execute("delete from cluster_keys")
+            db.execute("delete from cluster_posts")
+            db.execute("delete from seller_links")
+            new_ids = [r[0] for r in db.conn.execute(f"select p.id from posts p where {ELIGIBLE}")]  # noqa: S608
+        else:
+            new_ids = [r[0] for r in db.conn.execute(
+                f"select p.id from posts p left join cluster_posts c on c.post_id = p.id "  # noqa: S608
+                f"where c.post_id is null and {ELIGIBLE}")]
+        _temp_ids(db, "_cl_new", new_ids)
+        new_posts, new_facts = _load_posts(db, "_cl_new")
+        norm = [minhash.normalise_text(p.text) for p in new_posts]
+        new_sigs = minhash.signatures(norm)
+        del norm
+        key_rows = _post_keys(new_posts, new_sigs, s)
+        if progress:
+            progress(f"{len(new_posts)} post(s) to cluster, {len(key_rows)} blocking keys")
+
+        cand_posts, cand_facts, cand_sigs, author_counts = [], {}, None, None
+        if not full and new_posts:
+            cand_posts, cand_facts, cand_sigs, author_counts = _candidates(db, new_posts, key_rows, s)
+        posts = new_posts + cand_posts
+        sigs = new_sigs if not cand_posts else np.vstack([new_sigs, cand_sigs])
+        facts = {**new_facts, **cand_facts}
+        if full:
+            previous = {pid: f["seller_id"] for pid, f in new_facts.items() if f["seller_id"] is not None}
+            decisions = _decisions(db)
+            pre = None
+        else:
+            previous = {pid: f["seller_id"] for pid, f in cand_facts.items() if f["seller_id"] is not None}
+            decisions = _decisions(db, previous)
+            pre = previous
+        res = cluster(posts, s, decisions=decisions, preclustered=pre, author_counts=author_counts,
+                      signatures=sigs)
+        rep.stats = res.stats
+
+        if full:
+            assignment, merges = _assign_full(db, res.clusters, previous)
+        else:
+            assignment, merges = _assign_incremental(db, res.clusters, previous)
+        rep.merges = merges
+        rep.posts_clustered = len(new_posts)
+        created_sellers = _write_assignment(db, assignment, previous, merges, now, full)
+        rep.new_sellers = sorted(created_sellers)
+        if full:  # posts no longer eligible (re-classified as none) leave their seller
+            db.execute("update posts set seller_id = null where seller_id is not null and not "
+                       "(category is null or category != 'none')")
+        db.conn.executemany(
+            "insert into seller_links(post_a, post_b, type, weight, evidence, created_at, run_id) "
+            "values (?,?,?,?,?,?,?)",
+            ((lk.post_a, lk.post_b, lk.type, lk.weight, json.dumps(lk.evidence, ensure_ascii=False), now, run_id)
+             for lk in res.links))
+        rep.links_added = len(res.links)
+        db.conn.executemany("insert or ignore into cluster_keys(key, post_id, author) values (?,?,?)", key_rows)
+        db.conn.executemany(
+            "insert or replace into cluster_posts(post_id, sig, content_sha256, clustered_at) values (?,?,?,?)",
+            ((p.id, new_sigs[i].tobytes(), facts[p.id]["sha"], now) for i, p in enumerate(new_posts)))
+        affected = set(assignment.values()) | {m for g in merges for m in g["merged"]}
+        if full:
+            affected |= set(before_platforms)
+        _refresh_summaries(db, affected, now)
+        after = {r["id"]: set(json.loads(r["platforms"] or "[]"))
+                 for r in rows(db, "select id, platforms from sellers where status = 'active'")}
+        for sid, plats in sorted(after.items()):
+            if sid in before_platforms and plats - before_platforms[sid]:
+                rep.new_platform.append({"seller": sid, "platforms": sorted(plats - before_platforms[sid])})
+        rep.sellers_total = len(after)
+        rep.seconds = round(time.time() - t0, 3)
+        db.execute("update runs set finished_at=?, status='ok', items=? where id=?",
+                   [iso(utcnow()), rep.posts_clustered, run_id])
+        custody.append(db, "cluster", {
+            "run_id": run_id, "mode": rep.mode, "posts_clustered": rep.posts_clustered,
+            "new_sellers": len(rep.new_sellers), "merges": rep.merges[:200], "links_added": rep.links_added,
+            "sellers_total": rep.sellers_total, "settings": asdict(s)},
+            subject_type="run", subject_id=run_id)
+    return rep
+
+
+def _candidates(db, new_posts, key_rows, s):
+    """Existing clustered posts sharing a blocking key with a new post (capped per key)."""
+    from matchers.cluster import identifier_keys, load_common, stable_key
+
+    cap_posts = max(4 * s.max_bucket_sellers, 2 * s.max_authors_per_identifier)
+    new_ids = {p.id for p in new_posts}
+    keys = {k for k, _pid, _a in key_rows}
+    db.execute("create temp table if not exists _cl_keys (key integer primary key)")
+    db.execute("delete from _cl_keys")
+    db.conn.executemany("insert or ignore into _cl_keys(key) values (?)", ((k,) for k in keys))
+    cand = set()
+    for _key, pid in db.conn.execute(
+            "select key, post_id from (select k.key, k.post_id, row_number() over "
+            "(partition by k.key order by k.post_id desc) as rn from cluster_keys k join _cl_keys t on t.key = k.key) "
+            "where rn <= ?", [cap_posts]):
+        if pid not in new_ids:
+            cand.add(pid)
+    # distinct authors of each identifier in the whole store (capped scan)
+    common = load_common()
+    ident: dict[int, str] = {}
+    for p in new_posts:
+        for _ns, _v, key in identifier_keys(p, common):
+            ident[stable_key(key)] = key
+    author_counts: dict[str, int] = {}
+    if ident:
+        db.execute("delete from _cl_keys")
+        db.conn.executemany("insert or ignore into _cl_keys(key) values (?)", ((k,) for k in ident))
+        for key, n in db.conn.execute(
+                "select k.key, count(distinct k.author) from cluster_keys k join _cl_keys t on t.key = k.key "
+                "group by k.key"):
+            author_counts[ident[key]] = n
+    _temp_ids(db, "_cl_cand", cand)
+    cposts, cfacts = _load_posts(db, "_cl_cand")
+    from matchers import minhash
+
+    sigs = np.full((len(cposts), minhash.NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
+    pos = {p.id: i for i, p in enumerate(cposts)}
+    for pid, sig in db.conn.execute("select c.post_id, c.sig from cluster_posts c join _cl_cand t on t.id = c.post_id"):
+        if sig and pid in pos and len(sig) == 4 * minhash.NUM_PERM:
+            sigs[pos[pid]] = np.frombuffer(sig, dtype=np.uint32)
+    return cposts, cfacts, sigs, author_counts
+
+
+def _next_seller_id(db) -> int:
+    return (db.execute("select coalesce(max(id), 0) from sellers").fetchone()[0] or 0) + 1
+
+
+def _assign_full(db, clusters, previous):
+    from matchers.cluster import assign_ids
+
+    a = assign_ids(clusters, previous, _next_seller_id(db))
+    by_into: dict[int, list[int]] = defaultdict(list)
+    for old, into in a.merged.items():
+        by_into[into].append(old)
+    merges = [{"into": into, "merged": sorted(olds)} for into, olds in sorted(by_into.items())]
+    return a.seller_of, merges
+
+
+def _assign_incremental(db, clusters, previous):
+    """New posts join the seller of the existing posts they linked to; sellers a new post links are merged."""
+    sizes = {}
+    olds = set(previous.values())
+    if olds:
+        _temp_ids(db, "_cl_s", olds)
+        sizes = dict(db.conn.execute("select s.id, s.post_count from sellers s join _cl_s t on t.id = s.id"))
+    nxt = _next_seller_id(db)
+    seller_of: dict[int, int] = {}
+    merges = []
+    for c in clusters:
+        existing = sorted({previous[p] for p in c if p in previous})
+        if existing:
+            winner = min(existing, key=lambda sid: (-sizes.get(sid, 0), sid))
+            losers = [sid for sid in existing if sid != winner]
+            if losers:
+                merges.append({"into": winner, "merged": losers})
+        else:
+            winner = nxt
+            nxt += 1
+        for p in c:
+            if p not in previous:
+                seller_of[p] = winner
+    return seller_of, merges
+
+
+def _write_assignment(db, seller_of: dict[int, int], previous: dict[int, int], merges, now: str,
+                      full: bool) -> set[int]:
+    existing = {r[0] for r in db.conn.execute("select id from sellers")}
+    used = set(seller_of.values())
+    created = used - existing
+    db.conn.executemany(
+        "insert into sellers(id, label, created_at, updated_at) values (?,?,?,?)",
+        ((sid, None, now, now) for sid in sorted(created)))
+    db.execute("create temp table if not exists _cl_asg (post_id integer primary key, seller_id integer)")
+    db.execute("delete from _cl_asg")
+    db.conn.executemany("insert into _cl_asg(post_id, seller_id) values (?,?)",
+                        ((p, sid) for p, sid in seller_of.items() if previous.get(p) != sid))
+    db.execute("update posts set seller_id = a.seller_id from _cl_asg a where posts.id = a.post_id")
+    for g in merges:
+        for old in g["merged"]:
+            db.execute("update posts set seller_id = ? where seller_id = ?", [g["into"], old])
+            db.execute("update sellers set status = 'merged', merged_into = ?, updated_at = ? where id = ?",
+                       [g["into"], now, old])
+    if used:
+        _temp_ids(db, "_cl_s", used)
+        db.execute("update sellers set status = 'active', merged_into = null where id in (select id from _cl_s) "
+                   "and status != 'active'")
+    if full:  # sellers left without posts
+        db.execute("update sellers set status = case when merged_into is null then 'empty' else status end, "
+                   "post_count = 0 where status = 'active' and id not in (select distinct seller_id from posts "
+                   "where seller_id is not null)")
+    return created
+
+
+def _refresh_summaries(db, seller_ids: Iterable[int], now: str) -> None:
+    """Recompute the summary columns of these sellers from their posts (bulk)."""
+    ids = set(seller_ids)
+    if not ids:
+        return
+    _temp_ids(db, "_cl_sum", ids)
+    base = {}
+    for r in db.conn.execute(
+            "select p.seller_id, count(*), min(coalesce(p.posted_at, p.first_seen_at)), "
+            "max(coalesce(p.posted_at, p.last_seen_at)), min(p.price), max(p.price) "
+            "from posts p join _cl_sum t on t.id = p.seller_id group by p.seller_id"):
+        base[r[0]] = {"post_count": r[1], "first_seen": r[2], "last_seen": r[3], "price_min": r[4],
+                      "price_max": r[5], "platforms": Counter(), "accounts": Counter(), "categories": Counter(),
+                      "identifiers": Counter()}
+    for sid, platform, handle, category, n in db.conn.execute(
+            "select p.seller_id, p.platform, p.author_handle, p.category, count(*) from posts p "
+            "join _cl_sum t on t.id = p.seller_id group by 1, 2, 3, 4"):
+        b = base[sid]
+        b["platforms"][platform] += n
+        if handle:
+            b["accounts"][f"{platform}:{handle}"] += n
+        if category:
+            b["categories"][category] += n
+    kinds = ",".join(f"'{k}'" for k in IDENT_ENTITY_KINDS)
+    for sid, kind, value, n in db.conn.execute(
+            "select p.seller_id, e.kind, e.value, count(*) from entities e join posts p on p.id = e.post_id "  # noqa: S608
+            f"join _cl_sum t on t.id = p.seller_id where e.kind in ({kinds}) group by 1, 2, 3"):
+        base[sid]["identifiers"][f"{'phone' if kind == 'whatsapp' else kind}:{value}"] += n
+    out = []
+    for sid, b in base.items():
+        accounts = [a for a, _ in b["accounts"].most_common(MAX_SUMMARY_ITEMS)]
+        idents = [i for i, _ in b["identifiers"].most_common(MAX_SUMMARY_ITEMS)]
+        label = (idents[0].split(":", 1)[1] if idents else accounts[0] if accounts else f"seller {sid}")[:80]
+        out.append((label, now, json.dumps(sorted(b["platforms"])), json.dumps(accounts, ensure_ascii=False),
+                    json.dumps(idents, ensure_ascii=False), b["first_seen"], b["last_seen"], b["post_count"],
+                    json.dumps(sorted(b["categories"])), b["price_min"], b["price_max"], sid))
+    db.conn.executemany(
+        "update sellers set label=?, updated_at=?, platforms=?, accounts=?, identifiers=?, first_seen=?, "
+        "last_seen=?, post_count=?, categories=?, price_min=?, price_max=?, status='active' where id=?", out)
+
+
+# ----------------------------------------------------------------------------- reading
+def _seller_row(r: dict) -> dict[str, Any]:
+    d = dict(r)
+    for k in ("platforms", "accounts", "identifiers", "categories"):
+        d[k] = json.loads(d.get(k) or "[]")
+    return d
+
+
+def list_sellers(ws, platform: str | None = None, min_posts: int = 1, limit: int | None = None,
+                 include_inactive: bool = False) -> list[dict[str, Any]]:
+    if min_posts < 0:
+        raise InputError("--min-posts must be >= 0")
+    sql = "select * from sellers where post_count >= ?"
+    params: list[Any] = [min_posts]
+    if not include_inactive:
+        sql += " and status = 'active'"
+    if platform:
+        sql += " and exists (select 1 from json_each(sellers.platforms) j where j.value = ?)"
+        params.append(platform)
+    sql += " order by post_count desc, id"
+    if limit:
+        sql += " limit ?"
+        params.append(int(limit))
+    return [_seller_row(r) for r in rows(ws.db, sql, params)]
+
+
+def get_seller(ws, seller_id: int) -> dict[str, Any]:
+    r = rows(ws.db, "select * from sellers where id = ?", [seller_id])
+    if not r:
+        raise NotFoundError(f"no seller {seller_id} (see `veille sellers`)")
+    return _seller_row(r[0])
+
+
+def _fmt_value(kind: str, value: str) -> str:
+    if kind == "phone" and value.startswith("+33") and len(value) == 12:
+        v = value[3:]
+        return f"+33 {v[0]} {v[1:3]} {v[3:5]} {v[5:7]} {v[7:9]}"
+    return value
+
+
+def _reason(link: dict[str, Any], texts: dict[int, str]) -> str:
+    ev = link["evidence"]
+    t = link["type"]
+    if t == "identifier":
+        n = ev.get("authors")
+        extra = f" (used by {n} author accounts)" if n and n > 1 else ""
+        return f"both give the {ev.get('kind')} {_fmt_value(ev.get('kind', ''), str(ev.get('value')))}{extra}"
+    if t == "same_account":
+        return f"both were posted by the account {ev.get('account')}"
+    if t == "text":
+        msg = f"their texts are {ev.get('similarity', 0):.2f} similar"
+        spans = ev.get("spans") or []
+        if spans:
+            a = texts.get(link["post_a"], "")
+            sp = spans[0]
+            quote = " ".join(a[sp["a_start"]:sp["a_end"]].split())[:80]
+            if quote:
+                msg += f" (shared passage: \u201c{quote}\u201d)"
+        return msg
+    if t == "handle":
+        return f"their handles {ev.get('a')!r} and {ev.get('b')!r} are {ev.get('score', 0):.0f}% alike"
+    if t == "image":
+        return (f"they show the same photo (perceptual hashes {ev.get('phash_a')} / {ev.get('phash_b')}, "
+                f"{ev.get('distance')} bits apart)")
+    if t == "template":
+        return f"they use the same price list ({ev.get('prices')})"
+    if t == "manual":
+        return f"an investigator decided so (decision {ev.get('decision')})"
+    return t
+
+
+def explain_links(links: list[dict[str, Any]], texts: dict[int, str]) -> list[dict[str, Any]]:
+    """Group links by post pair into sentences: 'posts 3 and 9 are linked because …'."""
+    by_pair: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    for lk in links:
+        by_pair[(lk["post_a"], lk["post_b"])].append(lk)
+    out = []
+    for (a, b), lks in by_pair.items():
+        reasons = [_reason(lk, texts) for lk in lks]
+        sentence = f"posts {a} and {b} are linked because " + ", and ".join(reasons)
+        out.append({"post_a": a, "post_b": b, "weight": round(sum(lk["weight"] for lk in lks), 3),
+                    "types": [lk["type"] for lk in lks], "explanation": sentence,
+                    "links": [{k: lk[k] for k in ("type", "weight", "evidence")} for lk in lks]})
+    return out
+
+
+def seller_detail(ws, seller_id: int, max_posts: int = 500) -> dict[str, Any]:
+    """Posts, accounts, identifiers, link explanations and a timeline of one seller."""
+    seller = get_seller(ws, seller_id)
+    db = ws.db
+    if seller.get("status") == "merged" and seller.get("merged_into"):
+        seller["note"] = f"merged into seller {seller['merged_into']}"
+    posts = rows(db, "select id, platform, url, author_handle, title, text, price, currency, posted_at, "
+                     "first_seen_at, category, subtype, status from posts where seller_id = ? "
+                     "order by coalesce(posted_at, first_seen_at), id limit ?", [seller_id, max_posts])
+    links = rows(db, "select l.post_a, l.post_b, l.type, l.weight, l.evidence from seller_links l "
+                     "join posts p on p.id = l.post_a where p.seller_id = ? order by l.id", [seller_id])
+    for lk in links:
+        lk["evidence"] = json.loads(lk["evidence"] or "{}")
+    texts = {p["id"]: ((p["title"] + "\n" + p["text"]) if p["title"] and p["text"] else (p["title"] or p["text"]))
+             for p in posts}
+    missing = {lk["post_a"] for lk in links} - set(texts)
+    for pid in list(missing)[:1000]:
+        r = db.execute("select title, text from posts where id = ?", [pid]).fetchone()
+        if r:
+            texts[pid] = (r[0] + "\n" + r[1]) if r[0] and r[1] else (r[0] or r[1])
+    timeline = [{"at": p["posted_at"] or p["first_seen_at"], "post_id": p["id"], "platform": p["platform"],
+                 "account": p["author_handle"], "url": p["url"], "status": p["status"]} for p in posts]
+    decisions = rows(db, "select id, kind, seller_a, seller_b, at, actor, note from seller_decisions "
+                         "where seller_a = ? or seller_b = ? order by id", [seller_id, seller_id])
+    for p in posts:
+        p["text"] = (p["text"] or "")[:500]
+    return {**seller, "posts": posts, "posts_shown": len(posts), "links": explain_links(links, texts),
+            "timeline": timeline, "decisions": decisions}
+
+
+# ----------------------------------------------------------------------------- decisions
+def _seller_posts(db, sid: int) -> list[int]:
+    return [r[0] for r in db.conn.execute("select id from posts where seller_id = ? order by id", [sid])]
+
+
+def _active(ws, sid: int) -> dict[str, Any]:
+    s = get_seller(ws, sid)
+    if s["status"] != "active":
+        where = f" into seller {s['merged_into']}" if s.get("merged_into") else ""
+        raise InputError(f"seller {sid} is {s['status']}{where}: use the current seller id")
+    return s
+
+
+def merge_sellers(ws, a: int, b: int, actor: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """An investigator's decision that sellers ``a`` and ``b`` are one: ``b`` is merged into ``a``."""
+    if a == b:
+        raise InputError(f"cannot merge seller {a} with itself")
+    _active(ws, a)
+    _active(ws, b)
+    db = ws.db
+    now = iso(utcnow())
+    actor = actor or custody.default_actor()
+    with transaction(db):
+        pa, pb = _seller_posts(db, a), _seller_posts(db, b)
+        did = db.execute("insert into seller_decisions(kind, seller_a, seller_b, posts, posts_b, at, actor, note) "
+                         "values ('merge',?,?,?,?,?,?,?)",
+                         [a, b, json.dumps(pa), json.dumps(pb), now, actor, note]).lastrowid
+        db.execute("update posts set seller_id = ? where seller_id = ?", [a, b])
+        db.execute("update sellers set status='merged', merged_into=?, updated_at=? where id=?", [a, now, b])
+        if pa and pb:
+            db.execute("insert into seller_links(post_a, post_b, type, weight, evidence, created_at) "
+                       "values (?,?,?,?,?,?)",
+                       [pa[0], pb[0], "manual", 1.0,
+                        json.dumps({"decision": did, "kind": "merge", "reason": "investigator: same seller",
+                                    "note": note}), now])
+        _refresh_summaries(db, {a}, now)
+        custody.append(db, "decision", {"decision_id": did, "kind": "merge", "seller_a": a, "seller_b": b,
+                                        "posts_a": pa, "posts_b": pb, "note": note},
+                       subject_type="seller", subject_id=a, actor=actor)
+    return {"decision": did, "seller": a, "merged": b, "posts": len(pa) + len(pb)}
+
+
+def split_seller(ws, sid: int, post_ids: list[int], actor: str | None = None,
+                 note: str | None = None) -> dict[str, Any]:
+    """An investigator's decision that ``post_ids`` are NOT the same seller as the rest of ``sid``.
+
+    The posts become a new seller; re-clustering will never put them back
+    together with the others (hard cannot-link).
+    """
+    _active(ws, sid)
+    if not post_ids:
+        raise InputError("give the posts to split off with --post")
+    db = ws.db
+    members = set(_seller_posts(db, sid))
+    wanted = sorted(set(int(p) for p in post_ids))
+    foreign = [p for p in wanted if p not in members]
+    if foreign:
+        raise InputError(f"post(s) {', '.join(map(str, foreign[:10]))} are not in seller {sid}")
+    rest = sorted(members - set(wanted))
+    if not rest:
+        raise InputError(f"these are all the posts of seller {sid}: nothing would be left to split from")
+    now = iso(utcnow())
+    actor = actor or custody.default_actor()
+    with transaction(db):
+        new_id = _next_seller_id(db)
+        db.execute("insert into sellers(id, label, created_at, updated_at) values (?,?,?,?)", [new_id, None, now, now])
+        did = db.execute("insert into seller_decisions(kind, seller_a, seller_b, posts, posts_b, at, actor, note) "
+                         "values ('split',?,?,?,?,?,?,?)",
+                         [sid, new_id, json.dumps(wanted), json.dumps(rest), now, actor, note]).lastrowid
+        db.conn.executemany("update posts set seller_id = ? where id = ?", ((new_id, p) for p in wanted))
+        # links that joined the two sides no longer explain anything
+        _temp_ids(db, "_cl_split", wanted)
+        _temp_ids(db, "_cl_rest", rest)
+        db.execute("delete from seller_links where (post_a in (select id from _cl_split) and post_b in "
+                   "(select id from _cl_rest)) or (post_a in (select id from _cl_rest) and post_b in "
+                   "(select id from _cl_split))")
+        _refresh_summaries(db, {sid, new_id}, now)
+        custody.append(db, "decision", {"decision_id": did, "kind": "split", "seller": sid, "new_seller": new_id,
+                                        "posts_out": wanted, "posts_kept": rest, "note": note},
+                       subject_type="seller", subject_id=sid, actor=actor)
+    return {"decision": did, "seller": sid, "new_seller": new_id, "posts": wanted}
+
+
+# ----------------------------------------------------------------------------- evaluation
+def evaluate_sellers(ws, truth_path: Path | str) -> dict[str, Any]:
+    """Pairwise and B-cubed P/R/F1 of the stored sellers against ``{url, seller}`` lines."""
+    from matchers.cluster_eval import score
+
+    path = Path(truth_path)
+    try:
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    truth: dict[str, Any] = {}
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise InputError(f"{path}:{lineno}: not JSON") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("url"), str) or obj.get("seller") is None:
+                raise InputError(f"{path}:{lineno}: expected {{\"url\": ..., \"seller\": ...}}")
+            truth[obj["url"]] = str(obj["seller"])
+    if not truth:
+        raise InputError(f"{path}: no labelled lines")
+    pred: dict[str, Any] = {}
+    db = ws.db
+    db.execute("create temp table if not exists _ev_urls (url text primary key)")
+    db.execute("delete from _ev_urls")
+    db.conn.executemany("insert or ignore into _ev_urls(url) values (?)", ((u,) for u in truth))
+    for url, pid, sid in db.conn.execute(
+            "select p.url, p.id, p.seller_id from posts p join _ev_urls u on u.url = p.url"):
+        pred[url] = sid if sid is not None else f"post:{pid}"
+    rep = score(pred, truth)
+    rep["labelled"] = len(truth)
+    rep["missing_from_workspace"] = len(truth) - len(pred)
+    # by link type: which kinds of links joined the posts of correctly / wrongly merged pairs
+    kinds = Counter()
+    for t, in db.conn.execute("select l.type from seller_links l join posts p on p.id = l.post_a "
+                              "join _ev_urls u on u.url = p.url"):
+        kinds[t] += 1
+    rep["links_by_type"] = dict(kinds)
+    return rep

@@ -1,0 +1,36 @@
+"""Migration of the seller-clustering area (issue 6), appended to ``storage.schema.MIGRATIONS``."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def migrate_sellers_clustering(db: sqlite_utils.Database) -> None:
+    """State for incremental clustering, and columns the seller commands need."""
+    statements = [
+        # One row per post already clustered: its MinHash signature and the
+        # content version clustered. Posts without a row are "new" for `veille cluster`.
+        """create table cluster_posts (
+            post_id integer primary key references posts(id),
+            sig blob,
+            content_sha256 text,
+            clustered_at text not null
+        )""",
+        # Blocking keys (identifiers, LSH bands, handle and photo keys) of the
+        # clustered posts, as stable 63-bit integers, with the post's author key:
+        # an incremental run looks new posts' keys up here instead of comparing pairs.
+        """create table cluster_keys (
+            key integer not null,
+            post_id integer not null,
+            author integer not null,
+            primary key (key, post_id)
+        ) without rowid""",
+        "create index cluster_keys_post on cluster_keys(post_id)",
+        "alter table sellers add column merged_into integer",
+        "alter table seller_decisions add column posts_b text not null default '[]'",
+        "alter table seller_links add column run_id integer",
+        "create index sellers_status on sellers(status)",
+        "create index seller_decisions_a on seller_decisions(seller_a)",
+    ]
+    for sql in statements:
+        db.execute(sql)
