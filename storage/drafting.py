@@ -660,6 +660,13 @@ def notice_context(ws, platform: str, post_ids=None, seller_id: int | None = Non
     return ctx
 
 
+def _uncaptured(items: list[dict]) -> list[str]:
+    bare = [str(it["post_id"]) for it in items if not any(c["artifacts"] for c in it["captures"])]
+    if not bare:
+        return []
+    return [f"post(s) {', '.join(bare)} have no stored capture: the draft cites no evidence file for them"]
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     if path.is_dir():
         raise InputError(f"{path} is a folder: give a file name with -o")
@@ -735,7 +742,7 @@ def draft_notice(ws, platform: str, post_ids=None, seller_id: int | None = None,
         the_ref = ref or cases.next_ref(ws, when)
         ctx = notice_context(ws, platform, lang=lang, bundle=binfo, at=when, ref=the_ref, seller_id=seller_id,
                              _posts=posts)
-        warnings += stale_grounds(ws, ctx["grounds"])
+        warnings += stale_grounds(ws, ctx["grounds"]) + _uncaptured(ctx["items"])
         if not ctx["grounds"]:
             warnings.append("no legal ground in the grounds file applies to these offers: the notice relies on "
                             "the platform's own rule")
@@ -950,7 +957,7 @@ def draft_complaint(ws, seller_id: int, to: str = "procureur", fmt: str = "md", 
     with transaction(ws.db):
         the_ref = ref or cases.next_ref(ws, when)
         ctx = complaint_context(ws, seller_id, to, binfo, when, the_ref)
-        warnings += stale_grounds(ws, ctx["grounds"])
+        warnings += stale_grounds(ws, ctx["grounds"]) + _uncaptured(ctx["items"])
         data = render_complaint(ws, ctx, fmt)
         path = _output_path(ws, output, "complaint", the_ref, fmt)
         _write_atomic(path, data)

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 BLOCK_MARKERS = ("captcha", "datadome", "cf-challenge", "cf_chl", "access denied", "accès refusé",
                  "are you a robot", "just a moment...")
 TELEGRAM_GONE = ("tgme_widget_message_error", "post not found", "message not found")
-LIVE_THRESHOLD = 0.6  # share of the stored text's words that must still be on the page
+LIVE_THRESHOLD = 0.5  # share of the stored text's words that must still be on the page (phones are often hidden)
 
 
 @dataclass

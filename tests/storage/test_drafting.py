@@ -472,3 +472,13 @@ def test_unwritable_output_is_a_clear_error(ws, tmp_path):
     finally:
         ro.chmod(0o700)
     assert ws.db.execute("select count(*) from notices").fetchone()[0] == 0
+
+
+def test_post_without_capture_is_warned(ws, tmp_path):
+    from storage import Post, save_post
+
+    pid = save_post(ws, Post(platform="telegram", external_id="rdv_prefecture_75/500", text="RDV dispo 80€",
+                             source="rdv_prefecture_75"), verdict=None).post_id
+    res = _notice(ws, "txt", "fr", tmp_path, seller_id=None, post_ids=[pid])
+    assert any(f"post(s) {pid} have no stored capture" in w for w in res.warnings)
+    assert "offre signalée (non classée)" in res.path.read_text("utf-8")
