@@ -100,7 +100,8 @@ def _char_class(cps) -> str:
     return "[" + "".join(parts) + "]"
 
 
-_FOLD_CHARS = re.compile(_char_class(_FOLD))
+_FOLD_BMP = re.compile(_char_class(c for c in _FOLD if c <= 0xFFFF))
+_FOLD_ASTRAL = re.compile(_char_class(c for c in _FOLD if c > 0xFFFF))
 
 
 def fold_digits(text: str) -> str:
@@ -109,9 +110,17 @@ def fold_digits(text: str) -> str:
     The result has exactly the length of ``text`` (one character for one), so
     an offset in it is an offset in the original.
     """
-    if text.isascii() or not _FOLD_CHARS.search(text):
+    if text.isascii() or not (_FOLD_BMP.search(text) or _FOLD_ASTRAL.search(text)):
         return text
     return text.translate(_FOLD)
+
+
+def lower_same_length(ft: str) -> str:
+    """``ft.lower()``, keeping one character for one (offsets stay valid)."""
+    lt = ft.lower()
+    if len(lt) == len(ft):
+        return lt
+    return "".join(lc if len(lc := c.lower()) == 1 else c for c in ft)
 
 
 # --------------------------------------------------------------------------
@@ -130,7 +139,7 @@ _BARE_TLDS = frozenset(_DATA["domains"]["bare_tlds"]) | _RESERVED_TLDS
 def registered_domain(host: str) -> tuple[str, str]:
     """``(registered_domain, suffix)`` of a host name, or ``("", "")``."""
     host = host.strip(".").lower()
-    if not host or len(host) > 253:
+    if not host or len(host) > 253 or ".." in host:
         return "", ""
     try:
         r = _TLD(host)
@@ -141,36 +150,58 @@ def registered_domain(host: str) -> tuple[str, str]:
     return f"{r.domain}.{r.suffix}", r.suffix
 
 
-def _words_re(words, flags=re.IGNORECASE) -> re.Pattern:
-    alts = sorted({w for w in words if w}, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in alts) + r")(?!\w)", flags)
+def _words_alt(words) -> str:
+    return "|".join(re.escape(w) for w in sorted({w.lower() for w in words if w}, key=len, reverse=True))
 
 
-def _add(out: list, claimed: list, kind: str, value: str, text: str, start: int, end: int,
-         extra: dict | None = None, claim: bool = False) -> None:
-    out.append(Entity(kind, value, text[start:end], start, end, extra or {}))
-    if claim:
-        claimed.append((start, end))
+class _State:
+    """What one call of :func:`extract` works on."""
+
+    __slots__ = ("text", "ft", "lt", "out", "claimed", "parses")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ft = fold_digits(text)  # digits folded, same length
+        self.lt = lower_same_length(self.ft)  # and lower-cased, same length
+        self.out: list[Entity] = []
+        self.claimed: list[tuple[int, int]] = []
+        self.parses = MAX_PHONE_PARSES
+
+    def add(self, kind: str, value: str, start: int, end: int, extra: dict | None = None,
+            claim: bool = False) -> None:
+        self.out.append(Entity(kind, value, self.text[start:end], start, end, extra or {}))
+        if claim:
+            self.claimed.append((start, end))
+
+    def overlaps(self, start: int, end: int) -> bool:
+        for s, e in self.claimed:
+            if s < end and start < e:
+                return True
+        return False
+
+    def claimed_end(self, start: int, end: int) -> int:
+        """End of the last claimed span overlapping [start, end), or ``start``."""
+        best = start
+        for s, e in self.claimed:
+            if s < end and start < e and e > best:
+                best = e
+        return best
 
 
-def _overlaps(claimed: list, start: int, end: int) -> bool:
-    for s, e in claimed:
-        if s < end and start < e:
-            return True
-    return False
+def _prev_char(s: str, i: int) -> str:
+    return s[i - 1] if i > 0 else ""
 
 
 # --------------------------------------------------------------------------
 # URLs, and the platforms behind them
 # --------------------------------------------------------------------------
 
-_URL_STOP = r"""[^\s<>"'`\u200b-\u200f\u2060\ufeff«»“”‘’]"""
-_URL_RE = re.compile(
-    r"(?:\b(?:https?|hxxps?)://|(?<![\w@./-])www\.)" + _URL_STOP + r"{1,2000}"
-    r"|(?<![\w@./:+-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,10}[a-z]{2,24}(?![\w@-])"
-    r"(?:[/?#]" + _URL_STOP + r"{0,2000})?",
-    re.IGNORECASE,
-)
+_URL_CHARS = r"""[^\s<>"'`\u200b-\u200f\u2060\ufeff«»“”‘’]"""
+_SCHEME_URL = re.compile(r"(?:h(?:tt|xx)ps?://|www\.)" + _URL_CHARS + r"{1,2000}")
+_URL_TAIL = re.compile(r"[/?#]" + _URL_CHARS + r"{0,2000}")
+_DOT = re.compile(r"[.][a-z0-9]")
+_HOST_REV = re.compile(r"[a-z0-9.\-]{1,253}")
+_BARE_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.){1,10}[a-z]{2,24}(?![a-z0-9\-@_])")
 _TRAIL = ".,;:!?)]}>'\"*…"
 
 
@@ -184,9 +215,10 @@ def _trim_url(s: str) -> str:
 
 _HANDLE_TG = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}\Z")
 _HANDLE_IG = re.compile(r"[A-Za-z0-9._]{1,30}\Z")
-_HANDLE_SC = re.compile(r"[A-Za-z][A-Za-z0-9._-]{1,14}\Z")
+_HANDLE_SC = re.compile(r"[A-Za-z][A-Za-z0-9._\-]{1,14}\Z")
 _HANDLE_TT = re.compile(r"[A-Za-z0-9._]{2,24}\Z")
-_INVITE = re.compile(r"[A-Za-z0-9_-]{6,64}\Z")
+_INVITE = re.compile(r"[A-Za-z0-9_\-]{6,64}\Z")
+_PHONE_QS = re.compile(r"(?:^|&)phone=(?:%2[bB]|\+)?([0-9]{6,16})")
 _TG_RESERVED = frozenset({"share", "addstickers", "addemoji", "proxy", "socks", "iv", "login", "setlanguage",
                           "addtheme", "bg", "confirmphone", "c", "addlist", "boost", "k", "a", "z", "dl", "web"})
 _IG_RESERVED = frozenset({"p", "reel", "reels", "explore", "accounts", "tv", "direct", "about", "developer",
@@ -197,22 +229,17 @@ def _phone_from_digits(digits: str) -> tuple[str, dict] | None:
     """A number written in international format without '+' (wa.me, t.me/+)."""
     if not (7 <= len(digits) <= 15) or not digits.isdigit():
         return None
-    try:
-        n = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
+    r = _classify_digits(digits, True, True, False)
+    if r is None:
         return None
-    valid = phonenumbers.is_valid_number(n)
-    fiction = _is_fr_fiction(n)
-    if not (valid or fiction or phonenumbers.is_possible_number(n)):
-        return None
-    e164 = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
-    extra = {"region": phonenumbers.region_code_for_number(n) or "", "valid": valid}
+    e164, region, _fmt, valid, fiction = r
+    extra = {"region": region, "valid": valid}
     if fiction:
         extra["fiction"] = True
     return e164, extra
 
 
-def _platform_entities(out, claimed, text, start, end, host, path, query):
+def _platform_entities(st: _State, start: int, end: int, host: str, path: str, query: str) -> None:
     """Entities for a URL on a messaging or social platform."""
     segs = [s for s in path.split("/") if s]
     first = segs[0] if segs else ""
@@ -220,17 +247,17 @@ def _platform_entities(out, claimed, text, start, end, host, path, query):
         if host == "chat.whatsapp.com":
             code = segs[-1] if segs else ""
             if _INVITE.match(code):
-                _add(out, claimed, "whatsapp", code, text, start, end, {"invite": True})
+                st.add("whatsapp", code, start, end, {"invite": True})
             return
         num = first if host == "wa.me" else ""
         if not num:
-            m = re.search(r"(?:^|&)phone=\+?([0-9]{6,16})", query)
+            m = _PHONE_QS.search(query)
             num = m.group(1) if m else ""
         num = num.lstrip("+")
         p = _phone_from_digits(num) if num.isdigit() else None
         if p:
-            _add(out, claimed, "whatsapp", p[0], text, start, end, dict(p[1]))
-            _add(out, claimed, "phone", p[0], text, start, end, {**p[1], "channel": "whatsapp"})
+            st.add("whatsapp", p[0], start, end, dict(p[1]))
+            st.add("phone", p[0], start, end, {**p[1], "channel": "whatsapp"})
         return
     if host in ("t.me", "telegram.me", "telegram.dog"):
         if first == "s" and len(segs) > 1:
@@ -239,23 +266,23 @@ def _platform_entities(out, claimed, text, start, end, host, path, query):
             code = first[1:]
             p = _phone_from_digits(code) if code.isdigit() else None
             if p:
-                _add(out, claimed, "telegram", p[0], text, start, end, {**p[1], "phone": True})
-                _add(out, claimed, "phone", p[0], text, start, end, {**p[1], "channel": "telegram"})
+                st.add("telegram", p[0], start, end, {**p[1], "phone": True})
+                st.add("phone", p[0], start, end, {**p[1], "channel": "telegram"})
             elif _INVITE.match(code):
-                _add(out, claimed, "telegram", code, text, start, end, {"invite": True})
+                st.add("telegram", code, start, end, {"invite": True})
             return
         if first.lower() == "joinchat" and len(segs) > 1:
             if _INVITE.match(segs[1]):
-                _add(out, claimed, "telegram", segs[1], text, start, end, {"invite": True})
+                st.add("telegram", segs[1], start, end, {"invite": True})
             return
         if first.lower() not in _TG_RESERVED and _HANDLE_TG.match(first):
-            _add(out, claimed, "telegram", first.lower(), text, start, end, {"link": True})
+            st.add("telegram", first.lower(), start, end, {"link": True})
         return
     if host in ("instagram.com", "instagr.am"):
         if first == "stories" and len(segs) > 1:
             first = segs[1]
         if first and first.lower() not in _IG_RESERVED and _HANDLE_IG.match(first):
-            _add(out, claimed, "instagram", first.lower(), text, start, end, {"link": True})
+            st.add("instagram", first.lower(), start, end, {"link": True})
         return
     if host in ("snapchat.com", "story.snapchat.com"):
         h = ""
@@ -264,60 +291,95 @@ def _platform_entities(out, claimed, text, start, end, host, path, query):
         elif first.startswith("@"):
             h = first[1:]
         if h and _HANDLE_SC.match(h):
-            _add(out, claimed, "snapchat", h.lower(), text, start, end, {"link": True})
+            st.add("snapchat", h.lower(), start, end, {"link": True})
         return
     if host in ("tiktok.com", "vm.tiktok.com"):
         if first.startswith("@") and _HANDLE_TT.match(first[1:]):
-            _add(out, claimed, "tiktok", first[1:].lower(), text, start, end, {"link": True})
+            st.add("tiktok", first[1:].lower(), start, end, {"link": True})
 
 
-def _urls(text: str, ft: str, out: list, claimed: list) -> None:
-    for n, m in enumerate(_URL_RE.finditer(ft)):
+def _emit_url(st: _State, s: int, raw: str, bare: bool) -> int:
+    """Record the URL ``raw`` found at ``s``; returns its end (or ``s`` when rejected)."""
+    raw = _trim_url(raw)
+    if not raw:
+        return s
+    e = s + len(raw)
+    low = raw.lower()
+    scheme = ""
+    rest = raw
+    if low.startswith(("http://", "https://", "hxxp://", "hxxps://")):
+        i = raw.index("://")
+        scheme = low[:i].replace("hxxp", "http")
+        rest = raw[i + 3:]
+    cut = len(rest)
+    for ch in "/?#":
+        j = rest.find(ch)
+        if j != -1 and j < cut:
+            cut = j
+    hostport, tail = rest[:cut], rest[cut:]
+    host = hostport.rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
+    if not host or "." not in host:
+        return s
+    reg, suffix = registered_domain(host)
+    if not reg:
+        return s
+    if bare and not tail and suffix.rsplit(".", 1)[-1] not in _BARE_TLDS:
+        return s
+    path, _, query = tail.partition("?")
+    query = query.split("#", 1)[0]
+    norm_host = host[4:] if host.startswith("www.") else host
+    value = norm_host + tail.rstrip("/") if tail.strip("/") else norm_host
+    extra = {"domain": reg, "host": host}
+    if scheme:
+        extra["scheme"] = scheme
+    st.add("url", value, s, e, extra, claim=True)
+    plat_host = norm_host[2:] if norm_host.startswith("m.") else norm_host
+    _platform_entities(st, s, e, plat_host, path, query)
+    if reg not in _SHARED_DOMAINS:
+        hs = s + (len(raw) - len(rest))
+        k = hostport.lower().find(host)
+        if k >= 0:
+            hs += k
+        st.add("domain", reg, hs, hs + len(host), {"host": host})
+    return e
+
+
+def _urls(st: _State) -> None:
+    lt, ft = st.lt, st.ft
+    if "http" in lt or "hxxp" in lt or "www." in lt:
+        for n, m in enumerate(_SCHEME_URL.finditer(lt)):
+            if n >= MAX_CANDIDATES:
+                break
+            s = m.start()
+            p = _prev_char(lt, s)
+            if p and (p.isalnum() or p in "@_"):
+                continue
+            _emit_url(st, s, ft[s:m.end()], bare=False)
+    done = -1
+    for n, m in enumerate(_DOT.finditer(lt)):
         if n >= MAX_CANDIDATES:
             break
-        s, raw = m.start(), _trim_url(m.group())
-        if not raw:
+        p = m.start()
+        if p < done or st.overlaps(p, p + 1):
             continue
-        e = s + len(raw)
-        low = raw.lower()
-        scheme = ""
-        rest = raw
-        if low.startswith(("http://", "https://", "hxxp://", "hxxps://")):
-            i = raw.index("://")
-            scheme = low[:i].replace("hxxp", "http")
-            rest = raw[i + 3:]
-        cut = len(rest)
-        for ch in "/?#":
-            j = rest.find(ch)
-            if j != -1 and j < cut:
-                cut = j
-        hostport, tail = rest[:cut], rest[cut:]
-        host = hostport.rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
-        if not host or "." not in host:
+        hm = _HOST_REV.match(lt[max(0, p - 253):p][::-1])
+        if not hm:
             continue
-        reg, suffix = registered_domain(host)
-        if not reg:
+        hs = p - len(hm.group())
+        before = _prev_char(lt, hs)
+        if before and (before.isalnum() or before in "@/:+_"):
+            done = p + 1
             continue
-        bare = not scheme and not low.startswith("www.")
-        if bare:
-            tld = suffix.rsplit(".", 1)[-1]
-            if tld not in _BARE_TLDS and not tail:
-                continue
-        path, _, query = tail.partition("?")
-        query = query.split("#", 1)[0]
-        norm_host = host[4:] if host.startswith("www.") else host
-        value = norm_host + tail.rstrip("/") if tail.strip("/") else norm_host
-        extra = {"domain": reg, "host": host}
-        if scheme:
-            extra["scheme"] = scheme
-        _add(out, claimed, "url", value, text, s, e, extra, claim=True)
-        plat_host = norm_host[2:] if norm_host.startswith("m.") else norm_host
-        if plat_host.startswith("web.") and plat_host != "web.whatsapp.com":
-            plat_host = plat_host[4:]
-        _platform_entities(out, claimed, text, s, e, plat_host, path, query)
-        if reg not in _SHARED_DOMAINS:
-            hs = s + (len(raw) - len(rest)) + hostport.lower().find(host) if host in hostport.lower() else s
-            _add(out, claimed, "domain", reg, text, hs, hs + len(host), {"host": host})
+        dm = _BARE_HOST.match(lt, hs)
+        if not dm or dm.end() <= p:
+            continue
+        e = dm.end()
+        if e < len(lt) and lt[e] in "/?#":
+            tm = _URL_TAIL.match(ft, e)
+            if tm:
+                e = tm.end()
+        end = _emit_url(st, hs, ft[hs:e], bare=True)
+        done = max(end, dm.end())
 
 
 # --------------------------------------------------------------------------
@@ -325,18 +387,15 @@ def _urls(text: str, ft: str, out: list, claimed: list) -> None:
 # --------------------------------------------------------------------------
 
 _LOCAL_REV = re.compile(r"[A-Za-z0-9._%+\-]{1,64}")
-_DOMAIN_FWD = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+_DOMAIN_FWD = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
 _AT_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{2,31}")
-_OBF_AT = re.compile(
-    r"\s{0,2}(?:[\[({<]\s{0,2}(?:at|@|arobase|arrobase|chez)\s{0,2}[\])}>]|\s(?:arobase|arrobase)\s)\s{0,2}",
-    re.IGNORECASE)
+_OBF_AT = re.compile(r"[\[({<][ ]{0,2}(?:at|@|arobase|arrobase|chez)[ ]{0,2}[\])}>]")
+_OBF_AT_WORD = re.compile(r" (?:arobase|arrobase) ")
 _OBF_DOMAIN = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:(?:\s{0,2}[\[({<]\s{0,2}(?:dot|point|punto)\s{0,2}[\])}>]\s{0,2}|\s(?:dot|point)\s|\.)"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){1,6}(?![A-Za-z0-9-])",
-    re.IGNORECASE)
-_OBF_DOT = re.compile(r"\s{0,2}[\[({<]\s{0,2}(?:dot|point|punto)\s{0,2}[\])}>]\s{0,2}|\s(?:dot|point)\s|\.",
-                      re.IGNORECASE)
+    r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+    r"(?:(?:[ ]{0,2}[\[({<][ ]{0,2}(?:dot|point|punto)[ ]{0,2}[\])}>][ ]{0,2}| (?:dot|point) |\.)"
+    r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?){1,6}(?![a-z0-9\-])")
+_OBF_DOT = re.compile(r"[ ]{0,2}[\[({<][ ]{0,2}(?:dot|point|punto)[ ]{0,2}[\])}>][ ]{0,2}| (?:dot|point) |\.")
 
 _SOCIAL_LABELS = {
     "telegram": ["telegram", "télégram", "telegramme", "tg", "tlg", "تلغرام", "تيليجرام", "تليجرام", "تلگرام",
@@ -347,54 +406,73 @@ _SOCIAL_LABELS = {
     "tiktok": ["tiktok", "tik tok", "تيك توك", "تیک تاک"],
 }
 _LABEL_KIND = {w.lower(): k for k, ws in _SOCIAL_LABELS.items() for w in ws}
-_SOCIAL_RE = re.compile(
-    r"(?:(?<!\w)(?P<label>" + "|".join(re.escape(w) for w in sorted(_LABEL_KIND, key=len, reverse=True)) + r")"
-    r"(?!\w)\s{0,3}(?:[:=：➡→>\-]{1,3}\s{0,3}@?|@)|(?P<ghost>👻)\s{0,3}[:=\-]?\s{0,3}@?)"
-    r"(?P<h>[A-Za-z][A-Za-z0-9_.\-]{1,31})",
-    re.IGNORECASE)
+_LABELS_ALT = _words_alt(_LABEL_KIND)
+_SOCIAL_ANCHOR = re.compile(r"[:=：➡→>]{1,3}|👻")
+_LABEL_END = re.compile(r"(?<![^\W_])(?:" + _LABELS_ALT + r")[ \t]{0,3}\Z")
+_AFTER_SEP = re.compile(r"[ \t]{0,3}[:=\-]?[ \t]{0,3}@?(?P<h>[a-z][a-z0-9_.\-]{1,31})")
 _HANDLE_STOP = frozenset({"me", "moi", "only", "uniquement", "dm", "pv", "mp", "inbox", "prive", "privé", "priv",
                           "direct", "contact", "contacter", "disponible", "dispo", "ou", "or", "et", "and", "the",
                           "le", "la", "les", "pour", "for", "https", "http", "www"})
 _HANDLE_RE = {"telegram": _HANDLE_TG, "snapchat": _HANDLE_SC, "instagram": _HANDLE_IG, "tiktok": _HANDLE_TT}
+_CTX_LABEL_RE = re.compile(r"(?<![^\W_])(" + _LABELS_ALT + r")(?![^\W_])")
 
 
-def _social_labels(text: str, ft: str, out: list, claimed: list) -> None:
-    for n, m in enumerate(_SOCIAL_RE.finditer(ft)):
+def _social_labels(st: _State) -> None:
+    """ "snap: x", "insta : x", "tg: x", "👻 x": a label, a separator, a handle."""
+    ft, lt = st.ft, st.lt
+    for n, m in enumerate(_SOCIAL_ANCHOR.finditer(lt)):
         if n >= MAX_CANDIDATES:
             break
-        kind = "snapchat" if m.group("ghost") else _LABEL_KIND[m.group("label").lower()]
-        h = m.group("h").rstrip(".-_")
-        hs = m.start("h")
+        a = m.start()
+        if m.group() == "👻":
+            kind, label = "snapchat", "👻"
+        else:
+            lm = _LABEL_END.search(lt, max(0, a - 16), a)
+            if lm is None:
+                continue
+            label = lm.group().rstrip(" \t")
+            kind = _LABEL_KIND[label]
+        hm = _AFTER_SEP.match(lt, m.end())
+        if hm is None:
+            continue
+        hs = hm.start("h")
+        h = ft[hs:hm.end("h")].rstrip(".-_")
         he = hs + len(h)
-        if _overlaps(claimed, hs, he) or h.lower() in _HANDLE_STOP or not _HANDLE_RE[kind].match(h):
+        if st.overlaps(hs, he) or h.lower() in _HANDLE_STOP or not _HANDLE_RE[kind].match(h):
             continue
         s = hs - 1 if hs > 0 and ft[hs - 1] == "@" else hs
-        _add(out, claimed, kind, h.lower(), text, s, he, {"label": m.group("label") or "👻"}, claim=True)
+        st.add(kind, h.lower(), s, he, {"label": label}, claim=True)
 
 
-def _ats(text: str, ft: str, out: list, claimed: list) -> None:
+def _handle_context(lt: str, pos: int) -> tuple[str, str]:
+    last = None
+    for m in _CTX_LABEL_RE.finditer(lt, max(0, pos - 30), pos):
+        last = m
+    if last is None:
+        return "telegram", ""
+    return _LABEL_KIND[last.group(1)], last.group(1)
+
+
+def _ats(st: _State) -> None:
+    ft, lt = st.ft, st.lt
     pos = ft.find("@")
     n = 0
     while pos != -1 and n < MAX_CANDIDATES:
         n += 1
         nxt = ft.find("@", pos + 1)
-        if _overlaps(claimed, pos, pos + 1):
+        if st.overlaps(pos, pos + 1):
             pos = nxt
             continue
-        lo = max(0, pos - 64)
-        rev = ft[lo:pos][::-1]
-        lm = _LOCAL_REV.match(rev)
+        lm = _LOCAL_REV.match(ft[max(0, pos - 64):pos][::-1])
         local = lm.group()[::-1].lstrip(".") if lm else ""
         if local:
             dm = _DOMAIN_FWD.match(ft, pos + 1)
             if dm:
-                dom = dm.group()
+                dom = dm.group().lower()
                 reg, _ = registered_domain(dom)
                 if reg:
-                    s = pos - len(local)
-                    e = dm.end()
-                    _add(out, claimed, "email", f"{local.lower()}@{dom.lower()}", text, s, e,
-                         {"domain": reg}, claim=True)
+                    st.add("email", f"{local.lower()}@{dom}", pos - len(local), dm.end(), {"domain": reg},
+                           claim=True)
             pos = nxt
             continue
         hm = _AT_HANDLE.match(ft, pos + 1)
@@ -402,239 +480,282 @@ def _ats(text: str, ft: str, out: list, claimed: list) -> None:
             h = hm.group().rstrip(".")
             he = pos + 1 + len(h)
             after = ft[he:he + 1]
-            if "." not in h and not (after and (after.isalnum() or after == "@")) and _HANDLE_TG.match(h):
-                kind, ctx = _handle_context(ft, pos)
-                extra = {"context": ctx} if ctx else {"context": "bare_at"}
-                _add(out, claimed, kind, h.lower(), text, pos, he, extra, claim=True)
+            if after and (after.isalnum() or after == "@"):
+                pass
+            elif "." not in h and _HANDLE_TG.match(h):
+                kind, ctx = _handle_context(lt, pos)
+                st.add(kind, h.lower(), pos, he, {"context": ctx or "bare_at"}, claim=True)
             elif "." in h:
-                # "@name.surname" is an Instagram/TikTok style handle only with a label before.
-                kind, ctx = _handle_context(ft, pos)
-                if ctx and kind in ("instagram", "tiktok", "snapchat") and _HANDLE_RE[kind].match(h):
-                    _add(out, claimed, kind, h.lower(), text, pos, he, {"context": ctx}, claim=True)
+                # "@name.surname" is an Instagram/TikTok/Snapchat handle only with a label before.
+                kind, ctx = _handle_context(lt, pos)
+                if ctx and kind != "telegram" and _HANDLE_RE[kind].match(h):
+                    st.add(kind, h.lower(), pos, he, {"context": ctx}, claim=True)
         pos = nxt
 
 
-_CTX_LABEL_RE = re.compile(
-    r"(?<!\w)(" + "|".join(re.escape(w) for w in sorted(_LABEL_KIND, key=len, reverse=True)) + r")(?!\w)",
-    re.IGNORECASE)
-
-
-def _handle_context(ft: str, pos: int) -> tuple[str, str]:
-    window = ft[max(0, pos - 30):pos]
-    last = None
-    for m in _CTX_LABEL_RE.finditer(window):
-        last = m
-    if last is None:
-        return "telegram", ""
-    return _LABEL_KIND[last.group(1).lower()], last.group(1).lower()
-
-
-def _obfuscated_emails(text: str, ft: str, out: list, claimed: list) -> None:
-    for n, m in enumerate(_OBF_AT.finditer(ft)):
+def _obfuscated_emails(st: _State) -> None:
+    ft, lt = st.ft, st.lt
+    matches = []
+    if "[" in ft or "(" in ft or "{" in ft or "<" in ft:
+        matches = list(_OBF_AT.finditer(lt))
+    if "arobase" in lt or "arrobase" in lt:
+        matches += list(_OBF_AT_WORD.finditer(lt))
+    for n, m in enumerate(matches):
         if n >= MAX_CANDIDATES:
             break
-        if _overlaps(claimed, m.start(), m.end()):
+        a, b = m.start(), m.end()
+        while a > 0 and ft[a - 1] == " ":
+            a -= 1
+        while b < len(ft) and ft[b] == " " and b - m.end() < 2:
+            b += 1
+        if st.overlaps(a, b):
             continue
-        rev = ft[max(0, m.start() - 64):m.start()][::-1]
-        lm = _LOCAL_REV.match(rev)
+        lm = _LOCAL_REV.match(ft[max(0, a - 64):a][::-1])
         if not lm:
             continue
         local = lm.group()[::-1].lstrip(".")
-        dm = _OBF_DOMAIN.match(ft, m.end())
+        dm = _OBF_DOMAIN.match(lt, b)
         if not local or not dm:
             continue
-        dom = _OBF_DOT.sub(".", dm.group()).lower()
+        dom = _OBF_DOT.sub(".", dm.group())
         reg, _ = registered_domain(dom)
         if not reg:
             continue
-        s = m.start() - len(local)
-        _add(out, claimed, "email", f"{local.lower()}@{dom}", text, s, dm.end(),
-             {"domain": reg, "obfuscated": True}, claim=True)
+        st.add("email", f"{local.lower()}@{dom}", a - len(local), dm.end(), {"domain": reg, "obfuscated": True},
+               claim=True)
 
 
 # --------------------------------------------------------------------------
-# Phones
+# Numbers: phones, prices, and the tokens of wallets and IBANs
 # --------------------------------------------------------------------------
 
 _EMOJI = "\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u25A0-\u25FF\u2300-\u23FF"
-_SEP = r"[\s.\-_/\\()\[\]|*~•·'\u00ad\u200b-\u200f\u2060\ufeff\ufe0f\u20e3" + _EMOJI + "]"
-_PHONE_CAND = re.compile(r"(?<![\w+])\+?\d(?:" + _SEP + r"{0,4}\d){7,}")
-_O_FIX = re.compile(r"(?<![A-Za-z])[oO](?=[\s.\-]?\d)|(?<=\d)[oO](?![A-Za-z])")
+_SEP = r"[ \t\r\n\u00a0\u202f\u2009.,\-_/\\()\[\]|*~•·'\u00ad\u200b-\u200f\u2060\ufeff\ufe0f\u20e3" + _EMOJI + "]"
+#: A run of digits joined by short separators (and "O" used for zero inside it).
+_NUM_RE = re.compile(r"[+0-9](?:" + _SEP + r"{0,4}(?:[0-9]|[oO](?![A-Za-z])))*")
 _PH = _DATA["phones"]
 _TRUNK_REGIONS = tuple(_PH["trunk_regions"])
 _NO_TRUNK_REGIONS = tuple(_PH["no_trunk_regions"])
 _BARE_CC = tuple(sorted(_PH["bare_country_codes"], key=len, reverse=True))
 _FR_FICTION = tuple(p.replace(" ", "") for p in _PH["fr_fiction_prefixes"])
 _CTX_CHANNEL = {w.lower(): ch for ch, ws in _PH["context"].items() for w in ws}
-_CTX_RE = _words_re(_CTX_CHANNEL)
+_CTX_RE = re.compile(r"(?<![^\W_])(?:" + _words_alt(_CTX_CHANNEL) + r")(?![^\W_])")
 _MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_DATE_LIKE = re.compile(r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2,4}(?![0-9])")
 
 
 def _is_fr_fiction(n) -> bool:
     if n.country_code != 33:
         return False
-    return ("0" + str(n.national_number)).startswith(_FR_FICTION) and len(str(n.national_number)) == 9
+    nsn = str(n.national_number)
+    return len(nsn) == 9 and ("0" + nsn).startswith(_FR_FICTION)
 
 
-def _phone_context(ft: str, start: int) -> str:
-    window = ft[max(0, start - 40):start]
+def _phone_context(lt: str, start: int) -> str:
     last = None
-    for m in _CTX_RE.finditer(window):
+    for m in _CTX_RE.finditer(lt, max(0, start - 40), start):
         last = m
     if last is None:
         return ""
-    return _CTX_CHANNEL.get(last.group().lower(), "phone")
+    return _CTX_CHANNEL.get(last.group(), "phone")
 
 
-class _Budget:
-    __slots__ = ("left",)
-
-    def __init__(self, n: int) -> None:
-        self.left = n
-
-    def take(self) -> bool:
-        self.left -= 1
-        return self.left >= 0
+_CC_REGIONS = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
 
 
-def _try_parse(s: str, region: str | None, budget: _Budget):
-    if not budget.take():
+def _trunk_info(r: str) -> tuple[int, str]:
+    md = phonenumbers.PhoneMetadata.metadata_for_region(r)
+    return phonenumbers.country_code_for_region(r), (md.national_prefix or "") if md else ""
+
+
+_TRUNK_INFO = {r: _trunk_info(r) for r in set(_TRUNK_REGIONS) | set(_NO_TRUNK_REGIONS)}
+
+
+def _number(cc: int, nsn: str) -> phonenumbers.PhoneNumber | None:
+    """A PhoneNumber built directly (no string parsing: much cheaper)."""
+    if not nsn or len(nsn) > 17 or not nsn.isdigit():
         return None
-    try:
-        return phonenumbers.parse(s, region)
-    except phonenumbers.NumberParseException:
-        return None
+    n = phonenumbers.PhoneNumber(country_code=cc, national_number=int(nsn))
+    zeros = len(nsn) - len(nsn.lstrip("0"))
+    if zeros:
+        n.italian_leading_zero = True
+        if zeros > 1:
+            n.number_of_leading_zeros = zeros
+    return n
 
 
-def _parse_phone(d: str, plus: bool, ctx: str, ngroups: int, budget: _Budget) -> tuple[str, dict] | None:
-    """Decide whether digit string ``d`` is a phone number; ``(e164, extra)`` or None."""
-    intl = plus or d.startswith("00")
-    if intl:
-        body = d[2:] if (not plus and d.startswith("00")) else d
-        n = _try_parse("+" + body, None, budget)
-        if n is None:
-            return None
-        ok = phonenumbers.is_valid_number(n) or _is_fr_fiction(n)
-        if not ok:
-            cc = str(n.country_code)
-            if body.startswith(cc + "0"):  # "+33 (0)6 …"
-                n2 = _try_parse("+" + cc + body[len(cc) + 1:], None, budget)
-                if n2 is not None and (phonenumbers.is_valid_number(n2) or _is_fr_fiction(n2)):
-                    n, ok = n2, True
-        if not ok and not phonenumbers.is_possible_number(n):
-            return None
-        return _result(n, "international", ok)
-    if len(d) > 13:
-        return None
-    if d[0] == "0":
-        for r in _TRUNK_REGIONS:
-            n = _try_parse(d, r, budget)
-            if n is None:
-                continue
-            if phonenumbers.is_valid_number(n) or (r == "FR" and _is_fr_fiction(n)):
-                return _result(n, "national", True)
-        return None
-    strong = bool(ctx) or ngroups >= 4
-    for cc in _BARE_CC:
-        if d.startswith(cc) and 11 <= len(d) <= 13:
-            n = _try_parse("+" + d, None, budget)
-            if n is not None and (phonenumbers.is_valid_number(n) or _is_fr_fiction(n)) and (
-                    ctx or phonenumbers.number_type(n) in _MOBILE_TYPES):
-                return _result(n, "international_no_plus", True)
-            break
-    if strong and 8 <= len(d) <= 10:
-        for r in _NO_TRUNK_REGIONS:
-            n = _try_parse(d, r, budget)
-            if n is not None and phonenumbers.is_valid_number(n):
-                return _result(n, "national", True)
+def _ok(n) -> tuple[bool, bool]:
+    """(valid, fiction) for a PhoneNumber."""
+    return phonenumbers.is_valid_number(n), _is_fr_fiction(n)
+
+
+def _split_cc(d: str) -> tuple[int, str] | None:
+    for k in (1, 2, 3):
+        if len(d) > k and d[0] != "0" and int(d[:k]) in _CC_REGIONS:
+            return int(d[:k]), d[k:]
     return None
 
 
-def _result(n, fmt: str, valid: bool) -> tuple[str, dict]:
+@lru_cache(maxsize=16384)
+def _classify_digits(d: str, intl: bool, ctx: bool, grouped: bool) -> tuple | None:
+    """Is the digit string ``d`` a phone number?  ``(e164, region, format, valid, fiction)`` or None.
+
+    Pure (hence cached): ``intl`` says it was written with "+"/"00", ``ctx``
+    that a phone-context word precedes it, ``grouped`` that it is written in
+    4+ groups.
+    """
+    if intl or d.startswith("00"):
+        body = d if intl else d[2:]
+        sp = _split_cc(body)
+        if sp is None:
+            return None
+        cc, nsn = sp
+        n = _number(cc, nsn)
+        if n is None:
+            return None
+        valid, fiction = _ok(n)
+        if not (valid or fiction) and nsn.startswith("0"):  # "+33 (0)6 …"
+            n2 = _number(cc, nsn[1:])
+            if n2 is not None:
+                v2, f2 = _ok(n2)
+                if v2 or f2:
+                    n, valid, fiction = n2, v2, f2
+        if not (valid or fiction) and not phonenumbers.is_possible_number(n):
+            return None
+        return _pack(n, "international", valid, fiction)
+    if len(d) > 13:
+        return None
+    if d[0] == "0":
+        if not 9 <= len(d) <= 11:
+            return None
+        for r in _TRUNK_REGIONS:
+            cc, prefix = _TRUNK_INFO[r]
+            nsn = d[len(prefix):] if prefix and d.startswith(prefix) else d
+            n = _number(cc, nsn)
+            if n is None:
+                continue
+            valid, fiction = _ok(n)
+            if valid or (fiction and r == "FR"):
+                return _pack(n, "national", valid, fiction)
+        return None
+    for code in _BARE_CC:
+        if d.startswith(code):
+            if 11 <= len(d) <= 13:
+                n = _number(int(code), d[len(code):])
+                if n is not None:
+                    valid, fiction = _ok(n)
+                    if (valid or fiction) and (ctx or phonenumbers.number_type(n) in _MOBILE_TYPES or fiction):
+                        return _pack(n, "international_no_plus", valid, fiction)
+            break
+    if (ctx or grouped) and 8 <= len(d) <= 10:
+        for r in _NO_TRUNK_REGIONS:
+            cc, prefix = _TRUNK_INFO[r]
+            if prefix:
+                continue
+            n = _number(cc, d)
+            if n is not None and phonenumbers.is_valid_number(n):
+                return _pack(n, "national", True, False)
+    return None
+
+
+def _pack(n, fmt: str, valid: bool, fiction: bool) -> tuple:
     e164 = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
-    extra = {"region": phonenumbers.region_code_for_number(n) or "", "format": fmt,
-             "valid": bool(phonenumbers.is_valid_number(n))}
-    if _is_fr_fiction(n):
+    return e164, phonenumbers.region_code_for_number(n) or "", fmt, valid, fiction
+
+
+def _parse_phone(st: _State, d: str, plus: bool, ctx: str, ngroups: int) -> tuple[str, dict] | None:
+    """Decide whether digit string ``d`` is a phone number; ``(e164, extra)`` or None."""
+    st.parses -= 1
+    if st.parses < 0:
+        return None
+    r = _classify_digits(d, plus, bool(ctx), ngroups >= 4)
+    if r is None:
+        return None
+    e164, region, fmt, valid, fiction = r
+    extra = {"region": region, "format": fmt, "valid": valid}
+    if fiction:
         extra["fiction"] = True
     return e164, extra
 
 
-def _phones(text: str, ft: str, out: list, claimed: list, budget: _Budget) -> None:
-    pv = _O_FIX.sub("0", ft) if ("o" in ft or "O" in ft) else ft
-    for k, m in enumerate(_PHONE_CAND.finditer(pv)):
-        if k >= MAX_CANDIDATES or budget.left <= 0:
-            break
-        _phone_candidate(text, pv, m.start(), m.group(), out, claimed, budget)
+# Preferred lengths of a national number starting with 0: 10 digits (France,
+# Maghreb, Belgian mobiles, Côte d'Ivoire), then 11 (Turkey, Iran, UK) …
+_NATIONAL_PREF = {10: 0, 11: 1, 9: 2}
 
 
-def _phone_candidate(text: str, pv: str, base: int, chunk: str, out: list, claimed: list,
-                     budget: _Budget) -> None:
+def _phone_chunk(st: _State, base: int, chunk: str) -> None:
+    """Find the phone numbers in one run of digits and separators."""
+    ft = st.ft
     plus = chunk[0] == "+"
     pos: list[int] = []  # offset of each digit
+    digits: list[str] = []
     bounds: list[int] = [0]  # digit indices where a group starts
+    # "O6 39 98 …": a letter O just before the run, standing alone, is a zero.
+    if not plus and base > 0 and ft[base - 1] in "oO" and not _prev_char(ft, base - 1).isalpha():
+        pos.append(base - 1)
+        digits.append("0")
     prev = -2
     for i, ch in enumerate(chunk):
-        if "0" <= ch <= "9":
-            if pos and i != prev + 1:
+        if "0" <= ch <= "9" or ch in "oO":
+            if i != prev + 1 and pos:
                 bounds.append(len(pos))
             pos.append(base + i)
+            digits.append("0" if ch in "oO" else ch)
             prev = i
     nd = len(pos)
+    if nd < 8:
+        return
     bounds.append(nd)
-    digits = "".join(pv[p] for p in pos)
+    dstr = "".join(digits)
     gi = 0
-    while gi < len(bounds) - 1:
+    while gi < len(bounds) - 1 and st.parses > 0:
         i = bounds[gi]
-        first = gi == 0
-        intl = first and plus
+        intl = gi == 0 and plus
         options = []  # (group end index, length)
         for gj in range(gi + 1, len(bounds)):
             length = bounds[gj] - i
             if length > 17:
                 break
             if length >= 8:
-                options.append((gj, length))
-        if not intl and digits[i] == "0" and not digits.startswith("00", i):
-            options.sort(key=lambda o: _NATIONAL_PREF.get(o[1], 9))
+                options.append(gj)
+        if not intl and dstr[i] == "0" and not dstr.startswith("00", i):
+            options.sort(key=lambda g: _NATIONAL_PREF.get(bounds[g] - i, 9))
         else:
             options.reverse()
         hit = fallback = None
-        for gj, _length in options:
+        for gj in options:
             j = bounds[gj]
             s, e = pos[i], pos[j - 1] + 1
             if intl:
                 s -= 1
-            if _overlaps(claimed, s, e):
+            if st.overlaps(s, e):
                 continue
-            ctx = _phone_context(pv, s)
-            r = _parse_phone(digits[i:j], intl, ctx, gj - gi, budget)
+            if not intl and _DATE_LIKE.match(ft, s) and _DATE_LIKE.match(ft, s).end() >= e - 1:
+                continue
+            ctx = _phone_context(st.lt, s)
+            r = _parse_phone(st, dstr[i:j], intl, ctx, gj - gi)
             if r and (r[1]["valid"] or r[1].get("fiction")):
                 hit = (gj, s, e, r, ctx)
                 break
             if r and fallback is None:
                 fallback = (gj, s, e, r, ctx)  # only "possible": look for a valid one first
-            if budget.left <= 0:
+            if st.parses <= 0:
                 break
         hit = hit or fallback
         if hit:
             gj, s, e, (value, extra), ctx = hit
             if ctx and ctx != "phone":
                 extra["channel"] = ctx
-            _add(out, claimed, "phone", value, text, s, e, extra, claim=True)
+            st.add("phone", value, s, e, extra, claim=True)
             gi = gj
         else:
             gi += 1
 
 
-# Preferred lengths of a national number starting with a trunk 0: 10 digits
-# (France, Maghreb, Belgium mobiles, Côte d'Ivoire), then 11 (Turkey, Iran, UK).
-_NATIONAL_PREF = {10: 0, 11: 1, 9: 2, 12: 3, 13: 4, 8: 5}
-
-
 # Spelled-out digits (French and English), possibly mixed with digit groups.
-_UNITS = {"zero": 0, "zéro": 0, "un": 1, "une": 1, "one": 1, "deux": 2, "two": 2, "trois": 3, "three": 3,
-          "quatre": 4, "four": 4, "cinq": 5, "five": 5, "six": 6, "sept": 7, "seven": 7, "huit": 8, "eight": 8,
-          "neuf": 9, "nine": 9}
+_UNITS = {"zero": 0, "zéro": 0, "zèro": 0, "un": 1, "une": 1, "one": 1, "deux": 2, "two": 2, "trois": 3,
+          "three": 3, "quatre": 4, "four": 4, "cinq": 5, "five": 5, "six": 6, "sept": 7, "seven": 7, "huit": 8,
+          "eight": 8, "neuf": 9, "nine": 9}
 _TEENS = {"dix": 10, "ten": 10, "onze": 11, "eleven": 11, "douze": 12, "twelve": 12, "treize": 13,
           "thirteen": 13, "quatorze": 14, "fourteen": 14, "quinze": 15, "fifteen": 15, "seize": 16,
           "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
@@ -643,17 +764,22 @@ _TENS = {"vingt": 20, "vingts": 20, "twenty": 20, "trente": 30, "thirty": 30, "q
          "octante": 80, "huitante": 80, "eighty": 80, "nonante": 90, "ninety": 90}
 _NUMWORDS = {**_UNITS, **_TEENS, **_TENS}
 _NW = "|".join(sorted(_NUMWORDS, key=len, reverse=True))
-_SPELL_TOKEN = r"(?:(?<![^\W\d_])(?:" + _NW + r")(?![^\W\d_])|\d{1,4})"
+_SPELL_TOKEN = r"(?:(?<![^\W\d_])(?:" + _NW + r")(?![^\W\d_])|[0-9]{1,4})"
 _SPELL_RUN = re.compile(
-    r"(?<![^\W\d_])(?:" + _NW + r")(?![^\W\d_])(?:(?:[\s,.\-/]{1,3}(?:(?:et|and)[\s\-]{1,2})?)" + _SPELL_TOKEN + r"){5,40}",
-    re.IGNORECASE)
-_SPELL_TOKENS = re.compile(_SPELL_TOKEN, re.IGNORECASE)
+    r"(?<![^\W\d_])(?:zero|zéro|zèro)(?![^\W\d_])"
+    r"(?:(?:[ \t,.\-/]{1,3}(?:(?:et|and)[ \t\-]{1,2})?)" + _SPELL_TOKEN + r"){4,40}")
+_SPELL_TOKENS = re.compile(_SPELL_TOKEN)
 
 
 def _spelled_to_digits(run: str) -> str:
-    toks = [t.lower() for t in _SPELL_TOKENS.findall(run)]
+    toks = _SPELL_TOKENS.findall(run)
     out: list[str] = []
     i = 0
+
+    def word(k: int) -> int | None:
+        t = toks[k] if k < len(toks) else ""
+        return _NUMWORDS.get(t)
+
     while i < len(toks):
         t = toks[i]
         if t.isdigit():
@@ -661,148 +787,187 @@ def _spelled_to_digits(run: str) -> str:
             i += 1
             continue
         v = _NUMWORDS[t]
-        nxt = toks[i + 1] if i + 1 < len(toks) else ""
-        if v == 4 and _NUMWORDS.get(nxt) == 20:  # quatre-vingt(s)
+        if v == 4 and word(i + 1) == 20:  # quatre-vingt(s)
             v, i = 80, i + 1
-            nxt = toks[i + 1] if i + 1 < len(toks) else ""
-        if v == 10 and _NUMWORDS.get(nxt, 0) in (7, 8, 9) and not nxt.isdigit():  # dix-sept …
-            v, i = 10 + _NUMWORDS[nxt], i + 1
-        elif v >= 20:
-            nv = _NUMWORDS.get(nxt) if not nxt.isdigit() else None
-            if nv is not None and v in (60, 80) and 10 <= nv <= 19:
+        nv = word(i + 1)
+        if v == 10 and nv in (7, 8, 9):  # dix-sept …
+            v, i = 10 + nv, i + 1
+        elif v >= 20 and nv is not None:
+            if v in (60, 80) and 10 <= nv <= 19:
                 v, i = v + nv, i + 1
-                nxt2 = toks[i + 1] if i + 1 < len(toks) else ""
-                if nv == 10 and _NUMWORDS.get(nxt2, 0) in (7, 8, 9) and not nxt2.isdigit():
-                    v, i = v + _NUMWORDS[nxt2], i + 1
-            elif nv is not None and 1 <= nv <= 9:
+                nv2 = word(i + 1)
+                if nv == 10 and nv2 in (7, 8, 9):
+                    v, i = v + nv2, i + 1
+            elif 1 <= nv <= 9:
                 v, i = v + nv, i + 1
         out.append(str(v))
         i += 1
     return "".join(out)
 
 
-def _spelled_phones(text: str, ft: str, out: list, claimed: list, budget: _Budget) -> None:
-    for k, m in enumerate(_SPELL_RUN.finditer(ft)):
-        if k >= 50:
+def _spelled_phones(st: _State) -> None:
+    lt = st.lt
+    if "zero" not in lt and "zéro" not in lt and "zèro" not in lt:
+        return
+    for k, m in enumerate(_SPELL_RUN.finditer(lt)):
+        if k >= 50 or st.parses <= 0:
             break
         s, e = m.start(), m.end()
-        if _overlaps(claimed, s, e):
+        if st.overlaps(s, e):
             continue
         d = _spelled_to_digits(m.group())
         if not (8 <= len(d) <= 15):
             continue
-        ctx = _phone_context(ft, s)
-        r = _parse_phone(d, False, ctx, 3, budget)
+        ctx = _phone_context(lt, s)
+        r = _parse_phone(st, d, False, ctx, 3)
         if r:
             value, extra = r
             extra["spelled"] = True
             if ctx and ctx != "phone":
                 extra["channel"] = ctx
-            _add(out, claimed, "phone", value, text, s, e, extra, claim=True)
+            st.add("phone", value, s, e, extra, claim=True)
 
-
-# --------------------------------------------------------------------------
-# Prices
-# --------------------------------------------------------------------------
 
 _CUR = _DATA["currencies"]
-_CUR_AMBIG = _DATA.get("currencies_ambiguous", {})
-_CUR_CODE = {}
+_CUR_AMBIG = {k.lower(): v for k, v in _DATA.get("currencies_ambiguous", {}).items()}
+_CUR_CODE: dict[str, str] = {}
 for _code, _spellings in _CUR.items():
     for _sp in _spellings:
         _CUR_CODE.setdefault(_sp.lower(), _code)
     _CUR_CODE.setdefault(_code.lower(), _code)
-_CUR_ALT = "|".join(re.escape(w) for w in sorted(_CUR_CODE, key=len, reverse=True))
-_AMOUNT = r"(?:\d{1,3}(?:[ \u00a0\u202f.,']\d{3})+|\d{1,9})(?:[.,]\d{1,2})?"
-_PRICE_RE = re.compile(
-    r"(?<![\w.,])(?P<a1>" + _AMOUNT + r")(?!\d)\s{0,2}(?P<k1>[kK](?![^\W\d_]))?\s{0,2}(?P<c1>" + _CUR_ALT + r")(?![^\W\d_])"
-    r"|(?<![^\W\d_])(?P<c2>" + _CUR_ALT + r")\s{0,2}(?P<a2>" + _AMOUNT + r")(?![\d.,]?\d)(?P<k2>[kK](?![^\W\d_]))?",
-    re.IGNORECASE)
+_CUR_ALT = _words_alt(_CUR_CODE)
+# Only the currencies written before the amount need this: symbols and codes.
+_CUR_LAST_CHARS = frozenset(w[-1] for w in _CUR_CODE if not w[-1].isalpha() or len(w) <= 4)
+_SP = r"[ \t\u00a0\u202f\u2009]"
+_CUR_AFTER = re.compile(_SP + r"{0,2}(?P<k>k" + _SP + r"{0,2})?(?P<c>" + _CUR_ALT + r")(?![^\W\d_])")
+_CUR_BEFORE = re.compile(r"(?<![^\W\d_])(?P<c>" + _CUR_ALT + r")" + _SP + r"{0,2}\Z")
+_AMOUNT = r"(?:[0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]{1,9})(?:[.,][0-9]{1,2})?"
+_AMOUNT_TAIL = re.compile(_AMOUNT + r"\Z")
+_AMOUNT_HEAD = re.compile(_AMOUNT + r"(?![0-9])")
+_AMOUNT_PARTS = re.compile(r"([0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]+)(?:[.,]([0-9]{1,2}))?")
+_KILO_AFTER = re.compile(r"k(?![^\W\d_])")
 
 
-def _amount(s: str) -> float | None:
-    s = s.replace("\u00a0", " ").replace("\u202f", " ")
-    m = re.fullmatch(r"(\d{1,3}(?:([ .,'])\d{3})+|\d+)(?:([.,])(\d{1,2}))?", s)
+def _amount(s: str) -> float | int | None:
+    m = _AMOUNT_PARTS.fullmatch(s)
     if not m:
         return None
-    whole = re.sub(r"[ .,']", "", m.group(1))
-    frac = m.group(4) or ""
-    try:
-        return float(whole + ("." + frac if frac else ""))
-    except ValueError:
-        return None
+    whole = "".join(c for c in m.group(1) if "0" <= c <= "9")
+    frac = m.group(2)
+    v = float(f"{whole}.{frac}") if frac else int(whole)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return v
 
 
-def _prices(text: str, ft: str, out: list, claimed: list) -> None:
-    for k, m in enumerate(_PRICE_RE.finditer(ft)):
-        if k >= MAX_CANDIDATES:
-            break
-        s, e = m.span()
-        if _overlaps(claimed, s, e):
-            # "… 12 34 500 €": the amount swallowed the end of a phone number;
-            # retry just after the claimed span.
-            cut = max((ce for cs, ce in claimed if cs < e and s < ce), default=e)
-            while cut < e and ft[cut] in " \u00a0\u202f":
-                cut += 1
-            m = _PRICE_RE.match(ft, cut) if cut < e else None
-            if m is None or _overlaps(claimed, *m.span()):
-                continue
-            s, e = m.span()
-        a = m.group("a1") or m.group("a2")
-        cur_raw = (m.group("c1") or m.group("c2")).lower()
-        kilo = m.group("k1") or m.group("k2")
-        amount = _amount(a)
-        if amount is None:
-            continue
-        if kilo:
-            amount *= 1000
-        code = _CUR_CODE.get(cur_raw) or _CUR_CODE.get(cur_raw.upper().lower())
-        if code is None:
-            continue
-        if amount == int(amount):
+def _price_in_chunk(st: _State, s0: int, e0: int) -> None:
+    """A price whose amount is (the end or the start of) the digit run [s0, e0)."""
+    ft, lt = st.ft, st.lt
+    am = None
+    cm = _CUR_AFTER.match(lt, e0)
+    if cm:
+        lo = max(s0, e0 - 24, st.claimed_end(s0, e0))
+        am = _AMOUNT_TAIL.search(ft, lo, e0)
+        if am is None:
+            return
+        a_s, a_e = am.span()
+        if a_s > s0 and "0" <= ft[a_s - 1] <= "9":
+            return
+        s, e = a_s, cm.end()
+        kilo = bool(cm.group("k"))
+    else:
+        j = s0
+        while j > 0 and s0 - j < 2 and lt[j - 1] in " \t\u00a0\u202f\u2009":
+            j -= 1
+        if j == 0 or lt[j - 1] not in _CUR_LAST_CHARS:
+            return
+        bm = _CUR_BEFORE.search(lt, max(0, j - 14), s0)
+        if bm is None:
+            return
+        am = _AMOUNT_HEAD.match(ft, s0, e0)
+        if am is None:
+            return
+        a_s, a_e = am.span()
+        km = _KILO_AFTER.match(lt, a_e)
+        kilo = km is not None
+        s, e = bm.start(), (km.end() if km else a_e)
+        cm = bm
+    if st.overlaps(s, e):
+        return
+    amount = _amount(ft[a_s:a_e])
+    if amount is None:
+        return
+    if kilo:
+        amount = amount * 1000
+        if isinstance(amount, float) and amount.is_integer():
             amount = int(amount)
-        extra = {"amount": amount, "currency": code}
-        if cur_raw in _CUR_AMBIG:
-            extra["ambiguous"] = True
-            extra["currencies"] = list(_CUR_AMBIG[cur_raw])
-        _add(out, claimed, "price", f"{amount} {code}", text, s, e, extra)
+    cur_raw = cm.group("c")
+    code = _CUR_CODE[cur_raw]
+    extra = {"amount": amount, "currency": code}
+    if cur_raw in _CUR_AMBIG:
+        extra["ambiguous"] = True
+        extra["currencies"] = list(_CUR_AMBIG[cur_raw])
+    st.add("price", f"{amount} {code}", s, e, extra)
 
 
-# --------------------------------------------------------------------------
-# Wallets and IBANs
-# --------------------------------------------------------------------------
-
+_ALNUM_REV = re.compile(r"[A-Za-z0-9]{1,100}")
 _WALLET_RE = re.compile(
-    r"(?<![A-Za-z0-9])(?:0x[0-9a-fA-F]{40}|[13LMT][1-9A-HJ-NP-Za-km-z]{25,34}|(?:bc1|BC1|ltc1|LTC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{8,87})(?![A-Za-z0-9])"
-)
-_IBAN_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]){8,34}(?![a-z0-9])", re.IGNORECASE)
+    r"(?:0[xX][0-9a-fA-F]{40}|[13LMT][1-9A-HJ-NP-Za-km-z]{25,34}"
+    r"|(?:bc1|BC1|ltc1|LTC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{8,87})(?![A-Za-z0-9])")
+_IBAN_RE = re.compile(r"[A-Za-z]{2}[0-9]{2}(?:[ \-]?[A-Za-z0-9]){8,34}(?![A-Za-z0-9])")
 
 
-def _wallets(text: str, ft: str, out: list, claimed: list) -> None:
-    for k, m in enumerate(_WALLET_RE.finditer(ft)):
+def _token_ids(st: _State, starts: list[int]) -> None:
+    """Wallets and IBANs, tried at the start of each alphanumeric token holding digits."""
+    ft = st.ft
+    for ts in starts:
+        if st.overlaps(ts, ts + 1):
+            continue
+        wm = _WALLET_RE.match(ft, ts)
+        if wm:
+            info = wallet_kind(wm.group())
+            if info:
+                st.add("wallet", info[0], ts, wm.end(), info[1], claim=True)
+                continue
+        im = _IBAN_RE.match(ft, ts)
+        if im:
+            r = valid_iban(im.group())
+            if r:
+                value, used = r
+                st.add("iban", value, ts, ts + used, {"country": value[:2]}, claim=True)
+
+
+def _numbers(st: _State) -> None:
+    ft = st.ft
+    chunks = []
+    token_starts: list[int] = []
+    seen_tok = -1
+    n = len(ft)
+    for k, m in enumerate(_NUM_RE.finditer(ft)):
         if k >= MAX_CANDIDATES:
             break
         s, e = m.span()
-        if _overlaps(claimed, s, e):
+        if e - s == 1 and ft[s] == "+":
             continue
-        info = wallet_kind(m.group())
-        if info:
-            value, extra = info
-            _add(out, claimed, "wallet", value, text, s, e, extra, claim=True)
-
-
-def _ibans(text: str, ft: str, out: list, claimed: list) -> None:
-    for k, m in enumerate(_IBAN_RE.finditer(ft)):
-        if k >= MAX_CANDIDATES:
-            break
-        r = valid_iban(m.group())
-        if r:
-            value, used = r  # ``used`` = characters of the match that form the IBAN
-            s = m.start()
-            e = s + used
-            if _overlaps(claimed, s, e):
-                continue
-            _add(out, claimed, "iban", value, text, s, e, {"country": value[:2]}, claim=True)
+        chunks.append((s, e))
+        p = ft[s - 1] if s else ""
+        q = ft[e] if e < n else ""
+        if (p.isascii() and p.isalpha()) or (q.isascii() and q.isalpha()):
+            rm = _ALNUM_REV.match(ft[max(0, s - 100):s][::-1]) if p else None
+            ts = s - (len(rm.group()) if rm else 0)
+            if ts > seen_tok:
+                token_starts.append(ts)
+                seen_tok = ts
+    if token_starts:
+        _token_ids(st, token_starts)
+    for s, e in chunks:
+        if e - s >= 8 and st.parses > 0:
+            ch = ft[s:e]
+            if ch[0] == "+" and not ("0" <= ch[1:2] <= "9"):
+                s += 1
+                ch = ch[1:]
+            _phone_chunk(st, s, ch)
+        _price_in_chunk(st, s if ft[s] != "+" else s + 1, e)
 
 
 # --------------------------------------------------------------------------
@@ -810,40 +975,47 @@ def _ibans(text: str, ft: str, out: list, claimed: list) -> None:
 # --------------------------------------------------------------------------
 
 
-def _run(name: str, fn, *args) -> None:
+def _run(name: str, fn, st: _State) -> None:
     try:
-        fn(*args)
+        fn(st)
     except Exception as exc:  # noqa: BLE001 - one family's bug must not stop the others
         log.warning("extract: %s failed: %s: %s", name, type(exc).__name__, exc)
 
 
+def _places(st: _State) -> None:
+    find_places(st.text, st.lt, st.out)
+
+
+_FAMILIES = (
+    ("urls", _urls),
+    ("emails", lambda st: _ats(st) if "@" in st.ft else None),
+    ("obfuscated_emails", _obfuscated_emails),
+    ("social", _social_labels),
+    ("numbers", _numbers),
+    ("spelled_phones", _spelled_phones),
+    ("places", _places),
+)
+
+
 def extract(text: str) -> Entities:
-    """Extract identifiers from ``text``; spans index ``text`` itself."""
+    """Extract identifiers from ``text``; spans index ``text`` itself.
+
+    Never raises on any ``str`` (a non-``str`` gives an empty result).
+    """
     if not isinstance(text, str) or not text:
         return Entities()
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
-    ft = fold_digits(text)
-    out: list[Entity] = []
-    claimed: list[tuple[int, int]] = []
-    has_at = "@" in ft
-    has_dot = "." in ft
-    if has_dot:
-        _run("urls", _urls, text, ft, out, claimed)
-    if has_at:
-        _run("emails", _ats, text, ft, out, claimed)
-    _run("obfuscated_emails", _obfuscated_emails, text, ft, out, claimed)
-    _run("social", _social_labels, text, ft, out, claimed)
-    _run("wallets", _wallets, text, ft, out, claimed)
-    _run("ibans", _ibans, text, ft, out, claimed)
-    budget = _Budget(MAX_PHONE_PARSES)
-    _run("phones", _phones, text, ft, out, claimed, budget)
-    _run("spelled_phones", _spelled_phones, text, ft, out, claimed, budget)
-    _run("prices", _prices, text, ft, out, claimed)
-    _run("places", find_places, text, ft, out)
+    try:
+        st = _State(text)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("extract: preparing the text failed: %s: %s", type(exc).__name__, exc)
+        return Entities()
+    for name, fn in _FAMILIES:
+        _run(name, fn, st)
     seen: set[tuple[str, str, int]] = set()
     result = Entities()
-    for ent in sorted(out, key=lambda x: (x.start, -x.end, x.kind)):
+    for ent in sorted(st.out, key=lambda x: (x.start, -x.end, x.kind)):
         key = (ent.kind, ent.value, ent.start)
         if key in seen:
             continue

@@ -26,42 +26,43 @@ from .types import Entity
 GAZETTEER_PATH = Path(__file__).parent / "data" / "gazetteer.toml"
 
 _CHAR_FOLD = {
-    "œ": "oe", "æ": "ae", "ß": "ss", "ı": "i", "’": " ", "'": " ", "`": " ", "´": " ", "ʼ": " ",
+    "œ": "o", "æ": "a", "ß": "s", "ı": "i", "’": " ", "'": " ", "`": " ", "´": " ", "ʼ": " ",
     "-": " ", "_": " ", ".": " ", "‐": " ", "‑": " ", "–": " ", "—": " ", "/": " ",
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": "", "ی": "ي", "ک": "ك", "ۀ": "ه",
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ی": "ي", "ک": "ك", "ۀ": "ه",
 }
 
 
-def _fold_char(ch: str) -> str:
-    f = _CHAR_FOLD.get(ch)
-    if f is not None:
-        return f
-    low = ch.lower()
-    if low.isascii():
-        return low
-    f = _CHAR_FOLD.get(low)
-    if f is not None:
-        return f
-    d = unicodedata.normalize("NFD", low)
-    return "".join(c for c in d if not unicodedata.combining(c))
+def _build_table() -> dict[int, str]:
+    """One character for one: lower case, accents dropped, Arabic letter variants merged."""
+    table: dict[int, str] = {}
+    for cp in list(range(0x21, 0x7F)) + list(range(0xA0, 0x2100)):
+        ch = chr(cp)
+        f = _CHAR_FOLD.get(ch)
+        if f is None:
+            low = ch.lower()
+            if len(low) != 1:
+                continue
+            f = _CHAR_FOLD.get(low)
+            if f is None:
+                d = unicodedata.normalize("NFD", low)
+                f = "".join(c for c in d if not unicodedata.combining(c))
+        if len(f) == 1 and f != ch:
+            table[cp] = f
+    return table
+
+
+_TABLE = _build_table()
+_TOKEN = re.compile(r"\w+")
 
 
 def fold(s: str) -> str:
     """Folded form of a name, tokens joined by single spaces."""
-    return " ".join(re.findall(r"\w+", "".join(_fold_char(c) for c in s)))
+    return " ".join(_TOKEN.findall(s.translate(_TABLE)))
 
 
 def _fold_tokens(s: str, base: int) -> list[tuple[str, int, int]]:
-    """Folded tokens of ``s`` with their (start, end) offsets in the original text."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(s):
-        for c in _fold_char(ch):
-            chars.append(c)
-            origin.append(i)
-    folded = "".join(chars)
-    return [(m.group(), base + origin[m.start()], base + origin[m.end() - 1] + 1)
-            for m in re.finditer(r"\w+", folded)]
+    """Folded tokens of ``s`` (one character for one) with their offsets in the text."""
+    return [(m.group(), base + m.start(), base + m.end()) for m in _TOKEN.finditer(s.translate(_TABLE))]
 
 
 def _variants(name: str) -> set[str]:
@@ -120,10 +121,25 @@ class Gazetteer:
             e = {"type": "consulate", "country": c["country"], "name": c["city"],
                  "post": c.get("post", "consulate")}
             add("consulate", c["city"], e, c.get("aliases", ()))
+        # For each kind: first (and last) token of every name -> longest name length.
+        self.edge_tokens: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+        for kind, table in self.names.items():
+            first: dict[str, int] = {}
+            last: dict[str, int] = {}
+            for key in table:
+                toks = key.split(" ")
+                first[toks[0]] = max(first.get(toks[0], 0), len(toks))
+                last[toks[-1]] = max(last.get(toks[-1], 0), len(toks))
+            self.edge_tokens[kind] = (first, last)
         connectors = data.get("connectors", {}).get("words", [])
         self.connectors = frozenset(fold(w) for w in connectors)
         trig = data.get("triggers", {})
         self.trigger_re = self._trigger_re(trig)
+        stems = {*trig.get("stems", ()), *self.providers}
+        # Drop stems that contain another stem (the shorter one finds them).
+        stems = {x for x in stems if not any(y != x and y in x for y in stems)}
+        self.stems = tuple(sorted(stems))
+        self.stems_ascii = tuple(x for x in self.stems if all(c < "\u0370" for c in x))
 
     def _trigger_re(self, trig: dict) -> re.Pattern:
         groups = []
@@ -132,14 +148,17 @@ class Gazetteer:
             if pats:
                 groups.append(f"(?P<{name}>" + "|".join(pats) + ")")
         prov = sorted(self.providers, key=len, reverse=True)
-        prov_pats = [r"\s*".join(re.escape(t) for t in p.split(" ")) for p in prov]
+        prov_pats = [r"[\s\-]*".join(re.escape(t) for t in p.split(" ")) for p in prov]
         groups.append("(?P<visa_center>" + "|".join(prov_pats) + ")")
-        return re.compile(r"(?<!\w)(?:" + "|".join(groups) + r")(?!\w)", re.IGNORECASE)
+        return re.compile(r"(?:" + "|".join(groups) + r")(?!\w)")
 
     def lookup(self, kind: str, tokens: list[tuple[str, int, int]], start: int, backward: bool = False):
         """Longest name of ``kind`` at token ``start`` (or ending there, backward)."""
         table = self.names[kind]
-        for n in range(min(self.max_tokens, len(tokens)), 0, -1):
+        edge = self.edge_tokens[kind][1 if backward else 0]
+        if not 0 <= start < len(tokens) or tokens[start][0] not in edge:
+            return None
+        for n in range(min(edge[tokens[start][0]], len(tokens)), 0, -1):
             if backward:
                 if start - n + 1 < 0:
                     continue
@@ -182,19 +201,54 @@ def _emit(out: list, text: str, s: int, e: int, entry: dict, others: list[dict] 
 
 
 _MAX_TRIGGERS = 500
+_NON_LATIN = re.compile(r"[\u0370-\u06ff]")
 
 
-def find_places(text: str, ft: str, out: list) -> None:
+def has_trigger(lt: str) -> bool:
+    """Cheap test: does the lower-cased text hold a trigger stem at all?"""
+    return any(stem in lt for stem in gazetteer().stems)
+
+
+def _triggers(g: Gazetteer, lt: str):
+    """Trigger matches, found from the stems (plain substring search, fast) and
+    confirmed by the trigger regex anchored just before each stem."""
+    hits: list[int] = []
+    stems = g.stems_ascii if lt.isascii() or not _NON_LATIN.search(lt) else g.stems
+    for stem in stems:
+        i = lt.find(stem)
+        while i != -1 and len(hits) < _MAX_TRIGGERS:
+            hits.append(i)
+            i = lt.find(stem, i + 1)
+    hits.sort()
+    done = -1
+    for p in hits:
+        if p < done:
+            continue
+        for back in range(min(6, p), -1, -1):
+            q = p - back
+            if q > 0 and (lt[q - 1].isalnum() or lt[q - 1] == "_"):
+                continue
+            m = g.trigger_re.match(lt, q)
+            if m and m.end() > p:
+                done = m.end()
+                yield m
+                break
+
+
+def find_places(text: str, lt: str, out: list) -> None:
+    """Append the places named in ``text`` to ``out``.
+
+    ``lt`` is ``text`` with digits folded and lower-cased, one character for one.
+    """
     g = gazetteer()
-    for k, m in enumerate(g.trigger_re.finditer(ft)):
-        if k >= _MAX_TRIGGERS:
-            break
+    ft = lt
+    for m in _triggers(g, lt):
         kind = m.lastgroup
         ts, te = m.span()
         if kind == "police":
             _emit(out, text, ts, te, g.police)
             continue
-        after = _fold_tokens(ft[te:te + 80], te)
+        after = _fold_tokens(ft[te:te + 60], te)
         provider = g.providers.get(fold(m.group())) if kind == "visa_center" else None
         found = None
         # Forward: skip connector words ("de", "du", "à", "de France" …).
