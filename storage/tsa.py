@@ -229,7 +229,7 @@ def verify_token(token_der: bytes, data_digest: bytes, extra_certs: list[x509.Ce
     # chain: follow issuers among the known certificates
     chain = [signer]
     cur = signer
-    while not cur.self_signed and len(chain) < 10:
+    while cur.subject != cur.issuer and len(chain) < 10:
         issuer = next((c for c in certs if c.subject == cur.issuer and c is not cur), None)
         if issuer is None:
             break

@@ -143,12 +143,17 @@ def write_warc(captures: Iterable[WebCapture], warc_path: Path) -> tuple[list[st
         })
         writer.write_record(info)
         for cap in captures:
-            url = _clean_header(cap.url) or f"urn:veille:capture:{cap.meta.get('capture_id')}"
+            url = _clean_header(cap.url).strip()
+            if not url.lower().startswith(("http://", "https://")):
+                # only web URLs go in WARC-Target-URI (no javascript:, data: …): the stored one is in the metadata
+                if url:
+                    cap.meta["original_url"] = url
+                url = f"urn:veille:capture:{cap.meta.get('capture_id')}"
             date = _warc_date_iso(cap.fetched_at)
             size = cap.body_path.stat().st_size
             mime = _clean_header(cap.mime or "text/html")
             with open(cap.body_path, "rb") as body:
-                if cap.http_status:
+                if cap.http_status and url.lower().startswith(("http://", "https://")):
                     status = int(cap.http_status)
                     hdrs = _header_list(cap.headers)
                     if not any(k.lower() == "content-type" for k, _ in hdrs):
