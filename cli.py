@@ -916,6 +916,244 @@ def eval_sellers_cmd(
     typer.echo("links by type: " + ", ".join(f"{k} {v}" for k, v in sorted(rep["links_by_type"].items())))
 
 
+# ---------------------------------------------------------------- telegram (issue 5)
+telegram_app = _typer("Telegram with an account (Telethon): login, watch, backfill, discover, search.")
+app.add_typer(telegram_app, name="telegram")
+
+
+def _print_tg_alerts(alerts) -> None:
+    for a in alerts:
+        typer.echo(f"ALERT {a.get('category')}/{a.get('subtype') or '-'} score {a.get('score')} "
+                   f"post {a.get('post_id')} {a.get('url') or a.get('chat') or ''}".rstrip())
+
+
+@import_app.command("telegram-page")
+def import_telegram_page_cmd(
+    files: Annotated[list[str], typer.Argument(help="Saved t.me/s/<channel> (or ?embed=1) HTML pages.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import t.me/s pages saved from a browser: each message becomes a post, the raw HTML is kept as evidence.
+
+    A page of a channel that does not exist or is private is reported and skipped (exit 1).
+
+    Example: veille import telegram-page ~/Downloads/t.me-s-somechannel.html
+    """
+    from telegram_watch.preview import import_pages
+
+    with open_ws(workspace) as ws:
+        rep = import_pages(ws, files)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        for f, e in rep.errors:
+            typer.echo(f"{f}: {e}", err=True)
+        _print_tg_alerts(rep.alerts)
+        typer.echo(f"{rep.files} file(s), {rep.posts} message(s): {rep.imported} new, {rep.updated} updated, "
+                   f"{rep.unchanged} unchanged, {rep.positives} flagged as offers; channels: "
+                   f"{', '.join(rep.channels) or '-'}")
+    if rep.errors:
+        raise typer.Exit(1)
+
+
+@import_app.command("telegram-export")
+def import_telegram_export_cmd(
+    path: Annotated[Path, typer.Argument(help="result.json of a Telegram Desktop export, its folder, or a JSON "
+                                              "list of Telethon to_dict() messages.")],
+    seller: Annotated[list[str] | None, typer.Option(
+        "--seller", help="A sender who is a seller (from_id like user123, numeric id or name; 'peer' = the other "
+                         "party of a one-to-one chat). Everybody else is stored as a third party.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Public @username of the exported channel (gives t.me URLs).")]
+    = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Exit 0 even if some messages were rejected.")]
+    = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a Telegram Desktop export (single chat or whole account), streamed: memory stays bounded.
+
+    Photos and files of the export folder are hashed into the evidence store; paths leaving the folder are
+    refused and reported. Re-running adds nothing twice; an interrupted import resumes.
+
+    Example: veille import telegram-export ~/Downloads/ChatExport_2026-11-01 --seller peer
+    """
+    from telegram_watch.export import import_export
+
+    with open_ws(workspace) as ws:
+        rep = import_export(ws, path, sellers=seller or [], channel=channel)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        for place, reason in rep.rejected:
+            typer.echo(f"rejected: {place}: {reason}", err=True)
+        for place, f, reason in rep.refused:
+            typer.echo(f"refused media: {place}: {f!r}: {reason}", err=True)
+        if rep.media_missing:
+            typer.echo(f"{len(rep.media_missing)} media file(s) named in the export are missing from its folder",
+                       err=True)
+        _print_tg_alerts(rep.alerts)
+        roles = ", ".join(f"{k} {v}" for k, v in sorted(rep.roles.items())) or "-"
+        typer.echo(f"{rep.format} export: {rep.chats} chat(s), {rep.messages} message(s): {rep.imported} new, "
+                   f"{rep.updated} updated, {rep.unchanged + rep.skipped_already_imported} already there, "
+                   f"{len(rep.rejected)} rejected, {rep.positives} flagged as offers; media stored "
+                   f"{rep.media_stored}, refused {len(rep.refused)}; roles: {roles}")
+    if rep.rejected and not skip_bad:
+        raise typer.Exit(1)
+
+
+@telegram_app.command("login")
+def telegram_login_cmd(workspace: WorkspaceOpt = None) -> None:
+    """Log in once, interactively (phone, code, 2FA password); writes the session file with mode 0600.
+
+    api_id/api_hash are read from the environment variables named by telegram.api_id_env/api_hash_env.
+
+    Example: VEILLE_TG_API_ID=12345 VEILLE_TG_API_HASH=... veille telegram login
+    """
+    from telegram_watch import commands
+
+    with open_ws(workspace) as ws:
+        info = commands.login(
+            ws,
+            lambda: typer.prompt("Phone number (international format)"),
+            lambda: typer.prompt("Login code sent by Telegram"),
+            lambda: typer.prompt("Two-step verification password", hide_input=True),
+        )
+    who = f"@{info['username']}" if info.get("username") else f"user {info.get('user_id')}"
+    typer.echo(f"{'already logged in' if info.get('already') else 'logged in'} as {who}; session file mode "
+               f"{info.get('session_mode')}")
+
+
+@telegram_app.command("watch")
+def telegram_watch_cmd(
+    channel: Annotated[list[str] | None, typer.Option("--channel", "-c", help="Watch this channel instead of "
+                                                      "the watch list (repeatable).")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Watch channels live: new messages are classified and stored, edits kept as versions, deletions marked.
+
+    Runs until interrupted (Ctrl-C). Alerts are printed and stored.
+
+    Example: veille telegram watch -c somechannel
+    """
+    from telegram_watch import commands
+
+    def on_event(kind, info):
+        if kind == "delete" and info.get("post_ids"):
+            typer.echo(f"deleted: posts {info['post_ids']}")
+        elif kind == "edit" and info.get("changed"):
+            typer.echo(f"edited: post {info['post_id']} now version {info['version']}")
+
+    with open_ws(workspace) as ws:
+        commands.watch(ws, channel or [], on_alert=lambda a: _print_tg_alerts([a]), on_event=on_event)
+
+
+@telegram_app.command("backfill")
+def telegram_backfill_cmd(
+    channel: Annotated[str, typer.Argument(help="Channel username, @name or t.me link.")],
+    since: Annotated[str | None, typer.Option(help="Only messages from this date (YYYY-MM-DD, UTC).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Most messages read (default telegram.backfill_limit).")]
+    = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a channel's history through iter_messages; resumes after the last stored message.
+
+    FloodWait answers are honoured by sleeping (up to telegram.max_flood_wait).
+
+    Example: veille telegram backfill somechannel --since 2026-10-01 --limit 500
+    """
+    from storage.post import to_utc
+    from telegram_watch import commands
+
+    when = to_utc(since, "--since") if since else None
+    with open_ws(workspace) as ws:
+        reps = commands.backfill(ws, [channel], since=when, limit=limit)
+    if as_json:
+        print_json([r.to_dict() for r in reps])
+        return
+    failed = False
+    for r in reps:
+        _print_tg_alerts(r.alerts)
+        typer.echo(f"{r.chat}: {r.status}: {r.fetched} read, {r.imported} new, {r.updated} updated, "
+                   f"{r.positives} offers; now at message {r.last_id}"
+                   + (f"; flood waits {r.flood_waits}" if r.flood_waits else "") + (f"; {r.error}" if r.error else ""))
+        failed |= r.status == "failed"
+    if failed:
+        raise typer.Exit(1)
+
+
+@telegram_app.command("discover")
+def telegram_discover_cmd(
+    add: Annotated[bool, typer.Option("--add", help="Add the candidates to the watch list.")] = False,
+    min_refs: Annotated[int | None, typer.Option(help="Default telegram.discover_min_refs.")] = None,
+    max_depth: Annotated[int | None, typer.Option(help="Default telegram.discover_max_depth.")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Snowball: channels referenced (forwards, t.me links, @mentions) by posts classified positive.
+
+    Ranked by the number of positive posts referencing them. Nothing is added without --add.
+
+    Example: veille telegram discover --min-refs 3  |  veille telegram discover --add
+    """
+    from telegram_watch.discover import add_candidates, discover
+
+    with open_ws(workspace) as ws:
+        cands = discover(ws, min_refs=min_refs, max_depth=max_depth)
+        added = add_candidates(ws, cands) if add and cands else 0
+    if as_json:
+        print_json({"candidates": [c.to_dict() for c in cands], "added": added})
+        return
+    for c in cands:
+        typer.echo(f"{c.refs}\tdepth {c.depth}\t{c.kind}\thttps://t.me/{c.name}")
+    typer.echo(f"{len(cands)} candidate(s)" + (f", {added} added to the watch list" if add else
+                                               " (use --add to watch them)"), err=True)
+
+
+@telegram_app.command("search")
+def telegram_search_cmd(
+    query: Annotated[str, typer.Argument(help="Keywords, e.g. 'rdv prefecture'.")],
+    limit: Annotated[int, typer.Option(help="Most results.")] = 50,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search public channels and groups by keyword (contacts.Search). Prints, adds nothing.
+
+    Example: veille telegram search "rendez-vous prefecture"
+    """
+    from telegram_watch import commands
+
+    with open_ws(workspace) as ws:
+        res = commands.search(ws, query, limit)
+    if as_json:
+        print_json(res)
+        return
+    for r in res:
+        typer.echo(f"{r['kind']}\t{r['members'] or '-'}\t{r['url'] or r['id']}\t{r['title'] or ''}")
+    typer.echo(f"{len(res)} result(s)", err=True)
+
+
+@telegram_app.command("channels")
+def telegram_channels_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The watch list: telegram.channels from veille.toml plus channels added by discover --add.
+
+    Example: veille telegram channels --json
+    """
+    from storage.telegram_store import sync_state, watchlist
+    from telegram_watch.preview import normalise_channel
+
+    with open_ws(workspace) as ws:
+        wl = watchlist(ws, [normalise_channel(c) for c in ws.config.get("telegram.channels") or []])
+        sync = {s["chat"]: s["last_backfill_id"] for s in sync_state(ws)}
+    for w in wl:
+        w["last_backfill_id"] = sync.get(w["name"], 0)
+    if as_json:
+        print_json(wl)
+        return
+    for w in wl:
+        typer.echo(f"{w['name']}\t{w['added_by']}\tdepth {w['depth']}\tbackfilled to {w['last_backfill_id']}")
+
+
 def main() -> None:
     app()
 

@@ -290,12 +290,33 @@ def _m_daily_digests(db: sqlite_utils.Database) -> None:
 
 from .sellers_schema import migrate_sellers_clustering  # noqa: E402 - issue 6 (seller clustering)
 
+def _m_telegram_watchlist(db: sqlite_utils.Database) -> None:
+    """Telegram (issue 5): the watch list (config channels + `discover --add`) and backfill progress."""
+    db.execute("""create table telegram_channels (
+        name text primary key,
+        added_at text not null,
+        added_by text not null,
+        depth integer not null default 0,
+        refs integer not null default 0,
+        active integer not null default 1,
+        note text
+    )""")
+    db.execute("""create table telegram_sync (
+        chat text primary key,
+        last_backfill_id integer not null default 0,
+        updated_at text not null
+    )""")
+
+
+from .sellers_schema import migrate_sellers_clustering  # noqa: E402 - issue 6 (seller clustering)
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_core", _m0001_core),
     ("0002_fts", _m0002_fts),
     ("0003_cases_notice_items_rechecks", _m_cases_tracking),
     ("0009_daily_digests", _m_daily_digests),
     ("0006_sellers_clustering_state", migrate_sellers_clustering),
+    ("0011_telegram_watchlist_sync", _m_telegram_watchlist),
 ]
 
 

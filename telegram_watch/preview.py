@@ -550,3 +550,90 @@ def recheck(ws, post_id: int, base_url: str | None = None, fetcher=None) -> Rech
     cap.outcome, cap.note = "error", "embed page without the message or a known error"
     cid = add_capture(ws, cap, post_id)
     return RecheckResult(post_id, "error", status, cid, url, cap.note)
+
+
+# --------------------------------------------------------------------- saved pages
+@dataclass
+class PageImportReport:
+    files: int = 0
+    posts: int = 0
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    positives: int = 0
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["errors"] = [{"file": f, "error": e} for f, e in self.errors]
+        return d
+
+
+def page_captures(page: PreviewPage, raw_sha: str, raw_size: int, url: str | None, name: str, kind: str,
+                  tool: str, http_status: int | None = None) -> list[tuple[Post, Any]]:
+    """(Post, Capture) pairs for the posts of one page; every capture points at the page's raw HTML."""
+    from storage.posts import Artifact, Capture
+
+    out = []
+    for post in page.posts:
+        cap = Capture(kind=kind, url=url, method=None if kind == "import" else "GET", http_status=http_status,
+                      tool=tool, fetched_at=post.fetched_at,
+                      capture_key=f"tme:{raw_sha}:{post.external_id}",
+                      artifacts=[Artifact(role="raw_html", sha256=raw_sha, size=raw_size, mime="text/html",
+                                          name=name)],
+                      extra={"via": "tme_preview", "channel_info": page.info.to_dict(), "page": name})
+        out.append((post, cap))
+    return out
+
+
+def import_pages(ws, files: list[str]) -> PageImportReport:
+    """``veille import telegram-page``: store saved t.me/s (or embed) pages and their posts.
+
+    A file that is not a t.me/s page, or the page of a channel that does not
+    exist or is private, is reported and skipped; the other files are imported.
+    """
+    from pathlib import Path
+
+    from storage.ingest import ingest_many
+
+    rep = PageImportReport()
+    for f in files:
+        p = Path(f)
+        rep.files += 1
+        try:
+            if not p.is_file():
+                raise InputError("no such file")
+            if p.stat().st_size > MAX_PAGE_BYTES:
+                raise InputError(f"larger than {MAX_PAGE_BYTES} bytes")
+            body = p.read_bytes()
+            page = parse_channel_page(body)
+            canonical = None
+            m = re.search(rb'<link[^>]+rel="canonical"[^>]+href="([^"]{1,300})"', body)
+            if m:
+                canonical = _safe_url(m.group(1).decode("utf-8", "replace"))
+            if page.not_found or (not page.posts and page.error):
+                raise InputError(page.error or "no channel history in this page: the channel does not exist, is "
+                                 "private, or this is not a t.me/s page")
+            if not page.posts:
+                raise InputError("no message in this page")
+        except InputError as exc:
+            rep.errors.append((str(p), str(exc)))
+            continue
+        sha = ws.store.put_bytes(body)
+        if page.channel:
+            rep.channels[page.channel] = page.info.to_dict()
+        pairs = page_captures(page, sha, len(body), canonical, p.name, "import", "veille import telegram-page")
+        for res in ingest_many(ws, pairs):
+            rep.posts += 1
+            s = res.save
+            rep.imported += s.created
+            rep.updated += s.changed
+            rep.unchanged += not (s.created or s.changed)
+            if res.positive and (s.created or s.changed):
+                rep.positives += 1
+                v = res.analysis.verdict
+                rep.alerts.append({"post_id": s.post_id, "category": v.category, "subtype": v.subtype,
+                                   "score": round(float(v.score), 3)})
+    return rep

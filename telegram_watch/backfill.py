@@ -1,0 +1,232 @@
+"""History of a channel through Telethon's ``iter_messages``, resumable and paced.
+
+``veille telegram backfill CHANNEL [--since DATE] [--limit N]`` reads messages
+in *ascending* id order, in chunks; each chunk is ingested in one transaction
+and only then is the chat's backfill mark (``telegram_sync``) moved to the
+chunk's highest id. Stored ids are thus always a contiguous run up to the mark:
+a run killed at any moment resumes after the mark and neither loses nor
+duplicates a message (captures are keyed by chat, id and content).
+
+A ``FloodWaitError`` is honoured: the pending chunk is committed, veille sleeps
+the number of seconds Telegram asked for (if not more than
+``telegram.max_flood_wait``; otherwise the run stops as ``partial`` and says
+when to retry), then goes on from the mark. ``iter_messages`` waits
+``telegram.pace_seconds`` between its requests.
+
+Called by the CLI and by ``veille daily``::
+
+    report = asyncio.run(backfill_channels(ws, seam, ["channel1", ...]))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage.errors import SourceError
+from storage.ingest import ingest_many
+from storage.post import Post, iso, utcnow
+from storage.posts import Artifact, Capture, finish_run, start_run
+from storage.telegram_store import last_backfill_id, set_backfill_id
+
+from .convert import ChatRef, chat_ref_from_entity, message_dict_to_post, tl_json
+from .export import perceptual_hash
+
+log = logging.getLogger("veille.telegram")
+
+CHUNK = 100
+
+
+@dataclass
+class BackfillReport:
+    chat: str
+    status: str = "ok"  # ok | partial | failed | interrupted
+    fetched: int = 0
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    positives: int = 0
+    first_id: int | None = None
+    last_id: int = 0
+    resumed_from: int = 0
+    flood_waits: list[int] = field(default_factory=list)
+    media_stored: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def sender_info(msg) -> dict[str, Any] | None:
+    s = getattr(msg, "sender", None)
+    if s is None:
+        return None
+    name = getattr(s, "title", None) or " ".join(
+        x for x in (getattr(s, "first_name", None), getattr(s, "last_name", None)) if x) or None
+    return {"id": getattr(s, "id", None), "username": getattr(s, "username", None), "name": name}
+
+
+async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
+                             tool: str) -> tuple[Post, Capture]:
+    """Post + capture (raw ``to_dict()`` JSON, media within the size limit) of one live message."""
+    d = msg.to_dict()
+    post = message_dict_to_post(d, chat, sender=sender_info(msg), via=via)
+    arts = [Artifact(role="json", data=tl_json(d), mime="application/json",
+                     name=f"{chat.key.replace('/', '-')}-{msg.id}.json")]
+    if post.media and getattr(msg, "media", None) is not None and seam is not None:
+        try:
+            data = await seam.download_media(msg, max_media)
+        except Exception as exc:  # noqa: BLE001 - a failed download must not lose the message
+            log.warning("media of %s/%s not downloaded: %s", chat.key, msg.id, type(exc).__name__)
+            data = None
+        if data:
+            arts.append(Artifact(role="media", data=bytes(data),
+                                 name=f"{chat.key.replace('/', '-')}-{msg.id}-media"))
+            post.media[0]["sha256"] = hashlib.sha256(data).hexdigest()
+            post.media[0]["size"] = len(data)
+            if post.media[0].get("kind") == "photo":
+                ph = perceptual_hash(bytes(data))
+                if ph:
+                    post.media[0]["phash"] = ph
+        elif post.media:
+            post.media[0]["note"] = post.media[0].get("note") or f"not downloaded (absent or over {max_media} bytes)"
+    cap = Capture(kind="fetch", url=post.url or None, method=None, tool=tool, fetched_at=utcnow(),
+                  capture_key=f"tg:{post.external_id}:{post.content_hash()}:{via}",
+                  artifacts=arts, extra={"via": via, "chat": chat.key, "message_id": msg.id})
+    return post, cap
+
+
+async def resolve(seam, channel: str | int):
+    """The entity of a channel/group; SourceError with a clear message if it does not exist or is private."""
+    from telethon import errors
+
+    try:
+        return await seam.get_entity(channel)
+    except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError) as exc:
+        raise SourceError(f"Telegram channel {channel!r} does not exist ({type(exc).__name__})") from None
+    except (errors.ChannelPrivateError, errors.ChannelInvalidError, errors.ChatAdminRequiredError) as exc:
+        raise SourceError(f"Telegram channel {channel!r} is private or not accessible ({type(exc).__name__})") \
+            from None
+    except ValueError as exc:
+        raise SourceError(f"Telegram channel {channel!r} not found: {exc}") from None
+
+
+async def backfill(ws, seam, channel: str | int, since: datetime | None = None, limit: int | None = None,
+                   on_alert: Callable[[dict], None] | None = None, entity=None) -> BackfillReport:
+    """Backfill one channel; see the module doc. Returns the report (status ok/partial)."""
+    from telethon import errors
+
+    cfg = ws.config
+    limit = int(limit or cfg.get("telegram.backfill_limit", 2000))
+    max_wait = int(cfg.get("telegram.max_flood_wait", 900))
+    max_media = int(cfg.get("telegram.max_media_bytes", 15_000_000))
+    if entity is None:
+        entity = await resolve(seam, channel)
+    chat = chat_ref_from_entity(entity)
+    rep = BackfillReport(chat=chat.key)
+    run_id = start_run(ws, f"telegram:{chat.key}", "backfill")
+    mark = last_backfill_id(ws, chat.key)
+    rep.resumed_from = mark
+    offset_date = None
+    if mark == 0:
+        if since is not None:
+            offset_date = since
+        else:
+            latest = await seam.latest_message_id(entity)
+            mark = max(0, latest - limit)
+    rep.last_id = mark
+    pending: list[tuple[Post, Capture]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        top = max(int(p.extra["message_id"]) for p, _ in pending)
+        for res in ingest_many(ws, pending, batch_size=len(pending)):
+            s = res.save
+            rep.imported += s.created
+            rep.updated += s.changed
+            rep.unchanged += not (s.created or s.changed)
+            if res.positive and (s.created or s.changed):
+                rep.positives += 1
+                v = res.analysis.verdict
+                alert = {"post_id": s.post_id, "chat": chat.key, "category": v.category, "subtype": v.subtype,
+                         "score": round(float(v.score), 3), "url": None}
+                rep.alerts.append(alert)
+                if on_alert:
+                    on_alert(alert)
+        rep.media_stored += sum(1 for _, c in pending for a in c.artifacts if a.role == "media")
+        pending.clear()
+        set_backfill_id(ws, chat.key, top)  # only after the chunk is committed
+        rep.last_id = max(rep.last_id, top)
+
+    try:
+        while True:
+            remaining = limit - rep.fetched
+            if remaining <= 0:
+                break
+            try:
+                async for msg in seam.iter_messages(entity, min_id=rep.last_id, offset_date=offset_date,
+                                                    limit=remaining, reverse=True):
+                    if msg.id <= rep.last_id:
+                        continue
+                    if since is not None and msg.date is not None and msg.date < since:
+                        continue
+                    rep.fetched += 1
+                    rep.first_id = rep.first_id or msg.id
+                    pending.append(await message_to_capture(seam, msg, chat, "telethon_backfill", max_media,
+                                                            "veille telegram backfill"))
+                    if len(pending) >= CHUNK:
+                        flush()
+                    if rep.fetched >= limit:
+                        break
+                flush()
+                break
+            except errors.FloodWaitError as exc:
+                flush()
+                wait = int(exc.seconds)
+                rep.flood_waits.append(wait)
+                if wait > max_wait:
+                    rep.status = "partial"
+                    rep.error = (f"Telegram asked to wait {wait} s (more than telegram.max_flood_wait = {max_wait}); "
+                                 f"stopped at message {rep.last_id}; run again later to resume")
+                    break
+                log.warning("FloodWait: sleeping %s s before resuming %s after %s", wait, chat.key, rep.last_id)
+                await seam.sleep(wait)
+                offset_date = None
+    except Exception as exc:
+        flush_error = None
+        try:
+            flush()  # keep what was read before the failure
+        except Exception as exc2:  # noqa: BLE001
+            flush_error = exc2
+        rep.status = "failed"
+        rep.error = f"{type(exc).__name__}: {exc}" + (f" (and {flush_error})" if flush_error else "")
+        finish_run(ws, run_id, "failed", rep.imported + rep.updated, rep.error)
+        raise SourceError(f"backfill of {chat.key} failed after message {rep.last_id}: {rep.error}; "
+                          "run it again to resume") from None
+    except BaseException:
+        rep.status = "interrupted"
+        finish_run(ws, run_id, "interrupted", rep.imported + rep.updated, "interrupted")
+        raise
+    finish_run(ws, run_id, rep.status, rep.imported + rep.updated, rep.error)
+    log.info("backfill %s: %s fetched up to %s at %s", chat.key, rep.fetched, rep.last_id, iso(utcnow()))
+    return rep
+
+
+async def backfill_channels(ws, seam, channels: list[str], since: datetime | None = None,
+                            limit: int | None = None, on_alert=None) -> list[BackfillReport]:
+    """Backfill several channels one after the other (``veille daily``); a failing channel stops no other."""
+    out = []
+    for i, ch in enumerate(channels):
+        if i:
+            await seam.sleep(seam.pace)
+        try:
+            out.append(await backfill(ws, seam, ch, since=since, limit=limit, on_alert=on_alert))
+        except SourceError as exc:
+            out.append(BackfillReport(chat=str(ch), status="failed", error=str(exc)))
+    return out
