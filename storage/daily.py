@@ -271,7 +271,7 @@ def _sites(ws) -> list[str]:
 
 
 def source_classifieds(ws, step: Step, base_urls: dict[str, str], reporter: Reporter) -> None:
-    crawl = _optional("spiders.run", "crawl")
+    crawl = classifieds_crawler()
     sites = _sites(ws)
     if base_urls:
         sites = [s for s in sites if s in base_urls] or [s for s in base_urls if s not in ("telegram", "tme")]
@@ -300,8 +300,33 @@ def source_classifieds(ws, step: Step, base_urls: dict[str, str], reporter: Repo
             step.status = "failed"
 
 
+TELEGRAM_WEB = (("telegram_watch.preview", ("crawl_channels",)), ("spiders.run", ("crawl_channels",)))
+
+
+def telegram_web_crawler():
+    """The function that reads public channels through t.me/s, or Unavailable."""
+    for module, names in TELEGRAM_WEB:
+        try:
+            return _optional(module, *names)
+        except Unavailable:
+            continue
+    raise Unavailable("no t.me/s channel crawler (telegram_watch.preview.crawl_channels) is installed")
+
+
+def classifieds_crawler():
+    return _optional("spiders.run", "crawl")
+
+
+def part_available(getter) -> bool:
+    try:
+        getter()
+    except Unavailable:
+        return False
+    return True
+
+
 def source_telegram_web(ws, step: Step, channels: list[str], base_url: str | None) -> None:
-    crawl = _optional("telegram_watch.preview", "crawl_channels", "crawl")
+    crawl = telegram_web_crawler()
     res = crawl(ws, channels, base_url=base_url) if base_url else crawl(ws, channels)
     step.items = _count(res)
     step.detail = f"{len(channels)} channel(s): {', '.join(channels)}"

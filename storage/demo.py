@@ -5,10 +5,11 @@
 2. starts the demo site (:mod:`storage.demo_site`) on 127.0.0.1;
 3. **day 1**: runs the daily job over the site (base-URL overrides) and over
    the bundled demo Telegram Desktop export;
-4. the fictional world moves on (an ad is taken down, its seller relists under
-   a new account, another seller shows up on a new platform);
-5. **day 2**: runs the daily job again (re-checks find the removal, the digest
-   lists the relisting and the new platform);
+4. **day 2**: an ad is taken down and another seller shows up on a new
+   platform; the daily job's re-checks find the removal and its digest lists
+   the new platform;
+5. **day 3**: the reseller whose ad was removed relists under a new account;
+   the digest lists the relisting alert;
 6. exports the evidence bundle of the seller seen on the most platforms,
    verifies it, drafts a DSA notice and a complaint;
 7. prints what it found (every count read back from the database) and where
@@ -33,13 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import CONFIG_NAME
-from .daily import Reporter, run_daily
+from .daily import Reporter, classifieds_crawler, part_available, run_daily, telegram_web_crawler
 from .db import rows
 from .demo_site import DemoSite, demo_posts, telegram_export_dir
 from .demo_site.data import SITES
 from .errors import VeilleError
 from .workspace import Workspace, init_workspace
 
+DAYS = (1, 2, 3)
 DEMO_SETTINGS: dict[str, Any] = {
     "workspace.name": "veille demo (fictional data)",
     "collect.download_delay": 0.0,
@@ -180,8 +182,8 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
         say(f"{'  ' if status == 'ok' else '! '}{name}: {status}{' - ' + detail if detail else ''}")
 
     say(f"veille demo: workspace {root}")
-    have_spiders = available("spiders.run")
-    have_tme = available("telegram_watch.preview")
+    have_spiders = part_available(classifieds_crawler)
+    have_tme = part_available(telegram_web_crawler)
     have_export = available("telegram_watch.export")
     demo_dir = ws.path("demo")
     demo_dir.mkdir(exist_ok=True)
@@ -191,7 +193,11 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     try:
         with DemoSite(day=1) as site:
             say("demo site on 127.0.0.1: " + ", ".join(f"{k} {v}" for k, v in site.base_urls.items()))
-            for day in (1, 2):
+            for day in DAYS:
+                if day > 1:
+                    # Times are kept to the second: make each demo day start in a later second than the
+                    # previous one ended, as real days would (relisting is "first seen after the removal").
+                    time.sleep(1.1)
                 site.day = day
                 imports: list[Path] = []
                 missing = []
@@ -219,7 +225,7 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
                 say(f"--- day {day}: veille daily")
                 only = {"inbox"} | ({"classifieds"} if have_spiders else set()) | ({"telegram"} if have_tme else set())
                 rep = run_daily(ws, base_urls=site.base_urls, reporter=reporter or Reporter(), only=only,
-                                send=False, extra_imports=imports, recheck=(day == 2))
+                                send=False, extra_imports=imports, recheck=(day > 1))
                 res.outputs[f"digest_day{day}"] = (rep.digest or {}).get("html")
                 res.outputs[f"digest_day{day}_md"] = (rep.digest or {}).get("md")
                 for s in rep.steps:
@@ -300,7 +306,8 @@ def _evidence_and_drafts(ws: Workspace, res: DemoResult, stage) -> None:
 
 
 def _verify_fn():
-    for mod, name in (("storage.verify", "verify_bundle"), ("storage.bundle", "verify_bundle")):
+    for mod, name in (("storage.verify_bundle", "verify_bundle"), ("storage.verify", "verify_bundle"),
+                      ("storage.bundle", "verify_bundle")):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError:
@@ -308,7 +315,7 @@ def _verify_fn():
         fn = getattr(m, name, None)
         if fn is not None:
             return fn
-    raise ImportError("no verify_bundle in storage.verify or storage.bundle yet")
+    raise ImportError("no verify_bundle in storage.verify_bundle yet")
 
 
 def format_summary(res: DemoResult) -> list[str]:
@@ -332,8 +339,8 @@ def format_summary(res: DemoResult) -> list[str]:
             f"  configuration:  {o.get('config')}",
             f"  database:       {o.get('database')}",
             f"  evidence store: {o.get('evidence_store')}"]
-    for k, label in (("digest_day1", "digest day 1"), ("digest_day2", "digest day 2"),
-                     ("digest_day2_md", "digest (md)"), ("bundle", "bundle"), ("notice", "DSA notice"),
+    for k, label in (("digest_day1", "digest day 1"), ("digest_day2", "digest day 2"), ("digest_day3", "digest day 3"),
+                     ("digest_day3_md", "digest (md)"), ("bundle", "bundle"), ("notice", "DSA notice"),
                      ("complaint", "complaint")):
         if o.get(k):
             out.append(f"  {label + ':':<15} {o[k]}")

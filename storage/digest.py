@@ -78,9 +78,21 @@ def safe_url(value: Any) -> str | None:
 
 
 # ------------------------------------------------------------------ data
-def previous_window_end(ws) -> str | None:
-    r = rows(ws.db, "select max(window_end) as t from digests")
-    return r[0]["t"] if r and r[0]["t"] else None
+MARK_TABLES = {"posts": "id", "sellers": "id", "alerts": "id", "runs": "id"}
+
+
+def current_marks(ws) -> dict[str, int]:
+    """The highest row id of each table a digest reads: the window is (previous marks, these marks]."""
+    return {t: int(rows(ws.db, f"select coalesce(max({c}), 0) as n from {t}")[0]["n"])  # noqa: S608
+            for t, c in MARK_TABLES.items()}
+
+
+def previous_digest(ws) -> dict | None:
+    r = rows(ws.db, "select window_end, counts from digests order by id desc limit 1")
+    if not r:
+        return None
+    marks = _j(r[0]["counts"], {}).get("marks")
+    return {"window_end": r[0]["window_end"], "marks": marks if isinstance(marks, dict) else None}
 
 
 def _seller_labels(ws) -> dict[int, str]:
@@ -105,10 +117,9 @@ def _shared_identifiers(ws, seller_id: int, limit: int = 6) -> list[dict]:
                        "order by platforms desc, posts desc limit ?", [seller_id, limit])
 
 
-def _window_sql(col: str, start: str | None) -> tuple[str, list]:
-    if start:
-        return f"{col} >= ? and {col} < ?", [start]
-    return f"{col} < ?", []
+def _ids(col: str, table: str, lo: dict | None, hi: dict) -> tuple[str, list]:
+    """SQL condition: row id in (previous mark, current mark]."""
+    return f"{col} > ? and {col} <= ?", [int((lo or {}).get(table, 0)), int(hi[table])]
 
 
 def price_trends(ws, end: str, weeks: int = WEEKS) -> list[dict]:
@@ -144,14 +155,22 @@ def price_trends(ws, end: str, weeks: int = WEEKS) -> list[dict]:
     return out
 
 
-def digest_data(ws, start: str | None, end: str, report=None) -> dict[str, Any]:
-    """Everything the digest lists for the window [start, end) (start None: from the beginning)."""
+def digest_data(ws, start: str | None, end: str, report=None, lo: dict | None = None,
+                hi: dict | None = None) -> dict[str, Any]:
+    """Everything the digest lists since the previous digest.
+
+    The window is defined by row ids (``lo`` exclusive, ``hi`` inclusive, from
+    :func:`current_marks`), so nothing saved in the same second as a digest is
+    ever counted twice or lost; ``start``/``end`` are the matching times, shown
+    to the reader. ``lo`` None: from the first row.
+    """
+    hi = hi or current_marks(ws)
     labels = _seller_labels(ws)
-    w, wp = _window_sql("p.first_seen_at", start)
+    w, wp = _ids("p.id", "posts", lo, hi)
     offers = rows(ws.db, f"select p.id, p.platform, p.url, p.title, p.text, p.price, p.currency, p.author, "  # noqa: S608
                          f"p.author_handle, p.category, p.subtype, p.score, p.seller_id, p.posted_at, p.first_seen_at "
                          f"from posts p where {w} and p.category is not null and p.category != 'none' "
-                         f"order by p.category, p.subtype, p.platform, p.id", [*wp, end])
+                         f"order by p.category, p.subtype, p.platform, p.id", wp)
     by_cat: dict[str, dict[str, Any]] = {}
     for o in offers:
         key = f"{o['category']}/{o['subtype'] or '-'}"
@@ -166,15 +185,17 @@ def digest_data(ws, start: str | None, end: str, report=None) -> dict[str, Any]:
         g["more"] = max(0, g["count"] - MAX_ITEMS)
         g["posts"] = g["posts"][:MAX_ITEMS]
 
-    ws_, sp = _window_sql("created_at", start)
-    new_sellers = rows(ws.db, f"select * from sellers where {ws_} order by post_count desc, id", [*sp, end])  # noqa: S608
+    sw, sp = _ids("id", "sellers", lo, hi)
+    new_sellers = rows(ws.db, f"select * from sellers where {sw} and coalesce(status, 'active') != 'merged' "  # noqa: S608
+                              f"order by post_count desc, id", sp)
 
-    # Sellers with activity in the window, their platforms and when each platform was first seen.
+    # Sellers with activity in the window, their platforms, and which platforms are new to them.
+    lo_post = int((lo or {}).get("posts", 0))
     active_ids = sorted({o["seller_id"] for o in offers if o["seller_id"]} | {s["id"] for s in new_sellers})
     cross, new_platform = [], []
     for sid in active_ids:
-        plats = rows(ws.db, "select platform, min(first_seen_at) as first, count(*) as n from posts "
-                            "where seller_id = ? group by platform order by first", [sid])
+        plats = rows(ws.db, "select platform, min(id) as first_id, count(*) as n from posts "
+                            "where seller_id = ? and id <= ? group by platform order by first_id", [sid, hi["posts"]])
         if not plats:
             continue
         info = {"id": sid, "label": labels.get(sid, f"seller #{sid}"),
@@ -182,27 +203,27 @@ def digest_data(ws, start: str | None, end: str, report=None) -> dict[str, Any]:
                 "links": _link_types(ws, sid), "shared": _shared_identifiers(ws, sid)}
         if len(plats) >= 2:
             cross.append(info)
-        if start:
-            earlier = [p for p in plats if p["first"] < start]
-            fresh = [p["platform"] for p in plats if p["first"] >= start and p["first"] < end]
+        if lo:
+            earlier = [p["platform"] for p in plats if p["first_id"] <= lo_post]
+            fresh = [p["platform"] for p in plats if p["first_id"] > lo_post]
             if earlier and fresh:
-                new_platform.append({**info, "new_platforms": fresh,
-                                     "known_platforms": [p["platform"] for p in earlier]})
+                new_platform.append({**info, "new_platforms": fresh, "known_platforms": earlier})
     for s in new_sellers:
         s["platforms"] = _j(s.get("platforms"), [])
         s["categories"] = _j(s.get("categories"), [])
         s["display"] = s["label"] or f"seller #{s['id']}"
 
-    rw, rp = _window_sql("status_at", start)
-    removed = rows(ws.db, f"select id, platform, url, title, text, status, status_at, seller_id from posts "  # noqa: S608
-                          f"where status in ('removed', 'deleted') and {rw} order by status_at", [*rp, end])
+    aw, ap = _ids("a.id", "alerts", lo, hi)
+    removed = rows(ws.db, f"select p.id, p.platform, p.url, p.title, p.text, p.status, p.status_at, p.seller_id "  # noqa: S608
+                          f"from posts p where p.status in ('removed', 'deleted') and p.id in "
+                          f"(select a.post_id from alerts a where a.kind = 'removed' and {aw}) order by p.status_at",
+                   ap)
     for r in removed:
         r["seller"] = labels.get(r["seller_id"]) if r["seller_id"] else None
         r["snippet"] = snippet(r["title"] or r["text"], 120)
         r["href"] = safe_url(r["url"])
-    aw, ap = _window_sql("at", start)
-    relisting = rows(ws.db, f"select id, at, post_id, seller_id, message, details from alerts "  # noqa: S608
-                            f"where kind = 'relisting' and {aw} order by at", [*ap, end])
+    relisting = rows(ws.db, f"select a.id, a.at, a.post_id, a.seller_id, a.message, a.details from alerts a "  # noqa: S608
+                            f"where a.kind = 'relisting' and {aw} order by a.at", ap)
     for a in relisting:
         a["seller"] = labels.get(a["seller_id"]) if a["seller_id"] else None
         p = rows(ws.db, "select url, platform from posts where id = ?", [a["post_id"]]) if a["post_id"] else []
@@ -215,11 +236,10 @@ def digest_data(ws, start: str | None, end: str, report=None) -> dict[str, Any]:
             if s.status in ("failed", "blocked", "partial", "unavailable"):
                 sources.append({"name": s.name, "kind": s.kind, "status": s.status,
                                 "error": s.error or s.detail, "at": report.started_at})
-    rw2, rp2 = _window_sql("started_at", start)
+    rw, rp = _ids("id", "runs", lo, hi)
     seen = {(s["name"], s["status"]) for s in sources}
     for r in rows(ws.db, f"select source, kind, status, error, started_at from runs "  # noqa: S608
-                         f"where status in ('failed', 'blocked') and source != 'daily' and {rw2} order by id",
-                  [*rp2, end]):
+                         f"where status in ('failed', 'blocked') and source != 'daily' and {rw} order by id", rp):
         if (r["source"], r["status"]) not in seen:
             sources.append({"name": r["source"], "kind": r["kind"], "status": r["status"], "error": r["error"],
                             "at": r["started_at"]})
@@ -229,7 +249,7 @@ def digest_data(ws, start: str | None, end: str, report=None) -> dict[str, Any]:
                          "(select count(*) from sellers) as sellers from posts")[0]
     counts = {"new_offers": len(offers), "new_sellers": len(new_sellers), "cross_platform_sellers": len(cross),
               "new_platform_sellers": len(new_platform), "removed": len(removed), "relisting": len(relisting),
-              "problem_sources": len(sources)}
+              "problem_sources": len(sources), "marks": hi}
     return {
         "workspace": ws.config.get("workspace.name", "veille workspace"), "window_start": start, "window_end": end,
         "generated_at": iso(utcnow()), "counts": counts, "offer_groups": groups, "new_sellers": new_sellers,
@@ -247,7 +267,7 @@ def _env() -> SandboxedEnvironment:
     env.filters["md"] = md_escape
     env.filters["price"] = lambda p, c=None: "" if p is None else (f"{p:,.0f}".replace(",", " ") + (f" {c}" if c else ""))
     env.filters["day"] = lambda v: (v or "")[:10]
-    env.filters["hm"] = lambda v: (v or "").replace("T", " ").replace("Z", " UTC")[:20]
+    env.filters["hm"] = lambda v: (str(v).replace("T", " ").replace("Z", "")[:19] + " UTC") if v else ""
     return env
 
 
@@ -285,9 +305,13 @@ def write_digest(ws, report=None, now: datetime | None = None, start: str | None
                  record: bool = True) -> dict[str, Any]:
     """Write the digest of the window since the previous one; return paths, hashes and counts."""
     end = iso(now or utcnow())
+    hi = current_marks(ws)
+    lo = None
     if start == "previous":
-        start = previous_window_end(ws)
-    data = digest_data(ws, start, end, report)
+        prev = previous_digest(ws)
+        start = prev["window_end"] if prev else None
+        lo = prev["marks"] if prev else None
+    data = digest_data(ws, start, end, report, lo=lo, hi=hi)
     html, md = render(data)
     folder = ws.path(DIGEST_DIR)
     name = _free_name(folder, end[:10])

@@ -145,7 +145,7 @@ def ad_url(base: str, ad: DemoAd) -> str:
     raise ValueError(f"unknown demo site {ad.site!r}")
 
 
-def demo_posts(data: DemoData, base_urls: dict[str, str], day: int = 2) -> list[dict[str, Any]]:
+def demo_posts(data: DemoData, base_urls: dict[str, str], day: int = 3) -> list[dict[str, Any]]:
     """Every record published by ``day`` as a JSONL Post dict (the demo without spiders).
 
     The URLs point at the local demo site described by ``base_urls``.
