@@ -492,6 +492,8 @@ def case_show_cmd(name: Annotated[str, typer.Argument(help="Case name.")], works
     for n in sc["notices"]:
         history = " -> ".join(f"{e['status']} {e['at'][:10]}" for e in n["events"])
         typer.echo(f"  {n['ref']}  {n['kind']}  {n['platform'] or '-'}  {n['status']}  [{history}]  {n['path'] or ''}")
+        for a in n.get("answers", []):
+            typer.echo(f"      answer ({a['status']}, {a['at'][:10]}): {a['name']} sha256 {a['sha256']}")
 
 
 @case_app.command("mark")
@@ -501,15 +503,18 @@ def case_mark_cmd(ref: Annotated[str, typer.Argument(help="Notice reference, e.g
                                                            "8601, UTC); default now.")] = None,
                   note: Annotated[str | None, typer.Option("--note", help="E.g. the platform's Art. 17 "
                                                            "statement-of-reasons id.")] = None,
+                  answer: Annotated[Path | None, typer.Option("--answer", help="File with the platform's reply "
+                                                              "(statement of reasons, e-mail, screenshot), kept "
+                                                              "in the evidence store.")] = None,
                   workspace: WorkspaceOpt = None) -> None:
     """Record a notice's status change (drafted → sent → acknowledged → removed/refused/no_answer).
 
-    Example: veille case mark VEILLE-20261120-0001 removed --date 2026-11-24 --note "SoR 8841"
+    Example: veille case mark VEILLE-20261120-0001 removed --date 2026-11-24 --note "SoR 8841" --answer sor.eml
     """
     from storage.cases import mark_notice
 
     with open_ws(workspace) as ws:
-        n = mark_notice(ws, ref, status, date, note)
+        n = mark_notice(ws, ref, status, date, note, answer)
     typer.echo(f"{n['ref']}: {n['status']} ({n['events'][-1]['at']})")
 
 

@@ -22,12 +22,14 @@ import json
 import re
 import statistics
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from . import custody
 from .db import rows, transaction
 from .errors import InputError, NotFoundError
 from .post import iso, to_utc, utcnow
+from .posts import Artifact, Capture, add_capture, store_artifacts
 
 NOTICE_STATUSES = ("drafted", "sent", "acknowledged", "removed", "refused", "no_answer")
 OUTCOMES = ("removed", "refused", "no_answer")
@@ -171,6 +173,8 @@ def _expand_notice(ws, n: dict) -> dict:
                                                        "order by post_id", [n["id"]])]
     n["events"] = rows(ws.db, "select status, at, note from notice_events where notice_id = ? order by at, id",
                        [n["id"]])
+    n["answers"] = [{"at": c["fetched_at"], "status": c["extra"].get("notice_status"), **a}
+                    for c in notice_answers(ws, n["ref"]) for a in c["artifacts"]]
     return n
 
 
@@ -251,13 +255,33 @@ def list_notices(ws, status: str | None = None) -> list[dict]:
     return [_expand_notice(ws, n) for n in r]
 
 
-def mark_notice(ws, ref: str, status: str, at: datetime | str | None = None, note: str | None = None) -> dict:
-    """Record a status change of a notice (with its date) in notice_events and the custody log."""
+MAX_ANSWER_BYTES = 50_000_000
+
+
+def mark_notice(ws, ref: str, status: str, at: datetime | str | None = None, note: str | None = None,
+                answer: Path | str | None = None) -> dict:
+    """Record a status change of a notice (with its date) in notice_events and the custody log.
+
+    ``answer``: a file holding the platform's reply (its Art. 17 statement of reasons, an acknowledgement
+    e-mail, a screenshot …), kept in the evidence store and filed against the notice.
+    """
     if status not in NOTICE_STATUSES or status == "drafted":
         raise InputError(f"unknown status {status!r}: use one of {', '.join(NOTICE_STATUSES[1:])}")
     when = parse_when(at, "--date")
     if note is not None and len(note) > 4000:
         raise InputError("note longer than 4000 characters")
+    capture = None
+    if answer is not None:
+        apath = Path(answer).expanduser()
+        if not apath.is_file():
+            raise InputError(f"answer file {apath} does not exist")
+        if apath.stat().st_size > MAX_ANSWER_BYTES:
+            raise InputError(f"answer file {apath} is larger than {MAX_ANSWER_BYTES} bytes")
+        capture = Capture(kind="import", url=None, method=None, fetched_at=when, outcome="ok",
+                          note=f"platform answer filed against notice {ref.strip().upper()} ({status})",
+                          artifacts=[Artifact(role="platform_answer", path=apath, name=apath.name[:200])],
+                          extra={"notice_ref": ref.strip().upper(), "notice_status": status})
+        store_artifacts(ws, capture)  # blob first, outside the transaction
     with transaction(ws.db):
         n = get_notice(ws, ref)
         cur = n["status"]
@@ -271,13 +295,29 @@ def mark_notice(ws, ref: str, status: str, at: datetime | str | None = None, not
         if last_at and when < last_at:
             raise InputError(f"date {iso(when)} is before the notice's last change ({n['events'][-1]['status']} "
                              f"on {iso(last_at)})")
+        filed = None
+        if capture is not None:
+            add_capture(ws, capture)
+            a = capture.artifacts[0]
+            filed = {"file": a.name, "sha256": a.sha256, "size": a.size}
+            note = ((note + " | ") if note else "") + f"answer filed: {a.name} sha256 {a.sha256}"
         ws.db.execute("insert into notice_events(notice_id, status, at, note) values (?,?,?,?)",
                       [n["id"], status, iso(when), note])
         ws.db.execute("update notices set status = ?, updated_at = ? where id = ?", [status, iso(when), n["id"]])
         custody.append(ws.db, "notice", {"event": "status", "ref": n["ref"], "from": cur, "to": status,
-                                         "at": iso(when), "note": note},
+                                         "at": iso(when), "note": note, "answer": filed},
                        subject_type="notice", subject_id=n["ref"])
     return get_notice(ws, ref)
+
+
+def notice_answers(ws, ref: str) -> list[dict]:
+    """Platform answers filed against a notice (captures of kind import with the notice's reference)."""
+    caps = rows(ws.db, "select id, fetched_at, note, extra from captures where kind = 'import' and "
+                       "json_extract(extra, '$.notice_ref') = ? order by id", [ref.strip().upper()])
+    for c in caps:
+        c["extra"] = json.loads(c["extra"] or "{}")
+        c["artifacts"] = rows(ws.db, "select sha256, role, name from artifacts where capture_id = ?", [c["id"]])
+    return caps
 
 
 def reported_post_ids(ws, case: str | None = None) -> list[int]:

@@ -136,3 +136,22 @@ def test_reported_post_ids(ws):
     cases.add_to_case(ws, "c", post_ids=[5])
     assert cases.reported_post_ids(ws) == [1, 5]
     assert cases.reported_post_ids(ws, "c") == [5]
+
+
+def test_platform_answer_is_filed_against_the_notice(ws, tmp_path):
+    n = _notice(ws, "telegram", [1])
+    cases.mark_notice(ws, n["ref"], "sent", "2026-11-03")
+    ans = tmp_path / "sor.eml"
+    ans.write_bytes(b"Subject: Statement of reasons 8841\r\n\r\nThe content was removed.\r\n")
+    with pytest.raises(InputError, match="does not exist"):
+        cases.mark_notice(ws, n["ref"], "removed", "2026-11-05", answer=tmp_path / "nope.eml")
+    got = cases.mark_notice(ws, n["ref"].lower(), "removed", "2026-11-05", note="SoR 8841", answer=ans)
+    import hashlib
+
+    sha = hashlib.sha256(ans.read_bytes()).hexdigest()
+    assert got["answers"] == [{"at": "2026-11-05T00:00:00Z", "status": "removed", "sha256": sha,
+                               "role": "platform_answer", "name": "sor.eml"}]
+    assert ws.store.read(sha) == ans.read_bytes()
+    assert got["events"][-1]["note"] == f"SoR 8841 | answer filed: sor.eml sha256 {sha}"
+    last = list(custody.iter_entries(ws.db, "where action = 'notice'"))[-1]["details"]
+    assert last["answer"]["sha256"] == sha
