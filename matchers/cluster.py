@@ -34,9 +34,11 @@ Every comparison goes through a *blocking key*: never all pairs.
    * ``template``: the same price list (two or more prices);
    * ``identifier`` whose weight fell under the threshold (shared by several).
 
-   For a pair of components, the best weight of each link type is summed. The
+   For a pair of components, the best weight of each *family* of evidence
+   (identifiers; content = text and price list; handle; image) is summed. The
    pair merges when the sum reaches ``merge_threshold`` **and** at least two
-   types agree (corroboration) or one link is strong on its own.
+   families agree (corroboration) or one link is strong on its own. A copied
+   template (same text, same prices) is one family: it never merges alone.
 3. **Buckets are capped**: a key shared by more than ``max_bucket_sellers``
    components (a copied template, a photo everybody uses) produces no pairs;
    an identifier is dropped once its distinct-author count passes the cap, so
@@ -83,6 +85,11 @@ ACCOUNT_NAMESPACES = {"telegram": "telegram", "snapchat": "snapchat", "instagram
 KIND_BASE = {"domain": 0.8}
 
 LINK_TYPES = ("manual", "same_account", "identifier", "text", "handle", "image", "template")
+#: Independent families of evidence. A price list is part of the text, so a
+#: copied template (text + its prices) is one piece of evidence, not two:
+#: corroboration needs two families, and a family counts with its best link.
+FAMILY = {"manual": "manual", "same_account": "identifier", "identifier": "identifier", "text": "content",
+          "template": "content", "handle": "handle", "image": "image"}
 
 
 # ---------------------------------------------------------------------------- settings
@@ -669,9 +676,13 @@ def cluster(
                 d[typ] = (w, i, j, ev)
         scored = []
         for (ri, rj), d in agg.items():
-            total = sum(v[0] for v in d.values())
-            strong = any(v[0] >= s.merge_threshold for v in d.values())
-            if total >= s.merge_threshold and (len(d) >= 2 or strong):
+            fam: dict[str, float] = {}
+            for typ, v in d.items():
+                f = FAMILY[typ]
+                fam[f] = max(fam.get(f, 0.0), v[0])
+            total = sum(fam.values())
+            strong = any(v >= s.merge_threshold for v in fam.values())
+            if total >= s.merge_threshold and (len(fam) >= 2 or strong):
                 scored.append((total, ri, rj, d))
         if not scored:
             break

@@ -1,0 +1,233 @@
+"""storage.sellers: incremental and full clustering over the database, decisions, explanations, eval."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from matchers.types import Entity, Verdict
+from storage import custody
+from storage.errors import InputError, NotFoundError
+from storage.post import Post
+from storage.posts import save_post
+from storage.sellers import (
+    evaluate_sellers,
+    list_sellers,
+    merge_sellers,
+    seller_detail,
+    split_seller,
+    update_clusters,
+)
+
+OFFER = Verdict(category="appointment_resale", subtype="prefecture", score=0.9)
+NONE = Verdict(category="none", score=0.0)
+TEXT = ("Vends RDV préfecture de Bobigny pour titre de séjour et naturalisation, {p}€ le créneau, "
+        "paiement après confirmation, sérieux uniquement")
+
+
+def add(ws, pid: str, platform: str, handle: str | None, text: str = "", phone: str | None = None,
+        verdict=OFFER, media=None) -> int:
+    ents = []
+    if phone:
+        i = text.find(phone) if phone in text else 0
+        ents.append(Entity("phone", phone, phone, i, i + len(phone)))
+    post = Post(platform=platform, external_id=pid, url=f"https://{platform}.example/{pid}", author_handle=handle,
+                text=text, media=media or [])
+    return save_post(ws, post, verdict=verdict, entities=ents).post_id
+
+
+def seller_of(ws, post_id: int):
+    return ws.db.execute("select seller_id from posts where id = ?", [post_id]).fetchone()[0]
+
+
+def test_incremental_run_links_new_posts_to_known_sellers(workspace):
+    ws = workspace
+    a = add(ws, "1", "telegram", "rdv_pref75", TEXT.format(p=60) + " +33639981234", "+33639981234")
+    b = add(ws, "2", "telegram", "rdv_pref75", TEXT.format(p=70))
+    c = add(ws, "3", "leboncoin", "u555", "Passeport disponible rapidement, contactez-moi", "+33199004455")
+    n = add(ws, "4", "leboncoin", "u9", "Avis aux lecteurs: la préfecture est gratuite", verdict=NONE)
+    rep = update_clusters(ws)
+    assert rep.mode == "incremental" and rep.posts_clustered == 3
+    assert len(rep.new_sellers) == 2
+    assert seller_of(ws, a) == seller_of(ws, b) != seller_of(ws, c)
+    assert seller_of(ws, n) is None  # classified none: not clustered
+    sid = seller_of(ws, a)
+    # a new post on another platform with the same number joins seller sid
+    d = add(ws, "5", "vivastreet", "u777", "RDV dispo, appelez le +33639981234", "+33639981234")
+    rep2 = update_clusters(ws)
+    assert rep2.posts_clustered == 1 and rep2.new_sellers == []
+    assert seller_of(ws, d) == sid
+    assert {"seller": sid, "platforms": ["vivastreet"]} in rep2.new_platform
+    # nothing new: nothing done
+    assert update_clusters(ws).posts_clustered == 0
+    s = next(x for x in list_sellers(ws) if x["id"] == sid)
+    assert s["post_count"] == 3 and s["platforms"] == ["telegram", "vivastreet"]
+    assert "phone:+33639981234" in s["identifiers"]
+    assert list_sellers(ws, platform="vivastreet")[0]["id"] == sid
+    assert list_sellers(ws, min_posts=3) == [s]
+
+
+def test_new_post_bridging_two_sellers_merges_them_and_ids_are_stable(workspace):
+    ws = workspace
+    a = add(ws, "1", "telegram", "aaa_one", "", "+33639980001")
+    b = add(ws, "2", "snapchat", "bbb_two", "", "+33639980002")
+    update_clusters(ws)
+    sa, sb = seller_of(ws, a), seller_of(ws, b)
+    assert sa != sb
+    bridge = Post(platform="leboncoin", external_id="3", url="https://leboncoin.example/3", author_handle="u3",
+                  text="+33639980001 / +33639980002")
+    save_post(ws, bridge, verdict=OFFER, entities=[Entity("phone", "+33639980001", "+33639980001", 0, 12),
+                                                   Entity("phone", "+33639980002", "+33639980002", 15, 27)])
+    rep = update_clusters(ws)
+    assert rep.merges == [{"into": min(sa, sb), "merged": [max(sa, sb)]}]
+    assert seller_of(ws, a) == seller_of(ws, b) == min(sa, sb)
+    gone = ws.db.execute("select status, merged_into from sellers where id = ?", [max(sa, sb)]).fetchone()
+    assert gone == ("merged", min(sa, sb))
+    # a full rebuild keeps the ids
+    before = dict(ws.db.execute("select id, seller_id from posts").fetchall())
+    rep = update_clusters(ws, full=True)
+    assert rep.mode == "full" and rep.posts_clustered == 3
+    assert dict(ws.db.execute("select id, seller_id from posts").fetchall()) == before
+    assert rep.new_sellers == []
+
+
+def test_split_survives_incremental_and_full_runs(workspace):
+    ws = workspace
+    ids = [add(ws, str(i), p, f"u{i}", "", "+33199000042") for i, p in enumerate(["telegram", "leboncoin",
+                                                                                   "vivastreet"])]
+    update_clusters(ws)
+    sid = seller_of(ws, ids[0])
+    assert {seller_of(ws, i) for i in ids} == {sid}
+    r = split_seller(ws, sid, [ids[2]], note="agency number, different people")
+    new = r["new_seller"]
+    assert seller_of(ws, ids[2]) == new
+    entry = custody.head(ws.db)
+    assert entry["action"] == "decision" and entry["details"]["kind"] == "split"
+    assert entry["details"]["posts_out"] == [ids[2]]
+    # a new post sharing the number does not bridge the split
+    extra = add(ws, "9", "snapchat", "s9", "", "+33199000042")
+    update_clusters(ws)
+    assert seller_of(ws, ids[2]) != seller_of(ws, ids[0])
+    assert seller_of(ws, extra) in (sid, new)
+    update_clusters(ws, full=True)
+    assert seller_of(ws, ids[2]) == new and seller_of(ws, ids[0]) == sid
+    assert seller_of(ws, ids[1]) == sid
+
+
+def test_merge_decision_survives_full_run_and_is_in_custody(workspace):
+    ws = workspace
+    a = add(ws, "1", "telegram", "alpha", "", "+33639980011")
+    b = add(ws, "2", "leboncoin", "u2", "", "+33639980022")
+    update_clusters(ws)
+    sa, sb = seller_of(ws, a), seller_of(ws, b)
+    r = merge_sellers(ws, sa, sb, note="same IBAN on screenshots")
+    assert r["seller"] == sa and seller_of(ws, b) == sa
+    entry = custody.head(ws.db)
+    assert entry["action"] == "decision" and entry["details"]["kind"] == "merge"
+    update_clusters(ws, full=True)
+    assert seller_of(ws, a) == seller_of(ws, b) == sa
+    d = seller_detail(ws, sa)
+    assert any("investigator" in lk["explanation"] for lk in d["links"])
+    assert d["decisions"][0]["kind"] == "merge"
+    assert custody.verify_chain(ws.db)[1] == []
+
+
+def test_decisions_on_unknown_or_wrong_sellers_give_clear_errors(workspace):
+    ws = workspace
+    a = add(ws, "1", "telegram", "alpha", "", "+33639980011")
+    b = add(ws, "2", "leboncoin", "u2", "", "+33639980022")
+    update_clusters(ws)
+    sa, sb = seller_of(ws, a), seller_of(ws, b)
+    with pytest.raises(NotFoundError, match="no seller 999"):
+        merge_sellers(ws, sa, 999)
+    with pytest.raises(InputError, match="itself"):
+        merge_sellers(ws, sa, sa)
+    with pytest.raises(InputError, match="not in seller"):
+        split_seller(ws, sa, [b])
+    with pytest.raises(InputError, match="nothing would be left"):
+        split_seller(ws, sa, [a])
+    merge_sellers(ws, sa, sb)
+    with pytest.raises(InputError, match="merged into seller"):
+        merge_sellers(ws, sb, sa)
+    with pytest.raises(NotFoundError):
+        seller_detail(ws, 12345)
+
+
+def test_seller_show_explains_links(workspace):
+    ws = workspace
+    a = add(ws, "1", "telegram", "rdv_prefecture_75", TEXT.format(p=60))
+    b = add(ws, "2", "instagram", "rdv.prefecture75", TEXT.format(p=70) + " !!")
+    c = add(ws, "3", "leboncoin", "u1", "Contact +33639981234", "+33639981234")
+    d = add(ws, "4", "vivastreet", "u2", "Appelez +33639981234", "+33639981234")
+    update_clusters(ws)
+    assert seller_of(ws, a) == seller_of(ws, b)
+    assert seller_of(ws, c) == seller_of(ws, d)
+    det = seller_detail(ws, seller_of(ws, a))
+    text = " ".join(lk["explanation"] for lk in det["links"])
+    assert "texts are 0." in text and "similar" in text and "handles" in text
+    assert "shared passage" in text
+    det = seller_detail(ws, seller_of(ws, c))
+    assert "both give the phone +33 6 39 98 12 34" in det["links"][0]["explanation"]
+    assert [t["post_id"] for t in det["timeline"]] == [c, d]
+
+
+def test_photo_hash_in_media_is_used(workspace):
+    ws = workspace
+    media = [{"url": "https://img.example/1.jpg", "kind": "photo", "phash": "c3d1a5b7e9f00112"}]
+    a = add(ws, "1", "telegram", "one_aaa", TEXT.format(p=60), media=media)
+    b = add(ws, "2", "instagram", "two_zzz", TEXT.format(p=70) + " !!", media=media)
+    update_clusters(ws)
+    assert seller_of(ws, a) == seller_of(ws, b)
+    types = {lk["type"] for lk in seller_detail(ws, seller_of(ws, a))["links"][0]["links"]}
+    assert types == {"text", "image"}
+
+
+def test_posts_without_anything_are_singletons(workspace):
+    ws = workspace
+    ids = [add(ws, str(i), "telegram", None, "") for i in range(3)]
+    rep = update_clusters(ws)
+    assert len({seller_of(ws, i) for i in ids}) == 3 and len(rep.new_sellers) == 3
+
+
+def test_evaluate_sellers(workspace, tmp_path):
+    ws = workspace
+    a = add(ws, "1", "telegram", "x1", "", "+33639980011")
+    b = add(ws, "2", "leboncoin", "u2", "", "+33639980011")
+    add(ws, "3", "leboncoin", "u3", "", "+33639980033")
+    update_clusters(ws)
+    assert seller_of(ws, a) == seller_of(ws, b)
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text("\n".join(json.dumps(x) for x in [
+        {"url": "https://telegram.example/1", "seller": "s1"}, {"url": "https://leboncoin.example/2", "seller": "s1"},
+        {"url": "https://leboncoin.example/3", "seller": "s2"}, {"url": "https://nowhere.example/9", "seller": "s3"},
+    ]) + "\n")
+    rep = evaluate_sellers(ws, truth)
+    assert rep["bcubed"]["f1"] == 1.0 and rep["missing_from_workspace"] == 1
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"url": 3}\n')
+    with pytest.raises(InputError, match="bad.jsonl:1"):
+        evaluate_sellers(ws, bad)
+    with pytest.raises(InputError, match="cannot read"):
+        evaluate_sellers(ws, tmp_path / "missing.jsonl")
+
+
+def test_interrupted_run_leaves_previous_state(workspace, monkeypatch):
+    ws = workspace
+    a = add(ws, "1", "telegram", "x1", "", "+33639980011")
+    update_clusters(ws)
+    sid = seller_of(ws, a)
+    b = add(ws, "2", "leboncoin", "u2", "", "+33639980011")
+    import storage.sellers as S
+
+    def boom(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(S, "_refresh_summaries", boom)
+    with pytest.raises(KeyboardInterrupt):
+        update_clusters(ws)
+    assert seller_of(ws, b) is None
+    monkeypatch.undo()
+    rep = update_clusters(ws)
+    assert rep.posts_clustered == 1 and seller_of(ws, b) == sid
+    assert ws.db.execute("select count(*) from cluster_posts").fetchone()[0] == 2
