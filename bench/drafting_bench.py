@@ -57,6 +57,7 @@ def main() -> None:
         cfg["notifier"].update(organisation="Association Bench", email="bench@asso.example")
         cfg["complaint"].update(reporter_name="Association Bench", tribunal="Tribunal judiciaire de Paris")
         cfg["drafting"]["recheck_delay"] = 0
+        cfg["drafting"]["recheck_via"] = "builtin"
         cfg["collect"]["obey_robots"] = False
         t0 = time.perf_counter()
         start = datetime(2026, 1, 1, tzinfo=UTC)

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 BLOCK_MARKERS = ("captcha", "datadome", "cf-challenge", "cf_chl", "access denied", "accès refusé",
                  "are you a robot", "just a moment...")
 TELEGRAM_GONE = ("tgme_widget_message_error", "post not found", "message not found")
+EXTERNAL_PATHS = ("telegram", "spiders")  # telegram_watch.preview.recheck, spiders.run.recheck
 LIVE_THRESHOLD = 0.5  # share of the stored text's words that must still be on the page (phones are often hidden)
 
 
@@ -298,11 +299,18 @@ class Dispatcher:
     """
 
     def __init__(self, ws, fetcher: Fetcher | None = None, telegram_base: str | None = None,
-                 use_external: bool = True):
+                 use_external: bool | set[str] | None = None):
         self.ws = ws
         self.fetcher = fetcher
         self.telegram_base = telegram_base.rstrip("/") if telegram_base else None
-        self.use_external = use_external
+        if use_external is None:
+            use_external = (ws.config.get("drafting.recheck_via") or "auto") != "builtin"
+        if isinstance(use_external, bool):
+            use_external = set(EXTERNAL_PATHS) if use_external else set()
+        unknown = set(use_external) - set(EXTERNAL_PATHS)
+        if unknown:
+            raise InputError(f"unknown re-check path(s): {', '.join(sorted(unknown))}")
+        self.use_external = set(use_external)
         self._http = None
 
     def http(self) -> Fetcher:
@@ -322,7 +330,7 @@ class Dispatcher:
         return res.status, res.final_url or url, res.body, res.headers
 
     def telegram(self, post: dict) -> dict:
-        ext = _external("telegram_watch.preview", "recheck") if self.use_external else None
+        ext = _external("telegram_watch.preview", "recheck") if "telegram" in self.use_external else None
         if ext is not None:
             result = ext(self.ws, post["id"], base_url=self.telegram_base, fetcher=self._tuple_fetcher)
             return _adapt(self.ws, post, result, "telegram_watch.preview")
@@ -334,7 +342,7 @@ class Dispatcher:
         return record_fetch(self.ws, post, self.http().fetch(url), "t.me embed")
 
     def classifieds(self, posts: list[dict]) -> list[dict]:
-        ext = _external("spiders.run", "recheck") if self.use_external else None
+        ext = _external("spiders.run", "recheck") if "spiders" in self.use_external else None
         if ext is not None:
             by_id = {p["id"]: p for p in posts}
             results = ext(self.ws, list(by_id)) or {}
@@ -365,7 +373,7 @@ def get_id(r: Any) -> int:
 
 def recheck(ws, case: str | None = None, fetcher: Fetcher | None = None, post_ids: list[int] | None = None,
             relisting: bool = True, progress: Callable[[dict], None] | None = None,
-            telegram_base: str | None = None, use_external: bool = True) -> RecheckReport:
+            telegram_base: str | None = None, use_external: bool | set[str] | None = None) -> RecheckReport:
     """Re-fetch every reported post (of one case, or all), record the outcomes, raise relisting alerts."""
     ids = list(post_ids) if post_ids is not None else cases.reported_post_ids(ws, case)
     report = RecheckReport()

@@ -27,6 +27,7 @@ tribunal = "Tribunal judiciaire de Paris"
 
 [drafting]
 recheck_delay = 0
+recheck_via = "builtin"
 """
 
 

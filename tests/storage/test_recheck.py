@@ -83,7 +83,7 @@ def ws(workspace):
     return workspace
 
 
-@pytest.mark.parametrize("use_external", [True, False], ids=["telegram_watch.preview", "builtin"])
+@pytest.mark.parametrize("use_external", [{"telegram"}, set()], ids=["telegram_watch.preview", "builtin"])
 def test_recheck_live_removed_changed(ws, server, use_external):
     HITS.clear()
     rep = recheck.recheck(ws, case="c", fetcher=Rewriter(ws, server), telegram_base=server,
@@ -126,7 +126,7 @@ def test_recheck_other_markers_blocked_robots_and_down(ws, server):
                             posted=datetime(2026, 10, 20, 10, 0, tzinfo=UTC), source="lbc", handle=f"h{i}")
     down = _post(ws, platform="vivastreet", ext="down", url="http://127.0.0.1:9/ad/1", text="x", cat="forged_documents",
                  sub="other", posted=datetime(2026, 10, 20, tzinfo=UTC), source="v", handle="v")
-    rep = recheck.recheck(ws, post_ids=[*extra.values(), down], relisting=False)
+    rep = recheck.recheck(ws, post_ids=[*extra.values(), down], relisting=False, use_external=set())
     by = {r["post_id"]: r for r in rep.results}
     assert by[extra["/ad/marker"]]["outcome"] == "removed" and "plus disponible" in by[extra["/ad/marker"]]["note"]
     assert by[extra["/ad/captcha"]]["outcome"] == "blocked"
@@ -143,7 +143,8 @@ def test_removed_post_back_online_is_marked_live(ws, server):
     mark_status(ws, ws.ids["other"], "removed", reason="test")
     PAGES["/ad/2400000999"], saved = (200, "<p>Faux permis de conduire, 300€</p>"), PAGES["/ad/2400000999"]
     try:
-        recheck.recheck(ws, post_ids=[ws.ids["other"]], fetcher=Rewriter(ws, server), relisting=False)
+        recheck.recheck(ws, post_ids=[ws.ids["other"]], fetcher=Rewriter(ws, server), relisting=False,
+                        use_external=set())
     finally:
         PAGES["/ad/2400000999"] = saved
     assert ws.db.execute("select status from posts where id = ?", [ws.ids["other"]]).fetchone()[0] == "live"
@@ -167,7 +168,8 @@ def test_embed_url():
 
 # -------------------------------------------------------------- relisting
 def test_relisting_alert_when_a_removed_seller_comes_back(ws, server):
-    recheck.recheck(ws, case="c", fetcher=Rewriter(ws, server), telegram_base=server, relisting=False)
+    recheck.recheck(ws, case="c", fetcher=Rewriter(ws, server), telegram_base=server, relisting=False,
+                    use_external={"telegram"})
     # a post seen before the removal does not count; a new one with the same phone does
     new = _post(ws, platform="ouedkniss", ext="oued-1", url="https://www.ouedkniss.example/1",
                 text="Rendez-vous VFS disponibles, WhatsApp +33 6 39 98 12 34", cat="appointment_resale",
