@@ -1,0 +1,385 @@
+"""Item pipelines: everything after parsing (spiders only parse and yield).
+
+In order (``ITEM_PIPELINES``):
+
+1. :class:`MediaPipeline` downloads an ad's images (at most
+   ``VEILLE_MAX_IMAGES_PER_AD``, each at most ``VEILLE_MAX_MEDIA_BYTES``) into
+   the evidence store and records, in ``post.media``, ``{"url", "sha256",
+   "kind": "image", "size", "mime", "phash"}``. ``phash`` is ImageHash's
+   perceptual hash (hex), read by the seller clustering.
+2. :class:`StoragePipeline` stores every item: an ``AdItem`` through
+   ``storage.ingest.ingest`` (classify, extract, save, with a capture holding
+   the raw page, its headers and the media); a ``PageItem`` as a capture; a
+   ``RemovedItem`` as the proving capture plus ``mark_status(removed)``; a
+   ``BlockedItem`` as a ``blocked`` capture; a ``FetchErrorItem`` as an
+   ``error`` capture.
+3. :class:`ScreenshotPipeline` takes, for an ad classified positive, a
+   full-page screenshot through scrapy-playwright with a banner showing the
+   URL and the UTC capture time (Berkeley Protocol), stored as a
+   ``screenshot`` capture of the post. ``collect.screenshots = false`` turns it
+   off.
+
+:class:`RunRecorder` (an extension) opens a ``runs`` row per site when the
+spider opens and closes it with ``ok``, ``partial``, ``blocked``, ``failed``
+or ``interrupted``; it also writes the site's report (counts, errors,
+re-check results) as JSON for ``spiders.run``.
+
+All components follow the Zyte pattern: ``from_crawler()`` reads the settings,
+``__init__`` takes plain values.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import NotConfigured
+
+from storage.post import iso, utcnow
+from storage.posts import Artifact, Capture, add_capture, finish_run, mark_status, start_run
+
+from .items import AdItem, BlockedItem, FetchErrorItem, PageItem, RemovedItem
+from .wsstate import workspace
+
+log = logging.getLogger("veille.spiders.pipelines")
+
+
+def _results(crawler) -> list[dict]:
+    if not hasattr(crawler, "veille_results"):
+        crawler.veille_results = []
+    return crawler.veille_results
+
+
+def _errors(crawler) -> list[str]:
+    if not hasattr(crawler, "veille_errors"):
+        crawler.veille_errors = []
+    return crawler.veille_errors
+
+
+# ------------------------------------------------------------------ media
+def perceptual_hash(data: bytes) -> tuple[str | None, str | None]:
+    """(phash hex, mime) of image bytes, or (None, None) when they are not a readable image."""
+    try:
+        import imagehash
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            mime = Image.MIME.get(im.format or "")
+            im.draft("RGB", (256, 256))
+            return str(imagehash.phash(im.convert("RGB"))), mime
+    except Exception:  # noqa: BLE001 - not an image, truncated, decompression bomb ...
+        return None, None
+
+
+class MediaPipeline:
+    def __init__(self, workspace_path: str, max_bytes: int, max_images: int, enabled: bool):
+        self.workspace_path = workspace_path
+        self.max_bytes = max_bytes
+        self.max_images = max_images
+        self.enabled = enabled
+        self.cache: dict[str, dict] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ws = crawler.settings.get("VEILLE_WORKSPACE")
+        if not ws:
+            raise NotConfigured("no VEILLE_WORKSPACE")
+        p = cls(ws, crawler.settings.getint("VEILLE_MAX_MEDIA_BYTES", 15_000_000),
+                crawler.settings.getint("VEILLE_MAX_IMAGES_PER_AD", 8),
+                crawler.settings.getbool("VEILLE_DOWNLOAD_IMAGES", True))
+        p.crawler = crawler
+        return p
+
+    async def _fetch(self, url: str) -> dict | None:
+        if url in self.cache:
+            return self.cache[url]
+        req = Request(url, meta={"download_maxsize": self.max_bytes, "veille_kind": "media",
+                                 "download_warnsize": self.max_bytes}, dont_filter=True)
+        try:
+            resp = await self.crawler.engine.download_async(req)
+        except Exception as exc:  # noqa: BLE001 - one image's failure stops nothing
+            log.info("image %s not downloaded: %s", url, exc)
+            self.crawler.stats.inc_value("veille/media_errors")
+            self.cache[url] = None
+            return None
+        if resp.status != 200 or not resp.body:
+            self.crawler.stats.inc_value("veille/media_errors")
+            self.cache[url] = None
+            return None
+        body = bytes(resp.body)
+        ws = workspace(self.workspace_path)
+        sha = ws.store.put_bytes(body)
+        phash, mime = perceptual_hash(body)
+        ctype = (resp.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
+        entry = {"url": url, "sha256": sha, "kind": "image", "size": len(body), "mime": mime or ctype or None,
+                 "phash": phash}
+        self.cache[url] = entry
+        self.crawler.stats.inc_value("veille/media_stored")
+        return entry
+
+    async def process_item(self, item):
+        if not (self.enabled and isinstance(item, AdItem) and item.image_urls):
+            return item
+        media = []
+        for url in item.image_urls[: self.max_images]:
+            entry = await self._fetch(url)
+            if entry is not None:
+                media.append(dict(entry))
+        known = {m.get("url") for m in item.post.media}
+        item.post.media.extend(m for m in media if m["url"] not in known)
+        return item
+
+
+# ------------------------------------------------------------------ storage
+class StoragePipeline:
+    def __init__(self, workspace_path: str, store_listings: bool):
+        self.workspace_path = workspace_path
+        self.store_listings = store_listings
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ws = crawler.settings.get("VEILLE_WORKSPACE")
+        if not ws:
+            raise NotConfigured("no VEILLE_WORKSPACE: set it to store items (env VEILLE_WORKSPACE)")
+        p = cls(ws, crawler.settings.getbool("VEILLE_STORE_LISTINGS", True))
+        p.crawler = crawler
+        return p
+
+    @property
+    def ws(self):
+        return workspace(self.workspace_path)
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"veille/{key}", n)
+
+    def process_item(self, item):
+        try:
+            if isinstance(item, AdItem):
+                self._ad(item)
+            elif isinstance(item, PageItem):
+                if self.store_listings:
+                    add_capture(self.ws, item.evidence.to_capture(kind="fetch", note=item.note or f"{item.kind} page",
+                                                                  extra={"page": item.kind, "site": item.site}))
+                self._inc("pages")
+            elif isinstance(item, RemovedItem):
+                self._removed(item)
+            elif isinstance(item, BlockedItem):
+                self._blocked(item)
+            elif isinstance(item, FetchErrorItem):
+                self._error(item)
+        except Exception as exc:  # noqa: BLE001 - a storage failure is reported, the crawl goes on
+            log.exception("storing %s failed", type(item).__name__)
+            _errors(self.crawler).append(f"store {type(item).__name__}: {type(exc).__name__}: {exc}")
+            self._inc("store_errors")
+        return item
+
+    def _ad(self, item: AdItem) -> None:
+        from storage.ingest import ingest
+
+        kind = "recapture" if item.recapture else "fetch"
+        cap = item.evidence.to_capture(kind=kind, extra={"site": item.site, "missing_fields": item.missing_fields})
+        for m in item.post.media:
+            if m.get("sha256") and m.get("size") is not None:
+                cap.artifacts.append(Artifact(role="media", sha256=m["sha256"], size=m["size"], mime=m.get("mime"),
+                                              extra={"url": m.get("url"), "phash": m.get("phash")}))
+        res = ingest(self.ws, item.post, cap)
+        item.post_id = res.save.post_id
+        item.capture_id = res.save.capture_id
+        item.positive = res.positive
+        item.changed = res.save.changed
+        self._inc("ads_saved")
+        if res.save.created:
+            self._inc("ads_new")
+        if res.positive:
+            self._inc("positive")
+        if item.recapture:
+            self._inc("recaptured")
+            row = self.ws.db.execute("select status from posts where id = ?", [item.post_id]).fetchone()
+            if row and row[0] != "live":
+                mark_status(self.ws, item.post_id, "live", capture_id=item.capture_id, reason="online again")
+        for stage, err in res.analysis.errors.items():
+            self._inc(f"stage_errors/{stage}")
+            if len(_errors(self.crawler)) < 50:
+                _errors(self.crawler).append(f"{stage}: {err}")
+        _results(self.crawler).append({"post_id": item.post_id, "url": item.post.url,
+                                       "outcome": "changed" if item.changed and item.recapture else "live",
+                                       "http_status": item.evidence.status, "capture_id": item.capture_id,
+                                       "note": "re-captured" if item.recapture else "new" if res.save.created
+                                       else "seen", "positive": item.positive})
+
+    def _removed(self, item: RemovedItem) -> None:
+        from storage.crawl_state import post_id_for
+
+        platform = getattr(self.crawler.spider, "platform", item.site)
+        pid = item.post_id or post_id_for(self.ws, platform, item.url, item.dedupe_key)
+        if pid is None and item.evidence.final_url:
+            pid = post_id_for(self.ws, platform, item.evidence.final_url)
+        cap = item.evidence.to_capture(kind="recapture" if pid else "fetch", outcome="removed", note=item.reason,
+                                       extra={"site": item.site})
+        cid = add_capture(self.ws, cap, post_id=pid)
+        if pid is not None:
+            mark_status(self.ws, pid, "removed", capture_id=cid, at=item.evidence.fetched_at, reason=item.reason)
+        self._inc("removed")
+        _results(self.crawler).append({"post_id": pid, "url": item.url, "outcome": "removed",
+                                       "http_status": item.evidence.status, "capture_id": cid, "note": item.reason})
+
+    def _blocked(self, item: BlockedItem) -> None:
+        cap = item.evidence.to_capture(kind="recapture" if item.post_id else "fetch", outcome="blocked",
+                                       note=item.reason, extra={"site": item.site})
+        cid = add_capture(self.ws, cap, post_id=item.post_id)
+        self._inc("blocked")
+        if len(_errors(self.crawler)) < 50:
+            _errors(self.crawler).append(f"blocked: {item.url}: {item.reason}")
+        _results(self.crawler).append({"post_id": item.post_id, "url": item.url, "outcome": "blocked",
+                                       "http_status": item.evidence.status, "capture_id": cid, "note": item.reason})
+
+    def _error(self, item: FetchErrorItem) -> None:
+        cap = Capture(kind="recapture" if item.post_id else "fetch", url=item.url, fetched_at=item.fetched_at,
+                      outcome="error", note=item.error[:1000], extra={"site": item.site})
+        cid = add_capture(self.ws, cap, post_id=item.post_id)
+        self._inc("errors")
+        if len(_errors(self.crawler)) < 50:
+            _errors(self.crawler).append(f"{item.url}: {item.error}")
+        _results(self.crawler).append({"post_id": item.post_id, "url": item.url, "outcome": "error",
+                                       "http_status": None, "capture_id": cid, "note": item.error})
+
+
+# ------------------------------------------------------------------ screenshots
+BANNER_JS = """([text]) => {
+  const b = document.createElement('div');
+  b.setAttribute('data-veille-banner', '1');
+  b.textContent = text;
+  b.style.cssText = 'all:initial;display:block;box-sizing:border-box;width:100%;padding:8px 12px;' +
+    'background:#ffd400;color:#000;font:bold 14px/1.4 monospace;border-bottom:3px solid #000;' +
+    'position:relative;z-index:2147483647;white-space:pre-wrap;word-break:break-all;';
+  (document.body || document.documentElement).prepend(b);
+}"""
+
+
+class ScreenshotPipeline:
+    def __init__(self, workspace_path: str, enabled: bool):
+        self.workspace_path = workspace_path
+        self.enabled = enabled
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ws = crawler.settings.get("VEILLE_WORKSPACE")
+        if not ws or not crawler.settings.getbool("VEILLE_SCREENSHOTS"):
+            raise NotConfigured("screenshots off")
+        handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS")
+        if "scrapy_playwright" not in str(handlers.get("http", "")):
+            raise NotConfigured("screenshots need the scrapy-playwright download handler")
+        p = cls(ws, True)
+        p.crawler = crawler
+        return p
+
+    async def process_item(self, item):
+        if not (isinstance(item, AdItem) and item.positive and item.post_id):
+            return item
+        url = item.post.url or item.evidence.final_url or item.evidence.url
+        req = Request(url, meta={"playwright": True, "playwright_include_page": True, "veille_kind": "screenshot"},
+                      dont_filter=True)
+        page = None
+        try:
+            resp = await self.crawler.engine.download_async(req)
+            page = resp.meta.get("playwright_page")
+            if page is None:
+                raise RuntimeError("no Playwright page (is the scrapy-playwright handler active?)")
+            at = utcnow()
+            banner = f"veille capture | {url} | {iso(at)} (UTC) | HTTP {resp.status}"
+            await page.evaluate(BANNER_JS, [banner])
+            png = await page.screenshot(full_page=True, type="png")
+            cap = Capture(kind="screenshot", url=url, final_url=page.url, http_status=resp.status, fetched_at=at,
+                          user_agent=await page.evaluate("() => navigator.userAgent"), note=banner,
+                          artifacts=[Artifact(role="screenshot", data=png, mime="image/png", name="screenshot.png",
+                                              extra={"banner": banner, "full_page": True})],
+                          extra={"site": item.site, "banner": banner})
+            add_capture(workspace(self.workspace_path), cap, post_id=item.post_id)
+            self.crawler.stats.inc_value("veille/screenshots")
+        except Exception as exc:  # noqa: BLE001 - a failed screenshot is reported, the item is kept
+            log.warning("screenshot of %s failed: %s: %s", url, type(exc).__name__, exc)
+            self.crawler.stats.inc_value("veille/screenshot_errors")
+            _errors(self.crawler).append(f"screenshot {url}: {type(exc).__name__}: {exc}"[:500])
+        finally:
+            if page is not None:
+                try:
+                    await page.close()
+                except Exception:  # noqa: BLE001, S110
+                    pass
+        return item
+
+
+# ------------------------------------------------------------------ runs
+class RunRecorder:
+    """A ``runs`` row per site crawl, and the site's JSON report for ``spiders.run``."""
+
+    def __init__(self, workspace_path: str, report_dir: str, run_kind: str):
+        self.workspace_path = workspace_path
+        self.report_dir = report_dir
+        self.run_kind = run_kind
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ws = crawler.settings.get("VEILLE_WORKSPACE")
+        if not ws:
+            raise NotConfigured("no VEILLE_WORKSPACE")
+        ext = cls(ws, crawler.settings.get("VEILLE_REPORT_DIR", ""), crawler.settings.get("VEILLE_RUN_KIND", "crawl"))
+        ext.crawler = crawler
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        return ext
+
+    def spider_opened(self, spider):
+        if self.run_kind != "none":
+            self.run_id = start_run(workspace(self.workspace_path), getattr(spider, "site", spider.name),
+                                    self.run_kind)
+
+    def spider_error(self, failure, response, spider):
+        _errors(self.crawler).append(f"parse error on {response.url}: {failure.getErrorMessage()}"[:500])
+
+    def summary(self, reason: str) -> dict[str, Any]:
+        st = self.crawler.stats.get_stats()
+        g = lambda k: int(st.get(f"veille/{k}", 0))  # noqa: E731
+        errors = list(_errors(self.crawler))
+        n_err = g("errors") + g("store_errors") + sum(1 for e in errors if e.startswith("parse error"))
+        if reason not in ("finished", "closespider_itemcount", "closespider_pagecount"):
+            status = "interrupted"
+        elif g("blocked") and not g("ads_saved"):
+            status = "blocked"
+        elif g("blocked"):
+            status = "partial"
+        elif n_err and not (g("ads_saved") or g("pages") or g("removed")):
+            status = "failed"
+        elif n_err:
+            status = "partial"
+        else:
+            status = "ok"
+        spider = self.crawler.spider
+        return {"site": getattr(spider, "site", spider.name), "status": status, "reason": reason,
+                "items": g("ads_saved"), "new": g("ads_new"), "positive": g("positive"), "pages": g("pages"),
+                "removed": g("removed"), "blocked": g("blocked"), "errors": n_err, "skipped_seen": g("skipped_seen"),
+                "recaptured": g("recaptured"), "media": g("media_stored"), "screenshots": g("screenshots"),
+                "screenshot_errors": g("screenshot_errors"), "backoffs": g("backoff"),
+                "requests": int(st.get("downloader/request_count", 0)),
+                "error": "; ".join(errors[:5]) or None, "error_list": errors[:50],
+                "results": _results(self.crawler), "run_id": self.run_id}
+
+    def spider_closed(self, spider, reason):
+        rep = self.summary(reason)
+        if self.run_id is not None:
+            try:
+                finish_run(workspace(self.workspace_path), self.run_id, rep["status"], rep["items"], rep["error"])
+            except Exception:  # noqa: BLE001
+                log.exception("could not close run %s", self.run_id)
+        if self.report_dir:
+            d = Path(self.report_dir)
+            d.mkdir(parents=True, exist_ok=True)
+            tmp = d / f".{rep['site']}.json.tmp"
+            tmp.write_text(json.dumps(rep, ensure_ascii=False, default=str), "utf-8")
+            tmp.replace(d / f"{rep['site']}.json")
