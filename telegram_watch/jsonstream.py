@@ -38,7 +38,8 @@ class JsonStream:
         self._read_bytes = 0
         self._bo_pos = 0  # cache for byte_offset: buf[:_bo_pos] is _bo_bytes bytes
         self._bo_bytes = 0
-        self._fill()
+        while not self.buf and self._fill():
+            pass
         if self.buf.startswith("\ufeff"):
             self.pos = 1
 

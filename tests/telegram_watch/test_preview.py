@@ -1,0 +1,141 @@
+"""t.me/s and embed parsing, saved-page import, embed re-check (local 127.0.0.1 server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storage.errors import InputError
+from telegram_watch.preview import import_pages, normalise_channel, parse_channel_page, recheck
+
+
+def test_channel_page_fields(tgf):
+    page = parse_channel_page(tgf.page1(), url="https://t.me/s/rdv_express_test")
+    assert page.channel == "rdv_express_test"
+    assert page.info.title == "RDV Express (fiction)"
+    assert page.info.counters == {"subscribers": 2500, "photos": 31}
+    assert "Contact: @rdv_rapide_vendeur" in page.info.description
+    assert page.before == 101 and not page.not_found
+    posts = {p.extra["message_id"]: p for p in page.posts}
+    assert sorted(posts) == [101, 102, 103, 104, 105, 106]
+    p = posts[101]
+    assert p.platform == "telegram" and p.external_id == "rdv_express_test/101"
+    assert p.url == "https://t.me/rdv_express_test/101"
+    assert p.text.startswith("Vends RDV préfecture de Bobigny pour titre de séjour,\ncréneau disponible demain, 80€.")
+    assert p.text.endswith("#rdv 🔥")
+    assert p.posted_at.isoformat() == "2026-11-01T10:00:00+00:00"
+    assert p.extra["views"] == 1200 and p.extra["author_signature"] == "Admin Fiction"
+    assert p.author == "Admin Fiction"
+    assert p.media[0]["kind"] == "photo" and p.media[0]["url"] == "https://cdn.example/file/photo101.jpg"
+    ents = {(e["type"], e["text"]) for e in p.extra["entities"]}
+    assert ("bold", "Vends RDV préfecture") in ents
+    assert ("mention", "@rdv_rapide_vendeur") in ents
+    assert ("url", "https://t.me/rdvexpress_autre") in ents
+    assert ("hashtag", "#rdv") in ents
+    for e in p.extra["entities"]:  # offsets point at the text
+        assert p.text[e["offset"]:e["offset"] + e["length"]] == e["text"]
+    f = posts[102]
+    assert f.forwarded_from == "https://t.me/source_chan_test/55"
+    assert f.extra["forwarded"]["channel"] == "source_chan_test" and f.extra["forwarded"]["message_id"] == 55
+    assert f.reply_to == "https://t.me/rdv_express_test/101"
+    assert f.extra["reply"]["text"] == "Vends RDV préfecture de Bobigny"
+    assert f.text == "Encore 3 créneaux ANEF, appelez le 06 39 98 12 34"  # the quote is not in the text
+    assert [m["kind"] for m in f.media] == ["video"] and f.media[0]["url"].endswith("video102.mp4")
+    assert f.extra["edited"] is True and f.extra["views"] == 987
+    lp = posts[103].extra["link_preview"]
+    assert lp == {"url": "https://rdv-express.example/tarifs", "site_name": "rdv-express.example",
+                  "title": "Tarifs RDV", "description": "Préfecture, VFS, TLS",
+                  "image": "https://cdn.example/file/lp.jpg"}
+    assert posts[103].extra["views"] == 3_000_000
+    assert posts[104].extra.get("service") is True
+    doc = posts[106]
+    assert doc.extra["media_not_public"] is True and doc.media[0]["kind"] == "document"
+
+
+def test_hostile_html_is_inert(tgf):
+    p = next(p for p in parse_channel_page(tgf.page1()).posts if p.extra["message_id"] == 105)
+    assert "alert('xss')" not in p.text and "<script" not in p.text and "display:none" not in p.text
+    assert "onerror" not in json.dumps(p.to_dict())
+    assert "javascript:" not in json.dumps(p.to_dict())
+    # text stays literal: escaped markup is text, template syntax is not evaluated
+    assert "<b>pas du gras</b>" in p.text and "{{ 7*7 }}" in p.text and "49" not in p.text
+    assert "cliquez" in p.text
+
+
+def test_pagination_page_and_empty_text(tgf):
+    page = parse_channel_page(tgf.page2())
+    assert [p.extra["message_id"] for p in page.posts] == [99, 100] and page.before is None
+
+
+def test_not_found_and_bad_input(tgf):
+    page = parse_channel_page(tgf.LANDING_PAGE)
+    assert page.not_found and not page.posts
+    with pytest.raises(InputError):
+        parse_channel_page(b"   ")
+    assert normalise_channel("https://t.me/s/Rdv_Express_Test") == "rdv_express_test"
+    assert normalise_channel("@Rdv_Express_Test") == "rdv_express_test"
+    with pytest.raises(InputError):
+        normalise_channel("../../etc")
+
+
+def test_import_saved_pages_idempotent_and_raw_html_kept(workspace, tmp_path, tgf):
+    f1 = tmp_path / "page1.html"
+    f1.write_text(tgf.page1(), encoding="utf-8")
+    bad = tmp_path / "landing.html"
+    bad.write_text(tgf.LANDING_PAGE, encoding="utf-8")
+    rep = import_pages(workspace, [str(f1), str(bad), str(tmp_path / "missing.html")])
+    assert rep.imported == 6 and len(rep.errors) == 2
+    assert "does not exist" in rep.errors[0][1] and "no such file" in rep.errors[1][1]
+    assert rep.positives >= 1 and rep.channels["rdv_express_test"]["title"] == "RDV Express (fiction)"
+    row = workspace.db.execute("select a.sha256 from artifacts a join captures c on c.id=a.capture_id "
+                               "join posts p on p.id=c.post_id where p.external_id='rdv_express_test/105' "
+                               "and a.role='raw_html'").fetchone()
+    assert workspace.store.read(row[0]) == f1.read_bytes()  # byte for byte, stored inert
+    rep2 = import_pages(workspace, [str(f1)])
+    assert rep2.imported == 0 and rep2.unchanged == 6
+    assert workspace.db.execute("select count(*) from captures").fetchone()[0] == 6
+    alerts = workspace.db.execute("select count(*) from alerts where kind='offer'").fetchone()[0]
+    assert alerts == rep.positives
+
+
+def test_recheck_live_changed_deleted(workspace, tmp_path, tgf, tme_server):
+    f1 = tmp_path / "page1.html"
+    f1.write_text(tgf.page1(), encoding="utf-8")
+    import_pages(workspace, [str(f1)])
+    pid = workspace.db.execute("select id from posts where external_id='rdv_express_test/103'").fetchone()[0]
+    text = 'Nos tarifs: <a href="https://rdv-express.example/tarifs">ici</a>'
+    tme_server.route("/rdv_express_test/103?embed=1", tgf.embed_page(103, text))
+    r = recheck(workspace, pid, base_url=tme_server.url)
+    assert r.outcome == "live" and r.http_status == 200
+    tme_server.route("/rdv_express_test/103?embed=1", tgf.embed_page(103, "Nos tarifs ont changé: 120€"))
+    r = recheck(workspace, pid, base_url=tme_server.url)
+    assert r.outcome == "changed"
+    row = workspace.db.execute("select version, text, status from posts where id=?", [pid]).fetchone()
+    assert row == (2, "Nos tarifs ont changé: 120€", "live")
+    tme_server.route("/rdv_express_test/103?embed=1", tgf.EMBED_NOT_FOUND)
+    r = recheck(workspace, pid, base_url=tme_server.url)
+    assert r.outcome == "deleted"
+    status, at, cap = workspace.db.execute("select status, status_at, status_capture_id from posts where id=?",
+                                           [pid]).fetchone()
+    assert status == "deleted" and at and cap == r.capture_id
+    versions = workspace.db.execute("select count(*) from post_versions where post_id=?", [pid]).fetchone()[0]
+    assert versions == 2  # nothing erased
+    outcome = workspace.db.execute("select outcome from captures where id=?", [r.capture_id]).fetchone()[0]
+    assert outcome == "removed"
+    # network failure: an error capture, the post stays as it was
+    r = recheck(workspace, pid, base_url="http://127.0.0.1:9")
+    assert r.outcome == "error"
+    assert workspace.db.execute("select status from posts where id=?", [pid]).fetchone()[0] == "deleted"
+
+
+def test_cli_import_telegram_page(runner, cli_app, workspace, tmp_path, tgf):
+    f1 = tmp_path / "page1.html"
+    f1.write_text(tgf.page1(), encoding="utf-8")
+    res = runner.invoke(cli_app, ["import", "telegram-page", str(f1), "-w", str(workspace.root)])
+    assert res.exit_code == 0, res.output
+    assert "6 new" in res.output and "ALERT" in res.output
+    bad = tmp_path / "landing.html"
+    bad.write_text(tgf.LANDING_PAGE, encoding="utf-8")
+    res = runner.invoke(cli_app, ["import", "telegram-page", str(bad), "-w", str(workspace.root)])
+    assert res.exit_code == 1 and "does not exist" in res.output
