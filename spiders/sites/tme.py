@@ -47,15 +47,18 @@ class TmeSpider(scrapy.Spider):
     def _request(self, channel: str, before: int | None, page: int) -> scrapy.Request:
         url = f"{self.base}/s/{channel}" + (f"?before={before}" if before else "")
         return scrapy.Request(url, callback=self.parse, errback=self.errback, dont_filter=False,
-                              meta={"veille_channel": channel, "veille_page": page, "handle_httpstatus_all": True})
+                              meta={"veille_channel": channel, "veille_page": page,
+                                    # redirects are followed (t.me sends unknown names to its landing page)
+                                    "handle_httpstatus_list": [400, 403, 404, 410, 429, 500, 502, 503]})
 
     def parse(self, response):
         channel = response.meta["veille_channel"]
         page_no = response.meta["veille_page"]
         ev = PageEvidence.from_response(response)
         if response.status != 200:
+            hint = " (the channel does not exist or is private)" if response.status in (404, 410) else ""
             yield FetchErrorItem(site=self.site, url=response.url,
-                                 error=f"t.me/s/{channel}: HTTP {response.status}")
+                                 error=f"t.me/s/{channel}: HTTP {response.status}{hint}")
             return
         page = parse_channel_page(response.body, url=response.url, channel=channel)
         if page.not_found or (not page.posts and page_no == 1 and page.before is None):

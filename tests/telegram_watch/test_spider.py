@@ -1,0 +1,49 @@
+"""The t.me/s spider against pages served by a 127.0.0.1 fixture server (real Scrapy crawl, subprocess)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def crawl(ws_root, base_url, channels, *extra):
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="spiders.settings", VEILLE_WORKSPACE=str(ws_root),
+               PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "tme", "-a", f"channels={channels}", "-a",
+           f"base_url={base_url}", "-a", "max_pages=5", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
+           "-s", "VEILLE_DOWNLOAD_IMAGES=0", "-s", "VEILLE_SCREENSHOTS=0", "-s", "LOG_LEVEL=WARNING",
+           "-s", "ROBOTSTXT_OBEY=0", *extra]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_spider_crawls_paginates_and_stores(workspace, tme_server):
+    root = workspace.root
+    workspace.close()
+    res = crawl(root, tme_server.url, "rdv_express_test,nobody_here_test")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "/s/rdv_express_test?before=101" in tme_server.hits  # went back in history
+    from storage import Workspace
+
+    ws = Workspace.open(root)
+    try:
+        ids = sorted(r[0] for r in ws.db.execute("select external_id from posts where platform='telegram'"))
+        assert len(ids) == 8, (ids, res.stderr[-3000:])  # 6 on page 1, 2 on page 2: assert counts, not exit codes
+        assert "rdv_express_test/99" in ids and "rdv_express_test/106" in ids
+        row = ws.db.execute("select url, text, extra from posts where external_id='rdv_express_test/105'").fetchone()
+        assert row[0] == "https://t.me/rdv_express_test/105"
+        assert "alert('xss')" not in row[1]
+        # the raw page is the evidence of every message read from it
+        n_raw = ws.db.execute("select count(*) from artifacts a join captures c on c.id=a.capture_id "
+                              "where c.post_id is not null and a.role='raw_html'").fetchone()[0]
+        assert n_raw == 8
+        positives = ws.db.execute("select count(*) from posts where category != 'none'").fetchone()[0]
+        assert positives >= 2
+        # the nonexistent channel: a clear error capture, no post
+        note = ws.db.execute("select note from captures where outcome='error'").fetchall()
+        assert any("nobody_here_test" in (n[0] or "") and "does not exist" in n[0] for n in note), note
+    finally:
+        ws.close()

@@ -1,0 +1,272 @@
+"""Telethon route, offline: real TL objects, a never-connected client dispatching updates, a recorded seam."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+
+import pytest
+from telethon import errors, utils
+from telethon.sessions import MemorySession
+from telethon.tl import types
+
+from storage.errors import ConfigError, SourceError
+from telegram_watch import commands
+from telegram_watch.backfill import backfill
+from telegram_watch.client import TelegramSeam, login, make_client, session_path
+from telegram_watch.watch import register_handlers
+
+
+def offline_client(workspace):
+    client = make_client(workspace, session=MemorySession())
+    client._mb_entity_cache.set_self_user(111, False, 0)
+    return client
+
+
+async def dispatch(client, update, channel):
+    update._entities = {utils.get_peer_id(types.PeerChannel(channel.id)): channel}
+    await client._dispatch_update(update)
+
+
+def test_live_new_edit_delete(workspace, tgf):
+    ch = tgf.tl_channel()
+    client = offline_client(workspace)
+    alerts, events_seen = [], []
+    state = register_handlers(client, workspace, seam=None, chats=[ch], on_alert=alerts.append,
+                              on_event=lambda k, i: events_seen.append((k, i)))
+
+    async def scenario():
+        await dispatch(client, types.UpdateNewChannelMessage(tgf.tl_message(7, tgf.OFFER), pts=1, pts_count=1), ch)
+        await dispatch(client, types.UpdateNewChannelMessage(tgf.tl_message(8, tgf.NEUTRAL), pts=2, pts_count=1), ch)
+        # a message of another channel is not watched
+        other = tgf.tl_channel(cid=1_500_000_999, username="other_chan_test")
+        await dispatch(client, types.UpdateNewChannelMessage(
+            tgf.tl_message(9, tgf.OFFER, cid=other.id), pts=3, pts_count=1), other)
+        edited = tgf.tl_message(7, tgf.OFFER.replace("80€", "120€"), edit_date=tgf.T0.replace(hour=12))
+        await dispatch(client, types.UpdateEditChannelMessage(edited, pts=4, pts_count=1), ch)
+        await dispatch(client, types.UpdateDeleteChannelMessages(channel_id=ch.id, messages=[7, 8, 55], pts=5,
+                                                                 pts_count=3), ch)
+
+    asyncio.run(scenario())
+    assert state.new == 2 and state.edited == 1 and state.deleted == 2 and state.errors == 0
+    rows = {r[0]: r[1:] for r in workspace.db.execute(
+        "select external_id, version, status, status_at, text, url, category from posts")}
+    assert set(rows) == {"rdv_express_test/7", "rdv_express_test/8"}
+    v, status, at, text, url, cat = rows["rdv_express_test/7"]
+    assert v == 2 and status == "deleted" and at and "120€" in text and cat == "appointment_resale"
+    assert url == "https://t.me/rdv_express_test/7"
+    pid = workspace.db.execute("select id from posts where external_id='rdv_express_test/7'").fetchone()[0]
+    versions = workspace.db.execute("select version, text, edited_at from post_versions where post_id=? order by "
+                                    "version", [pid]).fetchall()
+    assert "80€" in versions[0][1] and "120€" in versions[1][1] and versions[1][2] == "2026-11-01T12:00:00Z"
+    # alerts: the offer, then its edit; stored and printed
+    assert [a["edit"] for a in alerts] == [False, True]
+    assert workspace.db.execute("select count(*) from alerts where kind='offer'").fetchone()[0] == 2
+    assert workspace.db.execute("select count(*) from alerts where kind='removed'").fetchone()[0] == 2
+    # raw to_dict() JSON kept as evidence
+    sha = workspace.db.execute("select a.sha256 from artifacts a join captures c on c.id=a.capture_id "
+                               "where c.post_id=? and a.role='json' order by a.id limit 1", [pid]).fetchone()[0]
+    raw = json.loads(workspace.store.read(sha))
+    assert raw["_"] == "Message" and raw["id"] == 7 and raw["peer_id"]["channel_id"] == ch.id
+    # the deletion update is evidence too, and the status points at it
+    cap = workspace.db.execute("select c.outcome, c.kind from posts p join captures c on c.id=p.status_capture_id "
+                               "where p.id=?", [pid]).fetchone()
+    assert cap == ("removed", "event")
+
+
+def seam_for(tgf, n=250, **kw):
+    ch = tgf.tl_channel()
+    msgs = [tgf.tl_message(i, tgf.OFFER if i % 50 == 0 else f"{tgf.NEUTRAL} #{i}") for i in range(1, n + 1)]
+    return tgf.RecordedSeam(ch, msgs, **kw)
+
+
+def counts(ws):
+    posts = ws.db.execute("select count(*), count(distinct external_id) from posts").fetchone()
+    caps = ws.db.execute("select count(*) from captures where kind='fetch'").fetchone()[0]
+    return posts[0], posts[1], caps
+
+
+def test_backfill_floodwait_mid_run(workspace, tgf):
+    seam = seam_for(tgf, fail_before={120: errors.FloodWaitError(request=None, capture=37)})
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert rep.status == "ok" and rep.flood_waits == [37] and seam.slept == [37]
+    assert rep.fetched == 250 and rep.last_id == 250 and rep.positives == 5
+    assert counts(workspace) == (250, 250, 250)
+    # the iteration restarted after the last committed message, not from the start
+    iters = [c for c in seam.calls if c[0] == "iter_messages"]
+    assert [c[1] for c in iters] == [0, 119]
+    run = workspace.db.execute("select status, items from runs where kind='backfill'").fetchone()
+    assert run == ("ok", 250)
+
+
+def test_backfill_floodwait_too_long_stops_then_resumes(workspace, tgf):
+    seam = seam_for(tgf, fail_before={180: errors.FloodWaitError(request=None, capture=5000)})
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert rep.status == "partial" and "max_flood_wait" in rep.error and seam.slept == []
+    assert counts(workspace)[0] == 179
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert rep.status == "ok" and rep.resumed_from == 179 and rep.fetched == 71
+    assert counts(workspace) == (250, 250, 250)
+
+
+def test_backfill_crash_then_resume_no_loss_no_duplicates(workspace, tgf):
+    seam = seam_for(tgf, fail_before={163: ConnectionError("network dropped")})
+    with pytest.raises(SourceError, match="run it again to resume"):
+        asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert counts(workspace)[0] == 162  # what was read before the failure is kept
+    assert workspace.db.execute("select status from runs").fetchone()[0] == "failed"
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert rep.resumed_from == 162 and rep.fetched == 88
+    assert counts(workspace) == (250, 250, 250)
+
+
+def test_backfill_kill_mid_chunk_then_resume(workspace, tgf, monkeypatch):
+    import telegram_watch.backfill as bf
+
+    seam = seam_for(tgf)
+    real = bf.message_to_capture
+
+    async def killing(seam_, msg, *a, **kw):
+        if msg.id == 140:
+            raise KeyboardInterrupt  # killed while a chunk (101..139) is not committed yet
+        return await real(seam_, msg, *a, **kw)
+
+    monkeypatch.setattr(bf, "message_to_capture", killing)
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert counts(workspace)[0] == 100  # only whole committed chunks
+    monkeypatch.setattr(bf, "message_to_capture", real)
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert rep.resumed_from == 100
+    assert counts(workspace) == (250, 250, 250)
+    # a third run finds nothing new and stores nothing twice
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=1000))
+    assert rep.fetched == 0 and counts(workspace) == (250, 250, 250)
+
+
+def test_backfill_limit_since_and_edits(workspace, tgf):
+    seam = seam_for(tgf)
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=30))
+    assert rep.fetched == 30 and rep.first_id == 221 and rep.last_id == 250  # the 30 most recent
+    # an edit seen on a later pass becomes a new version (re-read by a fresh backfill of the same ids)
+    from storage.telegram_store import set_backfill_id
+
+    workspace.db.execute("update telegram_sync set last_backfill_id = 240")
+    seam.messages[-1] = tgf.tl_message(250, tgf.OFFER + " (modifié)", edit_date=tgf.T0.replace(hour=20))
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=30))
+    assert rep.updated == 1 and rep.unchanged == 9
+    assert workspace.db.execute("select version from posts where external_id='rdv_express_test/250'"
+                                ).fetchone()[0] == 2
+    set_backfill_id(workspace, "rdv_express_test", 10)  # never moves back
+    assert workspace.db.execute("select last_backfill_id from telegram_sync").fetchone()[0] == 250
+
+
+def test_backfill_since_date(workspace, tgf):
+    from datetime import timedelta
+
+    seam = seam_for(tgf)
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", since=tgf.T0 + timedelta(minutes=200),
+                               limit=1000))
+    assert rep.first_id == 201 and rep.fetched == 50
+
+
+def test_unknown_channel_clear_message(workspace, tgf):
+    seam = seam_for(tgf, n=3)
+    with pytest.raises(SourceError, match="does not exist"):
+        asyncio.run(backfill(workspace, seam, "nobody_here_test"))
+
+
+class LoginSeam:
+    def __init__(self, twofa=True):
+        self.twofa = twofa
+        self.signed = []
+
+    async def connect(self):
+        pass
+
+    async def disconnect(self):
+        pass
+
+    async def is_user_authorized(self):
+        return False
+
+    async def send_code_request(self, phone):
+        self.phone = phone
+
+    async def sign_in(self, phone=None, code=None, password=None):
+        self.signed.append((phone, code, password))
+        if password is None and self.twofa:
+            raise errors.SessionPasswordNeededError(request=None)
+        if password is not None and password != "correct horse":
+            raise errors.PasswordHashInvalidError(request=None)
+
+    async def get_me(self):
+        return types.User(id=111, username="enqueteur_test")
+
+
+def test_login_flow_with_2fa():
+    seam = LoginSeam()
+    asked = []
+    info = asyncio.run(login(seam, lambda: asked.append("phone") or "+33639981234",
+                             lambda: asked.append("code") or "12345",
+                             lambda: asked.append("pw") or "correct horse"))
+    assert asked == ["phone", "code", "pw"] and info == {"user_id": 111, "username": "enqueteur_test",
+                                                         "already": False}
+    assert seam.signed == [("+33639981234", "12345", None), (None, None, "correct horse")]
+    with pytest.raises(SourceError, match="wrong two-step"):
+        asyncio.run(login(LoginSeam(), lambda: "+33639981234", lambda: "1", lambda: "nope"))
+
+
+def test_make_client_session_file_private(workspace, monkeypatch):
+    monkeypatch.delenv("VEILLE_TG_API_ID", raising=False)
+    with pytest.raises(ConfigError, match="VEILLE_TG_API_ID"):
+        make_client(workspace)
+    monkeypatch.setenv("VEILLE_TG_API_ID", "12345")
+    monkeypatch.setenv("VEILLE_TG_API_HASH", "ab" * 16)
+    client = make_client(workspace)  # constructing it never connects
+    path = session_path(workspace)
+    assert path.exists() and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert client.flood_sleep_threshold == 0
+    client.session.close()
+
+
+def test_cli_backfill_search_and_login(runner, cli_app, workspace, tgf, monkeypatch):
+    seam = seam_for(tgf, n=60)
+    monkeypatch.setattr(commands, "open_seam", lambda ws: (None, seam))
+    res = runner.invoke(cli_app, ["telegram", "backfill", "@rdv_express_test", "--limit", "100",
+                                  "-w", str(workspace.root)])
+    assert res.exit_code == 0, res.output
+    assert "60 read, 60 new" in res.output and res.output.count("ALERT appointment_resale") == 1
+    res = runner.invoke(cli_app, ["telegram", "search", "rdv prefecture", "--json", "-w", str(workspace.root)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)[0]["name"] == "rdv_express_test"
+    res = runner.invoke(cli_app, ["telegram", "backfill", "nobody_here_test", "-w", str(workspace.root)])
+    assert res.exit_code == 1 and "does not exist" in res.output and "Traceback" not in res.output
+    seam.authorized = False
+    res = runner.invoke(cli_app, ["telegram", "backfill", "rdv_express_test", "-w", str(workspace.root)])
+    assert res.exit_code == 1 and "telegram login" in res.output
+
+    monkeypatch.setattr(commands, "open_seam", lambda ws: (None, LoginSeam(twofa=False)))
+    res = runner.invoke(cli_app, ["telegram", "login", "-w", str(workspace.root)], input="+33639981234\n12345\n")
+    assert res.exit_code == 0, res.output
+    assert "logged in as @enqueteur_test" in res.output
+    assert "12345" not in res.output.split("\n")[-2]
+
+
+def test_seam_wraps_real_client_calls(workspace):
+    """The seam passes pacing to iter_messages and refuses over-size media without downloading."""
+    client = offline_client(workspace)
+    seam = TelegramSeam(client, pace_seconds=2.5)
+    it = seam.iter_messages(types.InputPeerChannel(1, 2), min_id=5, limit=10)
+    assert it.wait_time == 2.5 and it.reverse is True and it.limit == 10
+
+    class F:
+        size = 99
+
+    class M:
+        media = object()
+        file = F()
+
+    assert asyncio.run(seam.download_media(M(), max_bytes=10)) is None
