@@ -147,7 +147,7 @@ def eip55_ok(addr: str) -> bool:
     """True when ``0x…`` has a correct EIP-55 mixed-case checksum."""
     hexpart = addr[2:]
     h = keccak256(hexpart.lower().encode("ascii")).hex()
-    for c, hc in zip(hexpart, h, strict=True):
+    for c, hc in zip(hexpart, h[:40], strict=True):
         if c.isalpha() and (c.isupper() != (int(hc, 16) >= 8)):
             return False
     return True

@@ -24,6 +24,7 @@ the gazetteer of places) lives in ``matchers/data/*.toml``.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import tomllib
@@ -157,7 +158,7 @@ def _words_alt(words) -> str:
 class _State:
     """What one call of :func:`extract` works on."""
 
-    __slots__ = ("text", "ft", "lt", "out", "claimed", "parses")
+    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -165,27 +166,28 @@ class _State:
         self.lt = lower_same_length(self.ft)  # and lower-cased, same length
         self.out: list[Entity] = []
         self.claimed: list[tuple[int, int]] = []
+        self.claimed_starts: list[int] = []
         self.parses = MAX_PHONE_PARSES
 
     def add(self, kind: str, value: str, start: int, end: int, extra: dict | None = None,
             claim: bool = False) -> None:
         self.out.append(Entity(kind, value, self.text[start:end], start, end, extra or {}))
-        if claim:
-            self.claimed.append((start, end))
+        if claim and not self.overlaps(start, end):
+            # Claimed spans stay disjoint and sorted: overlap tests are a bisection.
+            i = bisect.bisect_left(self.claimed_starts, start)
+            self.claimed_starts.insert(i, start)
+            self.claimed.insert(i, (start, end))
 
     def overlaps(self, start: int, end: int) -> bool:
-        for s, e in self.claimed:
-            if s < end and start < e:
-                return True
-        return False
+        i = bisect.bisect_left(self.claimed_starts, end) - 1
+        return i >= 0 and self.claimed[i][1] > start
 
     def claimed_end(self, start: int, end: int) -> int:
         """End of the last claimed span overlapping [start, end), or ``start``."""
-        best = start
-        for s, e in self.claimed:
-            if s < end and start < e and e > best:
-                best = e
-        return best
+        i = bisect.bisect_left(self.claimed_starts, end) - 1
+        if i >= 0 and self.claimed[i][1] > start:
+            return max(start, self.claimed[i][1])
+        return start
 
 
 def _prev_char(s: str, i: int) -> str:
@@ -393,9 +395,9 @@ _OBF_AT = re.compile(r"[\[({<][ ]{0,2}(?:at|@|arobase|arrobase|chez)[ ]{0,2}[\])
 _OBF_AT_WORD = re.compile(r" (?:arobase|arrobase) ")
 _OBF_DOMAIN = re.compile(
     r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
-    r"(?:(?:[ ]{0,2}[\[({<][ ]{0,2}(?:dot|point|punto)[ ]{0,2}[\])}>][ ]{0,2}| (?:dot|point) |\.)"
+    r"(?:(?:[ ]{0,2}[\[({<][ ]{0,2}(?:dot|point|punto|\.)[ ]{0,2}[\])}>][ ]{0,2}| (?:dot|point) |\.)"
     r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?){1,6}(?![a-z0-9\-])")
-_OBF_DOT = re.compile(r"[ ]{0,2}[\[({<][ ]{0,2}(?:dot|point|punto)[ ]{0,2}[\])}>][ ]{0,2}| (?:dot|point) |\.")
+_OBF_DOT = re.compile(r"[ ]{0,2}[\[({<][ ]{0,2}(?:dot|point|punto|\.)[ ]{0,2}[\])}>][ ]{0,2}| (?:dot|point) |\.")
 
 _SOCIAL_LABELS = {
     "telegram": ["telegram", "télégram", "telegramme", "tg", "tlg", "تلغرام", "تيليجرام", "تليجرام", "تلگرام",
@@ -541,11 +543,12 @@ _FR_FICTION = tuple(p.replace(" ", "") for p in _PH["fr_fiction_prefixes"])
 _CTX_CHANNEL = {w.lower(): ch for ch, ws in _PH["context"].items() for w in ws}
 _CTX_RE = re.compile(r"(?<![^\W_])(?:" + _words_alt(_CTX_CHANNEL) + r")(?![^\W_])")
 _MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
-_DATE_LIKE = re.compile(r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2,4}(?![0-9])")
+_WEAK_SEPS = frozenset("-._'·•*~\\()[]\u00ad")
+_DATE_LIKE = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])([/.\-])(?:0?[1-9]|1[0-2])\1(?:19|20)[0-9]{2}(?![0-9])")
 
 
 def _is_fr_fiction(n) -> bool:
-    if n.country_code != 33:
+    if n.country_code != 33 or n.italian_leading_zero:
         return False
     nsn = str(n.national_number)
     return len(nsn) == 9 and ("0" + nsn).startswith(_FR_FICTION)
@@ -663,12 +666,12 @@ def _pack(n, fmt: str, valid: bool, fiction: bool) -> tuple:
     return e164, phonenumbers.region_code_for_number(n) or "", fmt, valid, fiction
 
 
-def _parse_phone(st: _State, d: str, plus: bool, ctx: str, ngroups: int) -> tuple[str, dict] | None:
+def _parse_phone(st: _State, d: str, plus: bool, ctx: str, grouped: bool) -> tuple[str, dict] | None:
     """Decide whether digit string ``d`` is a phone number; ``(e164, extra)`` or None."""
     st.parses -= 1
     if st.parses < 0:
         return None
-    r = _classify_digits(d, plus, bool(ctx), ngroups >= 4)
+    r = _classify_digits(d, plus, bool(ctx), grouped)
     if r is None:
         return None
     e164, region, fmt, valid, fiction = r
@@ -707,8 +710,17 @@ def _phone_chunk(st: _State, base: int, chunk: str) -> None:
         return
     bounds.append(nd)
     dstr = "".join(digits)
+    # A number may start or end inside the run only where the separator is a
+    # real break (space, slash, emoji …), not inside "978-2-07-036822-8".
+    cuttable = [True] * len(bounds)
+    for g in range(1, len(bounds) - 1):
+        sep = ft[pos[bounds[g] - 1] + 1:pos[bounds[g]]]
+        cuttable[g] = not all(c in _WEAK_SEPS for c in sep)
     gi = 0
     while gi < len(bounds) - 1 and st.parses > 0:
+        if not cuttable[gi]:
+            gi += 1
+            continue
         i = bounds[gi]
         intl = gi == 0 and plus
         options = []  # (group end index, length)
@@ -716,7 +728,7 @@ def _phone_chunk(st: _State, base: int, chunk: str) -> None:
             length = bounds[gj] - i
             if length > 17:
                 break
-            if length >= 8:
+            if length >= 8 and cuttable[gj]:
                 options.append(gj)
         if not intl and dstr[i] == "0" and not dstr.startswith("00", i):
             options.sort(key=lambda g: _NATIONAL_PREF.get(bounds[g] - i, 9))
@@ -730,10 +742,12 @@ def _phone_chunk(st: _State, base: int, chunk: str) -> None:
                 s -= 1
             if st.overlaps(s, e):
                 continue
-            if not intl and _DATE_LIKE.match(ft, s) and _DATE_LIKE.match(ft, s).end() >= e - 1:
-                continue
+            if not intl and _DATE_LIKE.match(ft, s):
+                break  # "06/12/2025 …": a date, not the start of a number
             ctx = _phone_context(st.lt, s)
-            r = _parse_phone(st, dstr[i:j], intl, ctx, gj - gi)
+            sizes = [bounds[g + 1] - bounds[g] for g in range(gi, gj)]
+            grouped = len(sizes) >= 4 and min(sizes) >= 2
+            r = _parse_phone(st, dstr[i:j], intl, ctx, grouped)
             if r and (r[1]["valid"] or r[1].get("fiction")):
                 hit = (gj, s, e, r, ctx)
                 break
@@ -819,7 +833,7 @@ def _spelled_phones(st: _State) -> None:
         if not (8 <= len(d) <= 15):
             continue
         ctx = _phone_context(lt, s)
-        r = _parse_phone(st, d, False, ctx, 3)
+        r = _parse_phone(st, d, False, ctx, False)
         if r:
             value, extra = r
             extra["spelled"] = True

@@ -200,7 +200,8 @@ def _emit(out: list, text: str, s: int, e: int, entry: dict, others: list[dict] 
     out.append(Entity("place", _value(entry), text[s:e], s, e, extra))
 
 
-_MAX_TRIGGERS = 500
+_MAX_TRIGGERS = 2000  # places reported per text, at most
+_MAX_HITS = 50_000  # stem occurrences examined per text, at most
 _NON_LATIN = re.compile(r"[\u0370-\u06ff]")
 
 
@@ -216,14 +217,17 @@ def _triggers(g: Gazetteer, lt: str):
     stems = g.stems_ascii if lt.isascii() or not _NON_LATIN.search(lt) else g.stems
     for stem in stems:
         i = lt.find(stem)
-        while i != -1 and len(hits) < _MAX_TRIGGERS:
+        while i != -1 and len(hits) < _MAX_HITS:
             hits.append(i)
             i = lt.find(stem, i + 1)
     hits.sort()
     done = -1
+    found = 0
     for p in hits:
         if p < done:
             continue
+        if found >= _MAX_TRIGGERS:
+            return
         for back in range(min(6, p), -1, -1):
             q = p - back
             if q > 0 and (lt[q - 1].isalnum() or lt[q - 1] == "_"):
@@ -231,6 +235,7 @@ def _triggers(g: Gazetteer, lt: str):
             m = g.trigger_re.match(lt, q)
             if m and m.end() > p:
                 done = m.end()
+                found += 1
                 yield m
                 break
 
