@@ -1021,24 +1021,25 @@ def _write_wacz(b: _Builder, out: Path) -> dict:
 
 
 def _pdf(b: _Builder, html_path: Path) -> Path:
-    """report.pdf with weasyprint; it may only read evidence/<sha256> images from the store."""
+    """report.pdf with weasyprint; it may only read evidence/<sha256> images from the store (and data: URIs)."""
     try:
-        from weasyprint import HTML, default_url_fetcher  # noqa: F401
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher, URLFetcherResponse
     except Exception as exc:  # noqa: BLE001 - weasyprint needs Pango
         raise ConfigError(f"--pdf needs weasyprint with Pango: {exc}") from exc
-    base = html_path.parent
 
-    def fetcher(url: str, *args, **kwargs):
-        m = re.match(r"^file://.*/evidence/([0-9a-f]{64})$", url)
-        if m and m.group(1) in b.artifacts and b.artifacts[m.group(1)].member:
-            p = b.ws.store.path_for(m.group(1))
-            return {"file_obj": open(p, "rb"), "mime_type": b.artifacts[m.group(1)].mime or "image/png"}  # noqa: SIM115
-        if url.startswith("data:"):
-            from weasyprint import default_url_fetcher as d
+    class EvidenceOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            m = re.match(r"^file://.*/evidence/([0-9a-f]{64})$", url)
+            if m and m.group(1) in b.artifacts and b.artifacts[m.group(1)].member:
+                plan = b.artifacts[m.group(1)]
+                return URLFetcherResponse(url, body=b.ws.store.read(plan.sha256),
+                                          headers={"Content-Type": plan.mime or "image/png"})
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            raise ValueError(f"report.pdf: refusing to fetch {url[:80]}")
 
-            return d(url)
-        raise ValueError(f"report.pdf: refusing to fetch {url[:80]}")
-
-    out = base / "report.pdf"
-    HTML(filename=str(html_path), base_url=str(base) + "/", url_fetcher=fetcher).write_pdf(str(out))
+    out = html_path.parent / "report.pdf"
+    HTML(filename=str(html_path), base_url=str(html_path.parent) + "/",
+         url_fetcher=EvidenceOnly(allowed_protocols=("file", "data"))).write_pdf(str(out))
     return out

@@ -93,28 +93,47 @@ def normalise(kind: str, value: str) -> str:
     return " ".join(v.split()).casefold()
 
 
-def _phone_pattern(value: str) -> str | None:
-    """A regex that matches a phone number however it is written (spaces, dots, +33/0033/0)."""
+_PHONE_RUN = re.compile(r"\+?\d(?:[\s.\-/()]{0,3}\d)+")
+_WORD = re.compile(r"\w")
+
+
+def _phone_parts(value: str) -> tuple[str, set[str]] | None:
+    """(national significant number, digit prefixes allowed before it: '', '0', country code…)."""
     norm = normalise("phone", value)
     digits = norm.lstrip("+")
     if len(digits) < 6:
         return None
-    sep = r"[\s.\-/()]*"
-    national = None
     if norm.startswith("+"):
         try:
             import phonenumbers
 
             pn = phonenumbers.parse(norm, None)
-            cc = str(pn.country_code)
-            national = str(pn.national_number)
-        except Exception:  # noqa: BLE001 - not a parseable number: match digits only
-            cc = None
-        if cc and national:
-            cc_pat = sep.join(cc)
-            nat_pat = sep.join(national)
-            return rf"(?<!\d)(?:(?:\+|00){sep}{cc_pat}{sep}(?:\(0\){sep})?|0{sep})?{nat_pat}(?!\d)"
-    return r"(?<!\d)" + sep.join(digits) + r"(?!\d)"
+            cc, nsn = str(pn.country_code), str(pn.national_number)
+            if nsn and digits.endswith(nsn):
+                return nsn, {"", "0", cc, f"00{cc}", f"{cc}0", f"00{cc}0"}
+        except Exception:  # noqa: BLE001 - not a parseable number: match its digits
+            pass
+    return digits, {""}
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regex alternation shaped as a trie: fast on long texts even with many words."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        end = "" in node
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if end else body
+
+    return build(trie)
 
 
 @dataclass
@@ -132,7 +151,9 @@ class Redactor:
     identifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, normalised) -> raw sample
     protected: set[str] = field(default_factory=set)  # normalised seller identifiers: never redacted
     _regex: re.Pattern | None = None
-    _lookup: list[tuple[str, str]] = field(default_factory=list)
+    _compiled: bool = False
+    _forms: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _phones: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
 
     def pseudonym(self, kind: str, value: str) -> str:
         norm = normalise(kind, value)
@@ -155,7 +176,7 @@ class Redactor:
         if f"{kind}:{normalise(kind, value)}" in self.protected:
             return
         self.identifiers.setdefault((kind, normalise(kind, value)), value)
-        self._regex = None
+        self._compiled = False
 
     def add_entity(self, kind: str, value: str | None, raw: str | None = None) -> None:
         k = "phone" if kind in ("phone", "whatsapp") else ("email" if kind == "email" else "handle")
@@ -169,51 +190,105 @@ class Redactor:
         return bool(self.identifiers)
 
     # ------------------------------------------------------------------ matching
-    def _compile(self) -> re.Pattern | None:
-        if self._regex is not None or not self.identifiers:
-            return self._regex
-        alts: list[str] = []
-        self._lookup = []
-        items = sorted(self.identifiers.items(), key=lambda kv: -len(kv[1]))
-        for (kind, _norm), raw in items:
-            pats: list[str] = []
+    def _compile(self) -> None:
+        if self._compiled or not self.identifiers:
+            return
+        self._forms = {}
+        self._phones = {}
+        for (kind, _norm), raw in self.identifiers.items():
             if kind == "phone":
-                p = _phone_pattern(raw)
-                if p:
-                    pats.append(p)
-            else:
-                forms = {raw, html.escape(raw, quote=True), json.dumps(raw, ensure_ascii=True)[1:-1],
-                         unicodedata.normalize("NFD", raw)}
-                for f in sorted(forms, key=len, reverse=True):
-                    esc = re.escape(f)
-                    if kind == "handle" and len(raw) >= SUBSTRING_HANDLE_CHARS:
-                        esc = "@?" + esc  # distinctive: also inside ids such as "user<handle>"
-                    elif kind == "handle":
-                        esc = r"(?<![\w.])@?" + esc + r"(?![\w])"
-                    elif kind in ("name", "account"):
-                        esc = r"(?<!\w)" + esc + r"(?!\w)"
-                    pats.append(esc)
-            for p in pats:
-                self._lookup.append((kind, raw))
-                alts.append(f"(?P<g{len(self._lookup) - 1}>{p})")
-        self._regex = re.compile("|".join(alts), re.IGNORECASE) if alts else None
-        return self._regex
+                parts = _phone_parts(raw)
+                if parts:
+                    nsn, prefixes = parts
+                    self._phones.setdefault(nsn, (raw, set()))[1].update(prefixes)
+                continue
+            forms = {raw, html.escape(raw, quote=True), json.dumps(raw, ensure_ascii=True)[1:-1],
+                     unicodedata.normalize("NFD", raw)}
+            if kind == "handle":
+                forms |= {"@" + f for f in forms}
+            for f in forms:
+                self._forms.setdefault(f.lower(), (kind, raw))
+        self._regex = re.compile(_trie_pattern(sorted(self._forms)), re.IGNORECASE) if self._forms else None
+        self._compiled = True
+
+    def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
+        """Non-overlapping (start, end, kind, raw) of every third-party identifier in the text."""
+        self._compile()
+        spans: list[tuple[int, int, str, str]] = []
+        if self._regex is not None:
+            for m in self._regex.finditer(text):
+                s0, e0 = m.span()
+                if s0 == e0:
+                    continue
+                kind, raw = self._forms.get(m.group().lower(), ("name", m.group()))
+                before = text[s0 - 1] if s0 else ""
+                after = text[e0] if e0 < len(text) else ""
+                if kind == "handle" and len(raw) >= SUBSTRING_HANDLE_CHARS:
+                    pass  # distinctive: also inside ids such as "user<handle>"
+                elif kind == "handle":
+                    if (before and (_WORD.match(before) or before == ".")) or (after and _WORD.match(after)):
+                        continue
+                elif kind in ("name", "account") and (
+                        (before and _WORD.match(before)) or (after and _WORD.match(after))):
+                    continue
+                spans.append((s0, e0, kind, raw))
+        if self._phones:
+            lengths = sorted({len(n) for n in self._phones}, reverse=True)
+            for m in _PHONE_RUN.finditer(text):
+                chunk = m.group()
+                pos = [i for i, ch in enumerate(chunk) if ch.isdigit()]
+                digits = "".join(chunk[i] for i in pos)
+                if len(digits) < 6:
+                    continue
+                i = 0
+                while i < len(digits):
+                    hit = None
+                    for L in lengths:
+                        cand = digits[i:i + L]
+                        if len(cand) == L and cand in self._phones:
+                            hit = (cand, L)
+                            break
+                    if hit is None:
+                        i += 1
+                        continue
+                    nsn, L = hit
+                    raw, prefixes = self._phones[nsn]
+                    start = i
+                    for pre in sorted(prefixes, key=len, reverse=True):
+                        if pre and digits[:i].endswith(pre):
+                            start = i - len(pre)
+                            break
+                    s0 = m.start() + pos[start]
+                    if start == 0 and chunk.startswith("+"):
+                        s0 = m.start()
+                    spans.append((s0, m.start() + pos[i + L - 1] + 1, "phone", raw))
+                    i += L
+        if not spans:
+            return spans
+        spans.sort(key=lambda x: (x[0], -(x[1] - x[0])))
+        out = [spans[0]]
+        for sp in spans[1:]:
+            if sp[0] >= out[-1][1]:
+                out.append(sp)
+        return out
 
     def redact_text(self, text: str, counts: dict[str, Replacement] | None = None) -> str:
         if not text or not self.identifiers:
             return text
-        rx = self._compile()
-        if rx is None:
+        spans = self._spans(text)
+        if not spans:
             return text
-
-        def sub(m: re.Match) -> str:
-            kind, raw = self._lookup[int(m.lastgroup[1:])]
+        parts = []
+        last = 0
+        for s0, e0, kind, raw in spans:
             ps = self.pseudonym(kind, raw)
             if counts is not None:
                 counts.setdefault(ps, Replacement(kind, ps)).count += 1
-            return ps
-
-        return rx.sub(sub, text)
+            parts.append(text[last:s0])
+            parts.append(ps)
+            last = e0
+        parts.append(text[last:])
+        return "".join(parts)
 
     def redact_obj(self, obj: Any, counts: dict[str, Replacement] | None = None) -> Any:
         """Redact every string (keys included) of a JSON-like object."""
@@ -253,8 +328,7 @@ class Redactor:
             return out.encode("utf-8")
 
     def contains(self, text: str) -> bool:
-        rx = self._compile()
-        return bool(rx and text and rx.search(text))
+        return bool(text and self.identifiers and self._spans(text))
 
 
 def new_key() -> bytes:

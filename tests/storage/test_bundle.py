@@ -345,3 +345,12 @@ def test_cli_export_and_verify(seeded, tmp_path, runner, cli_app):
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     r = runner.invoke(cli_app, ["verify", str(tmp_path / "junk.zip")])
     assert r.exit_code == 1 and "not a readable ZIP" in r.output
+
+
+def test_pdf_report(seeded, tmp_path):
+    ws, ids = seeded
+    res = build_bundle(ws, seller=1, output=tmp_path / "pdf.zip", pdf=True)
+    with zipfile.ZipFile(res.path) as zf:
+        pdf = zf.read("report.pdf")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+    assert verify_bundle(res.path).ok

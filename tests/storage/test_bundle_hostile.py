@@ -159,6 +159,7 @@ def test_report_in_headless_chromium_runs_nothing_and_fetches_nothing(hostile, t
                     jsLinks: [...document.querySelectorAll('a[href]')].filter(
                         a => !a.href.startsWith('https://') && !a.href.startsWith('http://')).length,
                     imgs: [...document.images].map(i => i.getAttribute('src')),
+                    loaded: [...document.images].filter(i => i.complete && i.naturalWidth > 0).length,
                     text: document.body.innerText.length,
                 })""")
                 assert state["pwned"] is None
@@ -166,6 +167,7 @@ def test_report_in_headless_chromium_runs_nothing_and_fetches_nothing(hostile, t
                 assert state["jsLinks"] == 0
                 assert dialogs == []
                 assert all(i.startswith("evidence/") for i in state["imgs"]) and len(state["imgs"]) == 3
+                assert state["loaded"] == 3  # screenshots display from the extracted bundle, offline
                 left = [u for u in requests if not u.startswith(("file://", "data:"))]
                 assert left == [], left
                 assert state["text"] > 1000
