@@ -146,8 +146,9 @@ class CommonIdentifiers:
     def is_common(self, namespace: str, value: str) -> bool:
         v = value.lower()
         if namespace == "phone":
-            digits = re.sub(r"\D", "", v)
-            return v in self.phones or digits in self.short_numbers
+            if v.startswith("+"):
+                return v in self.phones
+            return re.sub(r"\D", "", v) in self.short_numbers
         if namespace == "domain":
             return _domain_listed(v, self.domains)
         if namespace == "email":
@@ -205,13 +206,18 @@ def normalise_handle(handle: str | None) -> str:
     """Lower case, NFKC, without a leading ``@`` or surrounding spaces ('' when nothing is left)."""
     if not handle:
         return ""
-    h = unicodedata.normalize("NFKC", str(handle)).strip().lstrip("@").strip().casefold()
-    return h[:200]
+    return _normalise_handle(str(handle)[:400])
+
+
+@lru_cache(maxsize=1 << 17)
+def _normalise_handle(handle: str) -> str:
+    return unicodedata.normalize("NFKC", handle).strip().lstrip("@").strip().casefold()[:200]
 
 
 _SKELETON = re.compile(r"[\W_]+", re.UNICODE)
 
 
+@lru_cache(maxsize=1 << 17)
 def handle_skeleton(handle: str | None) -> str:
     """Letters and digits only (any script): ``rdv_prefecture_75`` and ``rdv.prefecture75`` agree."""
     return _SKELETON.sub("", normalise_handle(handle))
@@ -547,6 +553,23 @@ def cluster(
     if signatures is None:
         signatures = minhash.signatures(norm)
     has_text = np.fromiter((len(t) >= s.text_min_chars for t in norm), dtype=bool, count=n)
+    pa: list[int] = []
+    pb: list[int] = []
+    text_seen: set[int] = set()
+
+    def flush_text() -> None:
+        """Similarities of the collected candidate pairs at once (estimated Jaccard)."""
+        if not pa:
+            return
+        ia, ib = np.asarray(pa, dtype=np.int64), np.asarray(pb, dtype=np.int64)
+        pa.clear()
+        pb.clear()
+        sims = (signatures[ia] == signatures[ib]).sum(axis=1) / minhash.NUM_PERM
+        stats["text_comparisons"] += len(ia)
+        for k in np.nonzero(sims >= s.text_similarity_cutoff)[0].tolist():
+            sim = float(sims[k])
+            weak.append((int(ia[k]), int(ib[k]), "text", s.text_weight * sim, {"similarity": round(sim, 3)}))
+
     if n and has_text.any():
         bands = minhash.band_keys_matrix(signatures, s.lsh_bands)
         idx = np.nonzero(has_text)[0]
@@ -572,15 +595,16 @@ def cluster(
                         rx, i = grp[x]
                         for y in range(x + 1, len(grp)):
                             ry, j = grp[y]
-                            pair = (min(rx, ry), max(rx, ry), "text")
-                            if pair in compared:
+                            pk = rx * n + ry if rx < ry else ry * n + rx
+                            if pk in text_seen:
                                 continue
-                            compared.add(pair)
-                            sim = minhash.similarity(signatures[i], signatures[j])
-                            stats["text_comparisons"] += 1
-                            if sim >= s.text_similarity_cutoff:
-                                weak.append((i, j, "text", s.text_weight * sim,
-                                             {"similarity": round(sim, 3)}))
+                            text_seen.add(pk)
+                            pa.append(i)
+                            pb.append(j)
+                    if len(pa) >= 500_000:
+                        flush_text()
+        flush_text()
+        del text_seen
 
     # handles: fuzzy, blocked on skeleton keys
     hkeys: dict[str, list[int]] = defaultdict(list)

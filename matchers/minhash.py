@@ -51,42 +51,50 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
-def _shingle_hashes(norm: str) -> np.ndarray:
-    cps = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+def _batch_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes of many texts in one vectorised pass: (hashes, start offset of each text's run).
+
+    Every text must be non-empty. A text shorter than ``SHINGLE`` gives one
+    shingle padded with zeros; windows that would cross into the next text
+    are dropped.
+    """
+    padded = [t if len(t) >= SHINGLE else t + "\x00" * (SHINGLE - len(t)) for t in texts]
+    lens = np.fromiter((len(t) for t in padded), dtype=np.int64, count=len(padded))
+    cps = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     n = len(cps) - SHINGLE + 1
-    if n <= 0:
-        if len(cps) == 0:
-            return np.empty(0, dtype=np.uint64)
-        n = 1
-        cps = np.concatenate([cps, np.zeros(SHINGLE - len(cps), dtype=np.uint64)])
     h = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(SHINGLE):
             h = h * np.uint64(1_000_003) + cps[k:k + n]
-        return _mix(h)
+        h = _mix(h)
+    starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    counts = lens - SHINGLE + 1
+    keep = np.ones(n, dtype=bool)
+    # drop the SHINGLE-1 windows at the end of each text (they straddle two texts)
+    for k in range(1, SHINGLE):
+        pos = starts[1:] - k
+        keep[pos[pos >= 0]] = False
+    h = h[keep]
+    offs = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return h, offs
 
 
-def signatures(norm_texts: list[str], batch_shingles: int = 400_000) -> np.ndarray:
+def signatures(norm_texts: list[str], batch_chars: int = 2_000_000) -> np.ndarray:
     """MinHash signatures (uint32, ``len(texts) x NUM_PERM``) of *normalised* texts.
 
     An empty text gets an all-``0xFFFFFFFF`` signature (see :func:`is_empty`).
     """
     out = np.full((len(norm_texts), NUM_PERM), _EMPTY, dtype=np.uint32)
-    i = 0
-    n = len(norm_texts)
-    while i < n:
-        parts, rows, total = [], [], 0
-        while i < n and (total < batch_shingles or not parts):
-            h = _shingle_hashes(norm_texts[i])
-            if len(h):
-                parts.append(h)
-                rows.append(i)
-                total += len(h)
-            i += 1
-        if not parts:
-            continue
-        allh = np.concatenate(parts)
-        starts = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    rows_all = [i for i, t in enumerate(norm_texts) if t]
+    pos = 0
+    while pos < len(rows_all):
+        rows, total = [], 0
+        while pos < len(rows_all) and (total < batch_chars or not rows):
+            i = rows_all[pos]
+            rows.append(i)
+            total += len(norm_texts[i])
+            pos += 1
+        allh, starts = _batch_hashes([norm_texts[i] for i in rows])
         rows_arr = np.asarray(rows)
         with np.errstate(over="ignore"):
             for p in range(NUM_PERM):
