@@ -1159,6 +1159,143 @@ def telegram_channels_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = Fal
         typer.echo(f"{w['name']}\t{w['added_by']}\tdepth {w['depth']}\tbackfilled to {w['last_backfill_id']}")
 
 
+# ---------------------------------------------------------------- crawling classifieds (issue 4)
+profile_app = _typer("Site profiles of the classifieds crawler (spiders/profiles/*.toml).")
+app.add_typer(profile_app, name="profile")
+
+
+@app.command("crawl")
+def crawl_cmd(
+    sites: Annotated[list[str] | None, typer.Argument(help="Profiles to crawl (default: collect.sites, else all).")]
+    = None,
+    keywords: Annotated[list[str] | None, typer.Option("--keywords", "-k", help="Search keyword (repeatable; "
+                                                       "default: collect.keywords, else each profile's lexicon list).")]
+    = None,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", help="Result pages per keyword and site.")] = None,
+    base_url: Annotated[list[str] | None, typer.Option("--base-url", help="NAME=URL: replace a site's base URL "
+                                                       "(repeatable), e.g. leboncoin=http://127.0.0.1:8000.")] = None,
+    no_screenshots: Annotated[bool, typer.Option("--no-screenshots", help="Take no screenshots this run.")] = False,
+    workspace: WorkspaceOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Crawl classifieds sites with their profiles: search, read ads, store pages, verdicts and evidence.
+
+    Blocked sites (captcha, DataDome, Cloudflare) are recorded as blocked, never bypassed; save pages from
+    your browser and use `veille import html` instead.
+
+    Examples: veille crawl  |  veille crawl leboncoin vivastreet -k "rdv préfecture" --max-pages 2
+    """
+    from spiders.run import crawl
+    from storage.daily import parse_base_urls
+
+    with open_ws(workspace) as ws:
+        rep = crawl(ws, sites or None, keywords or None, max_pages, parse_base_urls(base_url or []) or None,
+                    screenshots=False if no_screenshots else None, verbose=logging.getLogger().level <= logging.INFO)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        for w in rep.warnings:
+            typer.echo(f"warning: {w}", err=True)
+        for name, r in rep.sites.items():
+            typer.echo(f"{name}\t{r.status}\t{r.items} ads ({r.new} new, {r.positive} positive), {r.pages} pages, "
+                       f"{r.removed} removed, {r.blocked} blocked, {r.errors} errors, {r.skipped_seen} already seen"
+                       + (f"\t{r.error[:200]}" if r.error else ""))
+    if rep.sites and all(r.status in ("failed", "interrupted") for r in rep.sites.values()):
+        raise typer.Exit(1)
+
+
+@profile_app.command("test")
+def profile_test_cmd(
+    profile: Annotated[str, typer.Argument(help="Profile name (or path to a .toml).")],
+    saved: Annotated[Path, typer.Argument(help="An ad page saved from a browser (.html).")],
+    url: Annotated[str | None, typer.Option("--url", help="The page's URL, if the file does not name it.")] = None,
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", envvar="VEILLE_WORKSPACE",
+                                                   help="Workspace whose profiles/ folder to use too.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show which fields a profile finds in a saved page, from which source, and which it misses.
+
+    Example: veille profile test leboncoin ~/Téléchargements/annonce.html
+    """
+    from spiders.run import profile_test
+
+    ws = None
+    if workspace is not None and (workspace / "veille.toml").is_file():
+        ws = open_ws(workspace)
+    try:
+        res = profile_test(profile, saved, url=url, ws=ws)
+    finally:
+        if ws is not None:
+            ws.close()
+    if as_json:
+        print_json(res)
+        return
+    typer.echo(f"profile {res['profile']} (written on {res['written_on']}) on {res['file']} ({res['url']})")
+    for f in res["fields"]:
+        mark = "found  " if f["found"] else ("MISSING" if f["expected"] else "-      ")
+        val = str(f["value"]).replace("\n", " ")[:90] if f["found"] else ""
+        typer.echo(f"{mark} {f['field']:<14} {val}" + (f"   <- {f['source']}" if f["source"] else ""))
+    typer.echo(f"{res['ad_links_count']} ad link(s) found (if this is a results page)")
+    if res["missing"]:
+        typer.echo("missing: " + ", ".join(res["missing"]))
+
+
+@profile_app.command("list")
+def profile_list_cmd(workspace: Annotated[Path | None, typer.Option("--workspace", "-w", envvar="VEILLE_WORKSPACE",
+                                                                    help="Workspace whose profiles/ to list too.")]
+                     = None, as_json: JsonOpt = False) -> None:
+    """List the site profiles with their date and whether they need JavaScript.
+
+    Example: veille profile list --json
+    """
+    from spiders.profile import list_profiles, load_profile
+
+    ws = open_ws(workspace) if workspace is not None and (workspace / "veille.toml").is_file() else None
+    try:
+        out = []
+        for name in list_profiles(ws):
+            p = load_profile(name, ws)
+            out.append({"name": p.name, "platform": p.platform, "base_url": p.base_url, "written_on": p.written_on,
+                        "javascript": p.javascript, "spider": p.spider, "path": str(p.path)})
+    finally:
+        if ws is not None:
+            ws.close()
+    if as_json:
+        print_json(out)
+        return
+    for p in out:
+        typer.echo(f"{p['name']}\t{p['base_url']}\twritten on {p['written_on']}"
+                   + ("\tJavaScript" if p["javascript"] else ""))
+
+
+@import_app.command("html")
+def import_html_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Pages saved from a browser (.html).")],
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Profile to parse them with "
+                                                "(default: guessed from the page).")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="The page's URL, if the file does not name it.")] = None,
+    workspace: WorkspaceOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Import ad pages saved from a browser: parse them with a profile, classify, store them as evidence.
+
+    This is the supported route for sites that block crawlers (leboncoin's DataDome).
+
+    Example: veille import html annonce1.html annonce2.html --profile leboncoin
+    """
+    from spiders.run import import_html
+
+    with open_ws(workspace) as ws:
+        rep = import_html(ws, files, profile=profile, url=url)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        typer.echo(f"{rep.imported} imported, {rep.updated} updated, {rep.unchanged} unchanged, "
+                   f"{len(rep.failed)} failed")
+        for path, why in rep.failed:
+            typer.echo(f"failed: {path}: {why}", err=True)
+    if rep.failed and not rep.items and not rep.unchanged:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

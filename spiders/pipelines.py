@@ -186,11 +186,17 @@ class StoragePipeline:
             if m.get("sha256") and m.get("size") is not None:
                 cap.artifacts.append(Artifact(role="media", sha256=m["sha256"], size=m["size"], mime=m.get("mime"),
                                               extra={"url": m.get("url"), "phash": m.get("phash")}))
+        before = None
+        if item.recapture and item.post_id:
+            before = self.ws.db.execute("select title, text, price from posts where id = ?",
+                                        [item.post_id]).fetchone()
         res = ingest(self.ws, item.post, cap)
         item.post_id = res.save.post_id
         item.capture_id = res.save.capture_id
         item.positive = res.positive
-        item.changed = res.save.changed
+        # "changed" for a re-capture: the title, text or price differ from what was stored
+        item.changed = res.save.changed if before is None else tuple(before) != (
+            item.post.title, item.post.text, item.post.price)
         self._inc("ads_saved")
         if res.save.created:
             self._inc("ads_new")

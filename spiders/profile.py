@@ -124,16 +124,36 @@ class Profile:
         p.base_override = base.rstrip("/") if base else None
         return p
 
+    @property
+    def prefix(self) -> str:
+        """Path of an overridden base URL (``http://127.0.0.1:8000/leboncoin`` -> ``/leboncoin``)."""
+        return urlsplit(self.base_override).path.rstrip("/") if self.base_override else ""
+
     def rebase(self, url: str) -> str:
-        """Map a URL of the real site (any of its hosts) onto the overridden base URL."""
+        """Map a URL of the real site (any of its hosts) onto the overridden base URL.
+
+        With a base URL that has a path, root-relative links of the pages are
+        put under that path too.
+        """
         if not self.base_override or not url:
             return url
         parts = urlsplit(url)
         real_hosts = {urlsplit(self.base_url).netloc, *self.hosts}
-        if parts.netloc in real_hosts:
+        if parts.netloc in real_hosts or any(parts.netloc.endswith("." + h) for h in real_hosts):
             rest = url.split(parts.netloc, 1)[1]
-            return self.base + rest
+            return self.base + rest if not rest.startswith(self.prefix + "/") or not self.prefix else \
+                self.base[: len(self.base) - len(self.prefix)] + rest
+        ob = urlsplit(self.base_override)
+        if parts.netloc == ob.netloc and self.prefix and not (parts.path + "/").startswith(self.prefix + "/"):
+            return f"{ob.scheme}://{ob.netloc}{self.prefix}{parts.path}" + (f"?{parts.query}" if parts.query else "")
         return url
+
+    def site_path(self, url: str) -> str:
+        """The URL's path as on the real site (the overridden base URL's path removed)."""
+        path = urlsplit(url).path
+        if self.prefix and (path + "/").startswith(self.prefix + "/"):
+            path = path[len(self.prefix):] or "/"
+        return path
 
     def search_url(self, template: str, keyword: str, page: int) -> str:
         try:
@@ -143,7 +163,7 @@ class Profile:
             raise ProfileError(f"profile {self.name}: bad search url template {template!r}: {exc}") from exc
 
     def is_ad_url(self, url: str) -> bool:
-        return bool(self.ad_url_pattern and re.search(self.ad_url_pattern, urlsplit(url).path))
+        return bool(self.ad_url_pattern and re.search(self.ad_url_pattern, self.site_path(url)))
 
     @property
     def allowed_hosts(self) -> list[str]:
@@ -667,7 +687,7 @@ def detect_removed(profile: Profile, status: int | None, url: str, final_url: st
         return f"HTTP {status}"
     if final_url and final_url != url:
         for pat in profile.removed_url_patterns:
-            if re.search(pat, urlsplit(final_url).path):
+            if re.search(pat, profile.site_path(final_url)):
                 return f"redirected to {final_url}"
     if page is None:
         return None

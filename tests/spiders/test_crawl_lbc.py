@@ -1,0 +1,98 @@
+"""Real crawls of the leboncoin-style fixture pages with the shipped leboncoin profile."""
+
+from __future__ import annotations
+
+import json
+
+from crawl_fixture_site import LBC_REMOVED
+
+from spiders.run import crawl, recheck
+
+
+def _rows(ws, sql, params=()):
+    return [dict(zip([d[0] for d in cur.description], r, strict=True))
+            for cur in [ws.db.execute(sql, params)] for r in cur.fetchall()]
+
+
+def test_crawl_stores_posts_pages_media_and_evidence(site, fast_ws):
+    ws = fast_ws
+    rep = crawl(ws, ["leboncoin"], keywords=["rdv préfecture"], max_pages=2,
+                base_urls={"leboncoin": site.base("lbc")})
+    r = rep.sites["leboncoin"]
+    assert r.status == "ok", r
+    # 2 result pages of 4 ads are read (page 3 is beyond --max-pages); the removed ad is recorded, not saved
+    assert r.pages == 2 and r.items == 8 and r.new == 8
+    assert r.removed == 1
+    posts = _rows(ws, "select * from posts where platform = 'leboncoin' order by external_id")
+    assert [p["external_id"] for p in posts] == [str(1000 + i) for i in range(8)]
+    p0 = posts[0]
+    assert p0["title"] == "Vends rendez-vous préfecture Bobigny n°0"
+    assert p0["price"] == 100.0 and p0["currency"] == "EUR"
+    assert p0["author"] == "Vendeur Fictif 0" and p0["author_handle"] == "u-0000"
+    assert p0["posted_at"] == "2026-11-10T13:30:00Z"  # Paris time in the page, UTC in the store
+    assert p0["url"] == f"{site.base('lbc')}/ad/services/1000"
+    # classification ran: the resale ads are positive, the bicycle is not
+    cats = {p["external_id"]: p["category"] for p in posts}
+    assert cats["1000"] == "appointment_resale" and cats["1003"] == "none"
+    assert r.positive == sum(1 for c in cats.values() if c != "none")
+    # every ad has a fetch capture with the raw page and the headers, in the evidence store
+    caps = _rows(ws, "select c.*, p.external_id from captures c join posts p on p.id = c.post_id where c.kind='fetch'")
+    assert len(caps) == 8
+    for c in caps:
+        arts = _rows(ws, "select role, sha256 from artifacts where capture_id = ?", [c["id"]])
+        roles = {a["role"] for a in arts}
+        assert {"raw_html", "headers", "media"} <= roles
+        raw = ws.store.read(next(a["sha256"] for a in arts if a["role"] == "raw_html"))
+        assert f"/ad/services/{c['external_id']}".encode() in raw or b"__NEXT_DATA__" in raw
+        assert c["http_status"] == 200 and c["user_agent"].startswith("veille/")
+        assert "secret-cookie-value" not in (c["headers"] or "")  # cookies are never stored
+    # the search pages themselves are evidence too
+    assert _rows(ws, "select count(*) n from captures where post_id is null and outcome='ok'")[0]["n"] == 2
+    # images: downloaded once, SHA-256 and perceptual hash recorded in post.media
+    media = json.loads(p0["media"])
+    assert len(media) == 1 and media[0]["kind"] == "image" and len(media[0]["phash"]) == 16
+    assert ws.store.has(media[0]["sha256"]) and media[0]["mime"] == "image/png"
+    # the removed ad: a capture proving it (410 + page), outcome removed
+    gone = _rows(ws, "select * from captures where outcome = 'removed'")
+    assert len(gone) == 1 and gone[0]["http_status"] == 410 and str(LBC_REMOVED) in gone[0]["url"]
+    # a runs row per site
+    run = _rows(ws, "select * from runs where source = 'leboncoin'")[-1]
+    assert run["status"] == "ok" and run["items"] == 8
+
+
+def test_second_run_skips_seen_and_recaptures_due_positives(site, fast_ws):
+    ws = fast_ws
+    base = {"leboncoin": site.base("lbc")}
+    first = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls=base).sites["leboncoin"]
+    assert first.items == 4
+    # make one positive post's last capture old: it is due for re-capture
+    pid = _rows(ws, "select id from posts where external_id = '1000'")[0]["id"]
+    ws.db.execute("update captures set fetched_at = '2020-01-01T00:00:00Z' where post_id = ?", [pid])
+    second = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls=base).sites["leboncoin"]
+    assert second.status == "ok"
+    assert second.skipped_seen == 3 and second.recaptured == 1 and second.new == 0
+    assert _rows(ws, "select count(*) n from posts")[0]["n"] == 4
+    kinds = [c["kind"] for c in _rows(ws, "select kind from captures where post_id = ? order by id", [pid])]
+    assert kinds == ["fetch", "recapture"]
+
+
+def test_recheck_records_removed_with_proof(site, fast_ws):
+    ws = fast_ws
+    crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls={"leboncoin": site.base("lbc")})
+    ids = {r["external_id"]: r["id"] for r in _rows(ws, "select id, external_id from posts")}
+    site.state.removed.add(1001)
+    try:
+        res = recheck(ws, [ids["1000"], ids["1001"], 999999], base_urls={"leboncoin": site.base("lbc")})
+    finally:
+        site.state.removed.discard(1001)
+    by = {r["post_id"]: r for r in res}
+    assert by[ids["1001"]]["outcome"] == "removed" and by[ids["1001"]]["http_status"] == 410
+    assert by[ids["1000"]]["outcome"] == "live"
+    assert 999999 not in by  # unknown ids are left out
+    post = _rows(ws, "select status, status_capture_id from posts where id = ?", [ids["1001"]])[0]
+    assert post["status"] == "removed"
+    cap = _rows(ws, "select * from captures where id = ?", [post["status_capture_id"]])[0]
+    assert cap["kind"] == "recapture" and cap["outcome"] == "removed" and cap["http_status"] == 410
+    arts = _rows(ws, "select role, sha256 from artifacts where capture_id = ?", [cap["id"]])
+    assert b"plus en ligne" in ws.store.read(next(a["sha256"] for a in arts if a["role"] == "raw_html"))
+    assert _rows(ws, "select status from posts where id = ?", [ids["1000"]])[0]["status"] == "live"
