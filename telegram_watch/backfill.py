@@ -15,7 +15,10 @@ when to retry), then goes on from the mark. ``iter_messages`` waits
 
 Called by the CLI and by ``veille daily``::
 
-    report = asyncio.run(backfill_channels(ws, seam, ["channel1", ...]))
+    run = backfill_channels(ws, ["channel1", "channel2"])   # or one name
+    run.items, run.failed, run.reports
+
+(it opens the session of the workspace; ``veille telegram login`` first).
 """
 
 from __future__ import annotations
@@ -218,8 +221,8 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
     return rep
 
 
-async def backfill_channels(ws, seam, channels: list[str], since: datetime | None = None,
-                            limit: int | None = None, on_alert=None) -> list[BackfillReport]:
+async def backfill_channels_async(ws, seam, channels: list[str], since: datetime | None = None,
+                                  limit: int | None = None, on_alert=None) -> list[BackfillReport]:
     """Backfill several channels one after the other (``veille daily``); a failing channel stops no other."""
     out = []
     for i, ch in enumerate(channels):
@@ -230,3 +233,38 @@ async def backfill_channels(ws, seam, channels: list[str], since: datetime | Non
         except SourceError as exc:
             out.append(BackfillReport(chat=str(ch), status="failed", error=str(exc)))
     return out
+
+
+@dataclass
+class BackfillRun:
+    reports: list[BackfillReport] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return sum(r.imported + r.updated for r in self.reports)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {r.chat: r.error or r.status for r in self.reports if r.status == "failed"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": self.items, "failed": self.failed, "reports": [r.to_dict() for r in self.reports]}
+
+
+def backfill_channels(ws, channels: str | list[str] | None = None, since: datetime | None = None,
+                      limit: int | None = None, on_alert=None) -> BackfillRun:
+    """Synchronous backfill for ``veille daily`` and scripts (opens and closes the Telethon session).
+
+    ``channels``: one name (a failure then raises SourceError), a list (failures
+    are in ``failed``), or None for the watch list. Raises SourceError when
+    there is no logged-in session.
+    """
+    from . import commands
+
+    single = isinstance(channels, str)
+    names = [channels] if single else list(channels or [])
+    reports = commands.backfill(ws, names, since=since, limit=limit, on_alert=on_alert)
+    run = BackfillRun(reports)
+    if single and run.failed:
+        raise SourceError(next(iter(run.failed.values())))
+    return run

@@ -56,13 +56,13 @@ async def _with_session(seam, coro_fn):
 def backfill(ws, channels: list[str], since: datetime | None = None, limit: int | None = None,
              on_alert: Callable[[dict], None] | None = None) -> list:
     """Backfill channels (the configured watch list when ``channels`` is empty). Used by ``veille daily``."""
-    from .backfill import backfill_channels
+    from .backfill import backfill_channels_async
 
     chans = channels or configured_channels(ws)
     if not chans:
         raise SourceError("no channel given and none configured (telegram.channels)")
     _, seam = open_seam(ws)
-    return asyncio.run(_with_session(seam, lambda: backfill_channels(ws, seam, chans, since=since, limit=limit,
+    return asyncio.run(_with_session(seam, lambda: backfill_channels_async(ws, seam, chans, since=since, limit=limit,
                                                                      on_alert=on_alert)))
 
 

@@ -637,3 +637,115 @@ def import_pages(ws, files: list[str]) -> PageImportReport:
                 rep.alerts.append({"post_id": s.post_id, "category": v.category, "subtype": v.subtype,
                                    "score": round(float(v.score), 3)})
     return rep
+
+
+# --------------------------------------------------------------------- daily crawl (no Scrapy)
+@dataclass
+class CrawlReport:
+    channels: int = 0
+    pages: int = 0
+    posts: int = 0
+    imported: int = 0
+    updated: int = 0
+    positives: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return self.imported + self.updated
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__, items=self.items)
+
+
+def crawl_channels(ws, channels: list[str], base_url: str | None = None, max_pages: int | None = None,
+                   fetcher=None, sleep=None) -> CrawlReport:
+    """Read public channels through t.me/s (``veille daily``): newest page first, then back via ``before=``.
+
+    Polite: the workspace user agent, ``collect.download_delay`` seconds between
+    requests, ``collect.max_pages`` pages per channel, and paging stops at the
+    first page with nothing new. Each channel is a run (``veille status``); a
+    channel that does not exist or is private is reported in ``failed`` and
+    stops no other. The Scrapy spider ``tme`` (spiders/sites/tme.py) does the
+    same through the spiders' pipelines.
+    """
+    import time
+
+    from storage.ingest import ingest_many
+    from storage.posts import add_capture, finish_run, start_run
+
+    base = (base_url or TME).rstrip("/")
+    ua = ws.config.get("collect.user_agent", "veille")
+    delay = float(ws.config.get("collect.download_delay", 2.0))
+    max_pages = int(max_pages or ws.config.get("collect.max_pages", 3))
+    fetch_fn = fetcher or (lambda u: fetch(u, ua))
+    pause = sleep or time.sleep
+    rep = CrawlReport()
+    first_request = True
+    for raw_name in channels:
+        try:
+            channel = normalise_channel(raw_name)
+        except InputError as exc:
+            rep.failed[str(raw_name)] = str(exc)
+            continue
+        rep.channels += 1
+        run_id = start_run(ws, f"tme:{channel}", "crawl")
+        before: int | None = None
+        n_items = 0
+        try:
+            for page_no in range(1, max_pages + 1):
+                url = f"{base}/s/{channel}" + (f"?before={before}" if before else "")
+                if not first_request:
+                    pause(delay)
+                first_request = False
+                status, final_url, body, headers = fetch_fn(url)
+                rep.pages += 1
+                if status != 200:
+                    raise SourceError(f"HTTP {status} for {url}")
+                page = parse_channel_page(body, url=final_url, channel=channel)
+                if page.not_found or (page_no == 1 and not page.posts and page.before is None):
+                    from storage.posts import Capture
+
+                    add_capture(ws, Capture(kind="fetch", url=url, final_url=final_url, http_status=status,
+                                            user_agent=ua, outcome="error",
+                                            note=f"channel {channel} does not exist or is private",
+                                            artifacts=[_raw_artifact(body, channel)]))
+                    raise SourceError(f"Telegram channel {channel!r} does not exist, is private, or has no public "
+                                      "preview")
+                sha = ws.store.put_bytes(body)
+                pairs = page_captures(page, sha, len(body), url, f"tme-{channel}-{page_no}.html", "fetch",
+                                      "veille t.me/s", http_status=status)
+                for _, cap in pairs:
+                    cap.final_url, cap.user_agent = final_url, ua
+                    cap.headers = {k: v for k, v in headers.items() if k.lower() not in ("set-cookie", "cookie")}
+                fresh = 0
+                for res in ingest_many(ws, pairs):
+                    s = res.save
+                    rep.posts += 1
+                    rep.imported += s.created
+                    rep.updated += s.changed
+                    fresh += s.created or s.changed
+                    if res.positive and (s.created or s.changed):
+                        rep.positives += 1
+                        v = res.analysis.verdict
+                        rep.alerts.append({"post_id": s.post_id, "chat": channel, "category": v.category,
+                                           "subtype": v.subtype, "score": round(float(v.score), 3)})
+                n_items += fresh
+                if not fresh or not page.before or not page.posts:
+                    break
+                oldest = min(int(p.extra["message_id"]) for p in page.posts)
+                if page.before > oldest:
+                    break
+                before = page.before
+            finish_run(ws, run_id, "ok", n_items)
+        except (SourceError, InputError) as exc:
+            rep.failed[channel] = str(exc)
+            finish_run(ws, run_id, "failed", n_items, str(exc))
+    return rep
+
+
+def _raw_artifact(body: bytes, channel: str):
+    from storage.posts import Artifact
+
+    return Artifact(role="raw_html", data=body, mime="text/html", name=f"tme-{channel}.html")

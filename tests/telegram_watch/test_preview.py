@@ -139,3 +139,21 @@ def test_cli_import_telegram_page(runner, cli_app, workspace, tmp_path, tgf):
     bad.write_text(tgf.LANDING_PAGE, encoding="utf-8")
     res = runner.invoke(cli_app, ["import", "telegram-page", str(bad), "-w", str(workspace.root)])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_crawl_channels_for_daily(workspace, tme_server):
+    from telegram_watch.preview import crawl_channels
+
+    workspace.config.data["collect"]["download_delay"] = 0.25
+    slept = []
+    rep = crawl_channels(workspace, ["rdv_express_test", "@nobody_here_test", "bad name!"],
+                         base_url=tme_server.url, sleep=slept.append)
+    assert rep.imported == 8 and rep.pages == 3 and rep.items == 8
+    assert set(rep.failed) == {"nobody_here_test", "bad name!"} and "does not exist" in rep.failed["nobody_here_test"]
+    assert slept == [0.25, 0.25]  # polite delay between requests
+    runs = dict(workspace.db.execute("select source, status from runs"))
+    assert runs == {"tme:rdv_express_test": "ok", "tme:nobody_here_test": "failed"}
+    # second day: the first page has nothing new, paging stops there
+    hits = len(tme_server.hits)
+    rep = crawl_channels(workspace, ["rdv_express_test"], base_url=tme_server.url, sleep=slept.append)
+    assert rep.imported == 0 and len(tme_server.hits) == hits + 1

@@ -270,3 +270,16 @@ def test_seam_wraps_real_client_calls(workspace):
         file = F()
 
     assert asyncio.run(seam.download_media(M(), max_bytes=10)) is None
+
+
+def test_backfill_channels_sync_for_daily(workspace, tgf, monkeypatch):
+    from telegram_watch.backfill import backfill_channels
+
+    seam = seam_for(tgf, n=40)
+    monkeypatch.setattr(commands, "open_seam", lambda ws: (None, seam))
+    run = backfill_channels(workspace, ["rdv_express_test", "nobody_here_test"])
+    assert run.items == 40 and list(run.failed) == ["nobody_here_test"]
+    with pytest.raises(SourceError, match="does not exist"):
+        backfill_channels(workspace, "nobody_here_test")
+    workspace.config.data["telegram"]["channels"] = ["@rdv_express_test"]
+    assert backfill_channels(workspace).items == 0  # the watch list; nothing new
