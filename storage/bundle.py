@@ -777,7 +777,9 @@ def build_bundle(ws, *, seller: int | None = None, post_ids: list[int] | None = 
     if timestamp and not tsa_url:
         raise ConfigError("setting 'evidence.tsa_url' is not set: cannot timestamp (use --no-timestamp)")
     do_ts = bool(tsa_url) and timestamp is not False
+    _remove_stale_temps(output)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    (tmpdir / "owner.pid").write_text(str(os.getpid()))
     tmp_zip = tmpdir / "bundle.zip.part"
     b = None
     try:
@@ -794,6 +796,22 @@ def build_bundle(ws, *, seller: int | None = None, post_ids: list[int] | None = 
         raise
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _remove_stale_temps(output: Path) -> None:
+    """Remove temporary folders left by an export of the same file that was killed."""
+    for d in output.parent.glob(f".{output.name}.*"):
+        try:
+            pid = int((d / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still running
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _build(ws, b: _Builder, tmp_zip: Path, pdf: bool, signing_key, tsa_url: str, actor: str | None) -> BundleResult:

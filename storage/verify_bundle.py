@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from .errors import IntegrityError
 CHUNK = 1 << 20
 MAX_MANIFEST_BYTES = 200_000_000
 MAX_CUSTODY_LINE = 50_000_000
+MAX_SUMS_BYTES = 200_000_000
+_HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 @dataclass
@@ -169,7 +172,8 @@ def _verify(zf: zipfile.ZipFile, rep: VerifyReport) -> None:
     else:
         want = "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
         want += f"{hashlib.sha256(mbytes).hexdigest()}  MANIFEST.json\n"
-        if zf.read("SHA256SUMS").decode("utf-8", "replace") != want:
+        if zf.getinfo("SHA256SUMS").file_size > MAX_SUMS_BYTES or \
+                zf.read("SHA256SUMS").decode("utf-8", "replace") != want:
             p.append("SHA256SUMS: does not match MANIFEST.json")
     # 5. WACZ
     if "web.wacz" in actual:
@@ -179,18 +183,24 @@ def _verify(zf: zipfile.ZipFile, rep: VerifyReport) -> None:
             data = fh if fh.seekable() else io.BytesIO(fh.read())
             p.extend(verify_wacz(data))
     # 6. custody
-    _verify_custody(zf, rep, manifest, present, files)
+    vouched = _verify_custody(zf, rep, manifest, present, files)
+    for path in sorted(actual):
+        if path.startswith("evidence/") and vouched is not None and path.split("/", 1)[1] not in vouched:
+            rep.warnings.append(f"{path}: no custody entry in the bundle records this file "
+                                "(its capture entry is elided)")
     # 7. signature
     _verify_signature(zf, rep, manifest, mbytes, present)
     # 8. timestamp
     _verify_timestamp(zf, rep, manifest, mbytes, present)
 
 
-def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: list) -> None:
+def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: list) -> set[str] | None:
+    """Check the chain; return the SHA-256 values the full entries mention (None if unreadable)."""
     p = rep.problems
     if CUSTODY_FILE not in present:
         p.append(f"{CUSTODY_FILE}: missing")
-        return
+        return None
+    vouched: set[str] = set()
     entries = []
     prev_seq = prev_hash = None
     last_full = None
@@ -198,7 +208,7 @@ def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: 
         for lineno, raw in enumerate(io.TextIOWrapper(fh, encoding="utf-8"), 1):
             if len(raw) > MAX_CUSTODY_LINE:
                 p.append(f"{CUSTODY_FILE} line {lineno}: too long")
-                return
+                return None
             try:
                 obj = json.loads(raw)
             except ValueError:
@@ -238,15 +248,16 @@ def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: 
                 p.append(f"custody entry {seq}: prev_hash does not match entry {prev_seq}")
             prev_seq, prev_hash = seq, obj.get("entry_hash")
             rep.custody_entries += 1
+            vouched.update(_HEX64.findall(raw))
             last_full = obj
             entries.append(seq)
     if last_full is None or prev_seq != last_full.get("seq"):
         p.append(f"{CUSTODY_FILE}: does not end with the export entry")
-        return
+        return vouched
     d = last_full.get("details") or {}
     if last_full.get("action") != "export" or d.get("event") != "bundle export":
         p.append(f"{CUSTODY_FILE}: the last entry is not the bundle's export entry")
-        return
+        return vouched
     if d.get("bundle_id") != manifest.get("bundle_id"):
         p.append(f"custody entry {last_full['seq']}: export entry is for another bundle")
     content = [f for f in files if f["path"] != CUSTODY_FILE]
@@ -254,6 +265,7 @@ def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: 
         p.append(f"custody entry {last_full['seq']}: export entry's content_root does not match the files")
     if d.get("content_root") != (manifest.get("merkle") or {}).get("content_root"):
         p.append("MANIFEST.json: content_root differs from the export entry's")
+    return vouched
 
 
 def _verify_signature(zf, rep: VerifyReport, manifest: dict, mbytes: bytes, present: set) -> None:

@@ -354,3 +354,52 @@ def test_pdf_report(seeded, tmp_path):
         pdf = zf.read("report.pdf")
     assert pdf.startswith(b"%PDF") and len(pdf) > 5000
     assert verify_bundle(res.path).ok
+
+
+def test_every_evidence_file_is_vouched_by_a_custody_entry(seeded, tmp_path):
+    ws, ids = seeded
+    res = build_bundle(ws, post_ids=ids["seller_posts"] + ids["third_party_posts"], output=tmp_path / "b.zip")
+    rep = verify_bundle(res.path)
+    assert rep.ok and rep.warnings == []
+
+
+@pytest.mark.slow
+def test_killed_export_leaves_workspace_consistent_and_rerun_finishes(seeded, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    from bundle_seed import png_bytes
+
+    from storage import Artifact, Capture, Post, save_post
+
+    ws, ids = seeded
+    big = png_bytes(1, size=(600, 600)) + os.urandom(1)  # distinct blobs
+    for n in range(40):
+        p = Post(platform="leboncoin", external_id=f"k{n}", url=f"https://ads.example/k{n}", text=f"RDV {n}")
+        r = save_post(ws, p, Capture(url=p.url, http_status=200, artifacts=[
+            Artifact(role="screenshot", data=big + os.urandom(400_000), mime="image/png")]))
+        ws.db.execute("update posts set seller_id = 1 where id = ?", [r.post_id])
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-c", "from cli import main; main()", "export", "bundle", "--seller", "1",
+           "-o", str(out / "b.zip"), "-w", str(ws.root)]
+    root = Path(__file__).resolve().parents[2]
+    killed_mid_run = 0
+    for delay in (0.0, 0.15, 0.4):
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not any(out.glob(".b.zip.*")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)  # wait until the export is writing its temporary ZIP
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_mid_run += proc.returncode == -signal.SIGKILL and any(out.glob(".b.zip.*"))
+        assert not (out / "b.zip").exists() or verify_bundle(out / "b.zip").ok
+        assert custody.verify_chain(ws.db)[1] == []
+    assert killed_mid_run  # at least one kill landed while the bundle was being written
+    r = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert verify_bundle(out / "b.zip").ok
+    assert [p.name for p in out.iterdir()] == ["b.zip"]  # the killed runs' temporary folders are gone
+    assert custody.verify_chain(ws.db)[1] == []
