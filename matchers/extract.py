@@ -102,7 +102,8 @@ def _char_class(cps) -> str:
 
 
 _FOLD_BMP = re.compile(_char_class(c for c in _FOLD if c <= 0xFFFF))
-_FOLD_ASTRAL = re.compile(_char_class(c for c in _FOLD if c > 0xFFFF))
+# One wide range is much cheaper to scan for than the exact (holed) set.
+_FOLD_ASTRAL = re.compile("[" + chr(min(c for c in _FOLD if c > 0xFFFF)) + "-" + chr(max(_FOLD)) + "]")
 
 
 def fold_digits(text: str) -> str:
@@ -409,9 +410,9 @@ _SOCIAL_LABELS = {
 }
 _LABEL_KIND = {w.lower(): k for k, ws in _SOCIAL_LABELS.items() for w in ws}
 _LABELS_ALT = _words_alt(_LABEL_KIND)
-_SOCIAL_ANCHOR = re.compile(r"[:=：➡→>]{1,3}|👻")
+_SOCIAL_ANCHOR = re.compile(r"[:=：➡→>👻]")
 _LABEL_END = re.compile(r"(?<![^\W_])(?:" + _LABELS_ALT + r")[ \t]{0,3}\Z")
-_AFTER_SEP = re.compile(r"[ \t]{0,3}[:=\-]?[ \t]{0,3}@?(?P<h>[a-z][a-z0-9_.\-]{1,31})")
+_AFTER_SEP = re.compile(r"[:=：➡→>]{0,2}[ \t]{0,3}[:=\-]?[ \t]{0,3}@?(?P<h>[a-z][a-z0-9_.\-]{1,31})")
 _HANDLE_STOP = frozenset({"me", "moi", "only", "uniquement", "dm", "pv", "mp", "inbox", "prive", "privé", "priv",
                           "direct", "contact", "contacter", "disponible", "dispo", "ou", "or", "et", "and", "the",
                           "le", "la", "les", "pour", "for", "https", "http", "www"})
@@ -422,10 +423,13 @@ _CTX_LABEL_RE = re.compile(r"(?<![^\W_])(" + _LABELS_ALT + r")(?![^\W_])")
 def _social_labels(st: _State) -> None:
     """ "snap: x", "insta : x", "tg: x", "👻 x": a label, a separator, a handle."""
     ft, lt = st.ft, st.lt
+    skip = -1
     for n, m in enumerate(_SOCIAL_ANCHOR.finditer(lt)):
         if n >= MAX_CANDIDATES:
             break
         a = m.start()
+        if a < skip:
+            continue
         if m.group() == "👻":
             kind, label = "snapchat", "👻"
         else:
@@ -437,6 +441,7 @@ def _social_labels(st: _State) -> None:
         hm = _AFTER_SEP.match(lt, m.end())
         if hm is None:
             continue
+        skip = hm.end()
         hs = hm.start("h")
         h = ft[hs:hm.end("h")].rstrip(".-_")
         he = hs + len(h)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 from .types import Entity
@@ -200,6 +201,7 @@ def _emit(out: list, text: str, s: int, e: int, entry: dict, others: list[dict] 
     out.append(Entity("place", _value(entry), text[s:e], s, e, extra))
 
 
+_WINDOW = 48  # characters read after a trigger
 _MAX_TRIGGERS = 2000  # places reported per text, at most
 _MAX_HITS = 50_000  # stem occurrences examined per text, at most
 _NON_LATIN = re.compile(r"[\u0370-\u06ff]")
@@ -228,8 +230,19 @@ def _triggers(g: Gazetteer, lt: str):
             continue
         if found >= _MAX_TRIGGERS:
             return
-        for back in range(min(6, p), -1, -1):
-            q = p - back
+        # The trigger starts at the stem's word, or one word earlier when joined by
+        # "-", "/" or a space ("sous-préfecture", "s/préf", "consulat général").
+        q = p
+        while q > 0 and p - q < 8 and (lt[q - 1].isalnum() or lt[q - 1] == "_"):
+            q -= 1
+        starts = [q]
+        if q >= 2 and lt[q - 1] in "-/ ":
+            r = q - 1
+            while r > 0 and q - r < 6 and lt[r - 1].isalnum():
+                r -= 1
+            if r < q - 1 and (r == 0 or not lt[r - 1].isalnum()):
+                starts.insert(0, r)
+        for q in starts:
             if q > 0 and (lt[q - 1].isalnum() or lt[q - 1] == "_"):
                 continue
             m = g.trigger_re.match(lt, q)
@@ -240,45 +253,60 @@ def _triggers(g: Gazetteer, lt: str):
                 break
 
 
+@lru_cache(maxsize=8192)
+def _name_after(kinds: tuple[str, ...], window: str) -> tuple | None:
+    """The first name of one of ``kinds`` in ``window`` (text after a trigger),
+    skipping connector words: ``(entries, start, end)`` relative to the window.
+
+    Pure, hence cached: the same phrases come back in post after post.
+    """
+    g = gazetteer()
+    toks = _fold_tokens(window, 0)[:8]
+    for i, tok in enumerate(toks[:6]):
+        if "prefecture" in kinds and i <= 2 and tok[0] in g.by_code:
+            return (g.by_code[tok[0]],), tok[1], tok[2]
+        for kd in kinds:
+            hit = g.lookup(kd, toks, i)
+            if hit:
+                return tuple(hit[0]), hit[1], hit[2]
+        if tok[0] not in g.connectors:
+            break
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _name_before(kind: str, window: str) -> tuple | None:
+    g = gazetteer()
+    toks = _fold_tokens(window, 0)
+    if not toks:
+        return None
+    hit = g.lookup(kind, toks, len(toks) - 1, backward=True)
+    return (tuple(hit[0]), hit[1], hit[2]) if hit else None
+
+
 def find_places(text: str, lt: str, out: list) -> None:
     """Append the places named in ``text`` to ``out``.
 
     ``lt`` is ``text`` with digits folded and lower-cased, one character for one.
     """
     g = gazetteer()
-    ft = lt
     for m in _triggers(g, lt):
         kind = m.lastgroup
         ts, te = m.span()
         if kind == "police":
             _emit(out, text, ts, te, g.police)
             continue
-        after = _fold_tokens(ft[te:te + 60], te)
         provider = g.providers.get(fold(m.group())) if kind == "visa_center" else None
+        kinds = ("prefecture", "sub_prefecture") if kind == "prefecture" else (kind,)
         found = None
-        # Forward: skip connector words ("de", "du", "à", "de France" …).
-        for i, tok in enumerate(after[:6]):
-            if kind in ("prefecture", "sub_prefecture") and i <= 2 and (
-                    tok[0].isdigit() or tok[0] in ("2a", "2b")) and tok[0].lower() in g.by_code:
-                found = ([g.by_code[tok[0].lower()]], tok[1], tok[2], True)
-                break
-            kinds = [kind] if kind != "prefecture" else ["prefecture", "sub_prefecture"]
-            hit = None
-            for kd in kinds:
-                hit = g.lookup(kd, after, i)
-                if hit:
-                    break
+        hit = _name_after(kinds, lt[te:te + _WINDOW])
+        if hit:
+            found = (hit[0], te + hit[1], te + hit[2], True)
+        elif kind == "visa_center":
+            lo = max(0, ts - 40)
+            hit = _name_before(kind, lt[lo:ts])
             if hit:
-                found = (*hit, True)
-                break
-            if tok[0] not in g.connectors:
-                break
-        if found is None and kind == "visa_center":
-            before = _fold_tokens(ft[max(0, ts - 40):ts], max(0, ts - 40))
-            if before:
-                hit = g.lookup(kind, before, len(before) - 1, backward=True)
-                if hit:
-                    found = (*hit, False)
+                found = (hit[0], lo + hit[1], lo + hit[2], False)
         if found is None:
             continue
         entries, ns, ne, forward = found
