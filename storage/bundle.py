@@ -56,6 +56,9 @@ REPORT_TEXT_CHARS = 20_000
 CSV_CELL_CHARS = 32_000  # Excel's cell limit is 32,767
 TEXT_ROLES = {"raw_html", "html", "json", "headers", "text", "import_record", "raw_json", "telegram_json",
               "message_json", "export_record"}
+# Artifacts that are a whole source file shared by many posts (a full Telegram export, a saved mailbox):
+# with redaction on they stay out unless --include-originals, since they hold unrelated conversations.
+WHOLE_SOURCE_ROLES = {"import_file", "export_file", "source_file"}
 IMAGE_MIMES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 CONTROL_FILES = {"MANIFEST.json", "SHA256SUMS", "signature/MANIFEST.json.sig", "signature/signing-key.pub.pem",
                  "timestamp/MANIFEST.json.tst", "timestamp/tsa-chain.pem"}
@@ -254,6 +257,12 @@ def build_redactor(ws, post_ids: list[int], key: bytes | None = None) -> Redacto
         red.add("name", p["author"])
         red.add("handle", p["author_handle"])
         red.add("url", p["author_url"])
+        extra = _json_col(p["extra"], {}) if isinstance(p["extra"], str) else (p["extra"] or {})
+        for k in ("sender_id", "from_id", "user_id"):  # Telegram ids of the sender
+            if extra.get(k) not in (None, ""):
+                red.add("handle", str(extra[k]))
+        red.add("handle", extra.get("sender_username"))
+        red.add("name", extra.get("sender_name"))
     for chunk in _chunks([p["id"] for p in tp]):
         marks = ",".join("?" * len(chunk))
         for e in rows(ws.db, f"select kind, value, raw from entities where post_id in ({marks})", chunk):  # noqa: S608
@@ -428,6 +437,9 @@ class _Builder:
         if not self.ws.store.has(sha):
             plan.withheld_reason = "missing from the evidence store"
             self.warnings.append(f"artifact {sha} ({a['role']}) is missing from the evidence store")
+        elif self.redact and a["role"] in WHOLE_SOURCE_ROLES and not self.include_originals:
+            plan.withheld_reason = ("whole imported file: it holds other conversations and people "
+                                    "(use --include-originals)")
         elif self.redact and textual and self.red:
             size = a["size"] if a["size"] is not None else self.ws.store.path_for(sha).stat().st_size
             if size > MAX_REDACT_BYTES:

@@ -37,6 +37,9 @@ IDENTIFYING_KINDS = ("phone", "whatsapp", "telegram", "snapchat", "instagram", "
 PRIVATE_CHAT_TYPES = {"personal_chat", "private_group", "private_supergroup", "private", "group", "bot_chat",
                       "saved_messages"}
 MIN_NAME_CHARS = 3
+# Values of these keys are hashes: never rewritten (a short handle could occur inside a hex digest).
+HASH_KEYS = {"sha256", "content_sha256", "entry_hash", "prev_hash", "phash", "hash", "message_sha256",
+             "redacted_sha256", "sha256_before", "sha256_after", "first_prev_hash", "last_entry_hash"}
 # Handles at least this long are replaced wherever they occur, even inside a longer word.
 SUBSTRING_HANDLE_CHARS = 6
 
@@ -223,7 +226,7 @@ class Redactor:
                 kind, raw = self._forms.get(m.group().lower(), ("name", m.group()))
                 before = text[s0 - 1] if s0 else ""
                 after = text[e0] if e0 < len(text) else ""
-                if kind == "handle" and len(raw) >= SUBSTRING_HANDLE_CHARS:
+                if kind == "handle" and len(raw) >= SUBSTRING_HANDLE_CHARS and not raw.isdigit():
                     pass  # distinctive: also inside ids such as "user<handle>"
                 elif kind == "handle":
                     if (before and (_WORD.match(before) or before == ".")) or (after and _WORD.match(after)):
@@ -291,13 +294,19 @@ class Redactor:
         return "".join(parts)
 
     def redact_obj(self, obj: Any, counts: dict[str, Replacement] | None = None) -> Any:
-        """Redact every string (keys included) of a JSON-like object."""
+        """Redact every string (keys included) of a JSON-like object; hash values are left alone."""
         if isinstance(obj, str):
             return self.redact_text(obj, counts)
         if isinstance(obj, list):
             return [self.redact_obj(x, counts) for x in obj]
         if isinstance(obj, dict):
-            return {self.redact_text(str(k), counts): self.redact_obj(v, counts) for k, v in obj.items()}
+            return {self.redact_text(str(k), counts): (v if k in HASH_KEYS and isinstance(v, str)
+                                                       else self.redact_obj(v, counts))
+                    for k, v in obj.items()}
+        if isinstance(obj, int) and not isinstance(obj, bool) and abs(obj) >= 10_000:
+            text = str(obj)  # numeric account ids (Telegram user ids) are identifiers too
+            red = self.redact_text(text, counts)
+            return red if red != text else obj
         return obj
 
     def redact_bytes(self, data: bytes, mime: str | None = None,

@@ -64,6 +64,7 @@ THIRD_PARTY_STRINGS = [
     "Karim Victime", "karim_v_test", "karim.victime@mail.example",
     "Lucie Membre", "lucie_m_test", "01.99.00.45.67", "+33199004567", "+33 1 99 00 45 67",
     "Zoé Témoin", "zoe_temoin", "Zo\\u00e9 T\\u00e9moin",
+    "Paul Tiers", "5550001234", "user5550001234", "Autre Personne",
 ]
 SELLER_STRINGS = ["rdv_express_75", "+33639980101", "06 39 98 01 01"]
 
@@ -128,6 +129,21 @@ def seed(ws) -> dict:
         cap = Capture(kind="import", fetched_at=when + timedelta(hours=1), artifacts=arts)
         r = save_post(ws, p, cap, entities=[Entity(k, v, raw_, 0, len(raw_)) for k, v, raw_ in ents])
         ids["third_party_posts"].append(r.post_id)
+    # a message from a Telegram Desktop export (issue 5 marks non-sellers "third_party"); the capture
+    # carries the whole export file, which also holds an unrelated conversation
+    whole = {"chats": {"list": [
+        {"name": "RDV Express", "type": "personal_chat", "id": 777, "messages": [
+            {"id": 1, "from": "Paul Tiers", "from_id": "user5550001234", "text": "combien le RDV ?"}]},
+        {"name": "Famille", "type": "personal_chat", "id": 888, "messages": [
+            {"id": 1, "from": "Autre Personne", "from_id": "user5550009999", "text": "rien à voir"}]}]}}
+    p = Post(platform="telegram", external_id="chat/777/1", text="combien le RDV ? Paul", posted_at=AT,
+             fetched_at=AT, author="Paul Tiers", author_handle="5550001234", source="chat/777",
+             extra={"role": "third_party", "chat": "chat/777", "chat_type": "personal_chat",
+                    "sender_id": 5550001234, "sender_name": "Paul Tiers", "from_id": "user5550001234"})
+    cap = Capture(kind="import", fetched_at=AT, capture_key="tgexport:test:1", artifacts=[
+        Artifact(role="import_file", data=json.dumps(whole).encode(), mime="application/json", name="result.json")])
+    r = save_post(ws, p, cap)
+    ids["third_party_posts"].append(r.post_id)
     # seller and links (clustering fills these in real use)
     now = "2026-11-10T00:00:00Z"
     ws.db.execute("insert into sellers(id, label, created_at, updated_at, platforms, accounts, identifiers, "

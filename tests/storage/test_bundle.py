@@ -171,6 +171,8 @@ def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
     assert buyer["redacted"] and buyer["third_party"]
     # the victim's photo is withheld (images cannot be redacted) and flagged
     assert any("image posted by a third party" in w for w in res.withheld)
+    # a whole imported file (full Telegram export: other conversations) stays out too
+    assert any("whole imported file" in w for w in res.withheld)
     # originals of redacted files are not in the bundle; the redacted copies are
     with zipfile.ZipFile(res.path) as zf:
         names = zf.namelist()
