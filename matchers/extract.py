@@ -864,6 +864,9 @@ _AMOUNT = r"(?:[0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]{1,9})(?:[.,
 _AMOUNT_TAIL = re.compile(_AMOUNT + r"\Z")
 _AMOUNT_HEAD = re.compile(_AMOUNT + r"(?![0-9])")
 _AMOUNT_PARTS = re.compile(r"([0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]+)(?:[.,]([0-9]{1,2}))?")
+_RANGE_WORDS = r"(?:-|–|—|~|/|à|a|et|and|to|y|o|ou|or|al|hasta|bis|ila|إلى|الى|و|до|ile)"
+_RANGE_LOW = re.compile(r"(" + _AMOUNT + r")" + _SP + r"{0,2}" + _RANGE_WORDS + _SP + r"{0,2}\Z")
+_RANGE_HIGH = re.compile(_SP + r"{0,2}" + _RANGE_WORDS + _SP + r"{0,2}(" + _AMOUNT + r")(?![0-9])")
 _KILO_AFTER = re.compile(r"k(?![^\W\d_])")
 
 
@@ -879,7 +882,7 @@ def _amount(s: str) -> float | int | None:
     return v
 
 
-def _price_in_chunk(st: _State, s0: int, e0: int) -> None:
+def _price_in_chunk(st: _State, s0: int, e0: int) -> tuple | None:
     """A price whose amount is (the end or the start of) the digit run [s0, e0)."""
     ft, lt = st.ft, st.lt
     am = None
@@ -888,34 +891,36 @@ def _price_in_chunk(st: _State, s0: int, e0: int) -> None:
         lo = max(s0, e0 - 24, st.claimed_end(s0, e0))
         am = _AMOUNT_TAIL.search(ft, lo, e0)
         if am is None:
-            return
+            return None
         a_s, a_e = am.span()
         if a_s > s0 and "0" <= ft[a_s - 1] <= "9":
-            return
+            return None
         s, e = a_s, cm.end()
         kilo = bool(cm.group("k"))
+        before = False
     else:
         j = s0
         while j > 0 and s0 - j < 2 and lt[j - 1] in " \t\u00a0\u202f\u2009":
             j -= 1
         if j == 0 or lt[j - 1] not in _CUR_LAST_CHARS:
-            return
+            return None
         bm = _CUR_BEFORE.search(lt, max(0, j - 14), s0)
         if bm is None:
-            return
+            return None
         am = _AMOUNT_HEAD.match(ft, s0, e0)
         if am is None:
-            return
+            return None
         a_s, a_e = am.span()
         km = _KILO_AFTER.match(lt, a_e)
         kilo = km is not None
         s, e = bm.start(), (km.end() if km else a_e)
         cm = bm
+        before = True
     if st.overlaps(s, e):
-        return
+        return None
     amount = _amount(ft[a_s:a_e])
     if amount is None:
-        return
+        return None
     if kilo:
         amount = amount * 1000
         if isinstance(amount, float) and amount.is_integer():
@@ -926,6 +931,22 @@ def _price_in_chunk(st: _State, s0: int, e0: int) -> None:
     if cur_raw in _CUR_AMBIG:
         extra["ambiguous"] = True
         extra["currencies"] = list(_CUR_AMBIG[cur_raw])
+    st.add("price", f"{amount} {code}", s, e, extra)
+    return a_s, a_e, code, extra, before
+
+
+def _range_price(st: _State, s: int, e: int, code: str, extra_hi: dict, side: str) -> None:
+    """The other bound of "100 à 150 €" / "€100-150": the bare amount [s, e)."""
+    if st.overlaps(s, e):
+        return
+    amount = _amount(st.ft[s:e])
+    if amount is None:
+        return
+    extra = {"amount": amount, "currency": code, "range": side}
+    for k in ("ambiguous", "currencies"):
+        if k in extra_hi:
+            extra[k] = extra_hi[k]
+    extra_hi["range"] = "high" if side == "low" else "low"
     st.add("price", f"{amount} {code}", s, e, extra)
 
 
@@ -986,7 +1007,19 @@ def _numbers(st: _State) -> None:
                 s += 1
                 ch = ch[1:]
             _phone_chunk(st, s, ch)
-        _price_in_chunk(st, s if ft[s] != "+" else s + 1, e)
+        r = _price_in_chunk(st, s if ft[s] != "+" else s + 1, e)
+        if r is None:
+            continue
+        # The other bound of a range: "100 à 150 €", "entre 4 500 et 20 000 DA", "€100-150".
+        a_s, a_e, code, extra, before = r
+        if before:
+            m = _RANGE_HIGH.match(st.lt, a_e)
+            if m:
+                _range_price(st, m.start(1), m.end(1), code, extra, "high")
+        else:
+            m = _RANGE_LOW.search(st.lt, max(0, a_s - 40), a_s)
+            if m and not (m.start(1) > 0 and "0" <= st.lt[m.start(1) - 1] <= "9"):
+                _range_price(st, m.start(1), m.end(1), code, extra, "low")
 
 
 # --------------------------------------------------------------------------

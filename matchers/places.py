@@ -118,10 +118,14 @@ class Gazetteer:
         for v in data.get("visa_center", []):
             e = {"type": "visa_center", "country": v["country"], "name": v["city"], "provider": v["provider"]}
             add("visa_center", v["city"], e, v.get("aliases", ()))
+        countries = data.get("countries", {})
         for c in data.get("consulate", []):
             e = {"type": "consulate", "country": c["country"], "name": c["city"],
                  "post": c.get("post", "consulate")}
             add("consulate", c["city"], e, c.get("aliases", ()))
+            if "embassy" in e["post"]:
+                add("consulate", countries.get(c["country"], [""])[0] or c["city"], dict(e, via="country"),
+                    countries.get(c["country"], ())[1:])
         # For each kind: first (and last) token of every name -> longest name length.
         self.edge_tokens: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         for kind, table in self.names.items():

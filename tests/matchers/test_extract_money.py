@@ -67,6 +67,32 @@ def test_ambiguous_dinar_is_flagged():
     assert p.extra["ambiguous"] is True and set(p.extra["currencies"]) == {"DZD", "TND"}
 
 
+@pytest.mark.parametrize("text,low,high", [
+    ("entre 100 et 200 euros pièce", "100 EUR", "200 EUR"),
+    ("de 200 à 3 500 €", "200 EUR", "3500 EUR"),
+    ("entre 4 500 et 20 000 dinars algériens", "4500 DZD", "20000 DZD"),
+    ("de 2000 a 5000 dirhams", "2000 MAD", "5000 MAD"),
+    ("100-150€", "100 EUR", "150 EUR"),
+    ("€100-150", "100 EUR", "150 EUR"),
+    ("1000/1500 DH", "1000 MAD", "1500 MAD"),
+    ("between 100 and 150 USD", "100 USD", "150 USD"),
+])
+def test_price_ranges(text, low, high):
+    found = ents(text, "price")
+    assert [e.value for e in found] == [low, high]
+    assert [e.extra["range"] for e in found] == ["low", "high"]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("j'ai 25 ans et 200 euros", "200 EUR"),
+    ("rdv 06 39 98 12 34 - 150€", "150 EUR"),
+])
+def test_not_ranges(text, value):
+    found = ents(text, "price")
+    assert [e.value for e in found] == [value]
+    assert "range" not in found[0].extra
+
+
 def test_price_range_and_price_after_phone():
     assert vals("entre 150€ et 200€", "price") == ["150 EUR", "200 EUR"]
     text = "+33 6 39 98 12 34 500 €"

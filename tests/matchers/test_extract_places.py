@@ -63,6 +63,13 @@ def test_saint_denis_ambiguity_is_recorded():
     assert "sub_prefecture:FR-93:Saint-Denis" in p.extra["also"]
 
 
+def test_country_level_mention_is_flagged():
+    [p] = places("ambassade de France en Algérie")
+    assert p.extra["via"] == "country"
+    [p] = places("ambassade de France à Alger")
+    assert "via" not in p.extra
+
+
 def test_place_extra_fields():
     [p] = places("rdv préfecture de Créteil")
     assert p.raw == "préfecture de Créteil"
@@ -105,6 +112,10 @@ def test_visa_centres(text, value):
     ("قنصلية فرنسا بوهران", None),  # prefix "بـ" glued to the name: not handled
     ("قنصلية فرنسا في وهران", "consulate:DZ:Oran"),
     ("consulat d'Oran", "consulate:DZ:Oran"),
+    ("ambassade de France en Algérie", "consulate:DZ:Alger"),
+    ("embassy of France in Turkey", "consulate:TR:Ankara"),
+    ("السفارة الفرنسية في المغرب", "consulate:MA:Rabat"),
+    ("consulats espagnols du Maroc", None),
 ])
 def test_consulates(text, value):
     got = values(text)
