@@ -343,13 +343,22 @@ class Dispatcher:
 
     def classifieds(self, posts: list[dict]) -> list[dict]:
         ext = _external("spiders.run", "recheck") if "spiders" in self.use_external else None
+        out = []
         if ext is not None:
             by_id = {p["id"]: p for p in posts}
             results = ext(self.ws, list(by_id)) or {}
-            items = results.items() if isinstance(results, dict) else (
-                (get_id(r), r) for r in results)
-            return [_adapt(self.ws, by_id[int(pid)], r, "spiders.run") for pid, r in items if int(pid) in by_id]
-        out = []
+            items = results.items() if isinstance(results, dict) else ((get_id(r), r) for r in results)
+            left = dict(by_id)
+            for pid, r in items:
+                post = left.get(int(pid))
+                if post is None:
+                    continue
+                note = (r.get("note") if isinstance(r, dict) else getattr(r, "note", None)) or ""
+                if note.startswith("no site profile"):
+                    continue  # no spider for this site: the plain GET below
+                out.append(_adapt(self.ws, post, r, "spiders.run"))
+                del left[int(pid)]
+            posts = list(left.values())
         for p in posts:
             if not (p["url"] or "").startswith(("http://", "https://")):
                 out.append(self._unreachable(p, "no http(s) URL"))

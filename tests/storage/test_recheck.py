@@ -211,3 +211,21 @@ def test_relisting_from_a_notice_marked_removed(ws):
     alerts = relisting.detect_relisting(ws)
     assert [(a["seller_id"], a["post_id"]) for a in alerts] == [(2, back)]
     assert alerts[0]["removed_at"] == "2026-11-02T00:00:00Z"
+
+
+def test_recheck_through_the_spiders_path(ws, server):
+    """The spiders engineer's spiders.run.recheck (a Scrapy run in a worker) records the 404 as a removal;
+    a platform without a site profile falls back to the plain GET."""
+    run = pytest.importorskip("spiders.run")
+    if not hasattr(run, "recheck"):
+        pytest.skip("spiders.run.recheck is not available")
+    ws.db.execute("update posts set url = ? where id = ?", [server + "/ad/2400000001", ws.ids["lbc"]])
+    noprof = _post(ws, platform="myclassifieds", ext="m1", url=server + "/ad/live", text="Faux permis de conduire, "
+                   "300€", cat="forged_documents", sub="driving_licence", posted=datetime(2026, 10, 20, tzinfo=UTC),
+                   source="m", handle="m")
+    rep = recheck.recheck(ws, post_ids=[ws.ids["lbc"], noprof], relisting=False, use_external={"spiders"})
+    by = {r["post_id"]: r for r in rep.results}
+    assert by[ws.ids["lbc"]]["via"] == "spiders.run" and by[ws.ids["lbc"]]["outcome"] == "removed"
+    assert by[noprof]["via"] == "http" and by[noprof]["outcome"] == "live"
+    assert ws.db.execute("select status from posts where id = ?", [ws.ids["lbc"]]).fetchone()[0] == "removed"
+    assert [r["outcome"] for r in cases.rechecks_for_post(ws, ws.ids["lbc"])] == ["removed"]
