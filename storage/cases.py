@@ -101,8 +101,25 @@ def get_seller(ws, seller_id: int) -> dict:
     return s
 
 
+def resolve_seller_id(ws, seller_id: int) -> int:
+    """The seller a (possibly merged) seller id now lives in: follows ``sellers.merged_into``."""
+    cols = {c[1] for c in ws.db.execute("pragma table_info(sellers)").fetchall()}
+    if "merged_into" not in cols:
+        return seller_id
+    seen = {seller_id}
+    sid = seller_id
+    for _ in range(50):
+        r = ws.db.execute("select merged_into from sellers where id = ?", [sid]).fetchone()
+        if not r or r[0] is None or r[0] in seen:
+            return sid
+        sid = r[0]
+        seen.add(sid)
+    return sid
+
+
 def seller_post_ids(ws, seller_id: int) -> list[int]:
-    return [r["id"] for r in rows(ws.db, "select id from posts where seller_id = ? order by id", [seller_id])]
+    sid = resolve_seller_id(ws, seller_id)
+    return [r["id"] for r in rows(ws.db, "select id from posts where seller_id = ? order by id", [sid])]
 
 
 def _check_posts(ws, post_ids) -> list[int]:
@@ -148,11 +165,12 @@ def case_seller_ids(ws, case_id: int) -> list[int]:
 
 
 def case_post_ids(ws, case_id: int) -> list[int]:
-    """Posts added to the case, plus every post of the sellers added to it."""
-    r = rows(ws.db, "select post_id as id from case_items where case_id = ? and post_id is not null "
-                    "union select p.id from posts p join case_items i on i.seller_id = p.seller_id "
-                    "where i.case_id = ? order by id", [case_id, case_id])
-    return [x["id"] for x in r]
+    """Posts added to the case, plus every post of the sellers added to it (following merges)."""
+    ids = {x["id"] for x in rows(ws.db, "select post_id as id from case_items where case_id = ? and "
+                                        "post_id is not null", [case_id])}
+    for sid in case_seller_ids(ws, case_id):
+        ids.update(seller_post_ids(ws, sid))
+    return sorted(ids)
 
 
 def case_notices(ws, case_id: int) -> list[dict]:
@@ -328,10 +346,10 @@ def reported_post_ids(ws, case: str | None = None) -> list[int]:
         for n in case_notices(ws, c["id"]):
             ids.update(n["post_ids"])
         return sorted(ids)
-    r = rows(ws.db, "select post_id as id from notice_items union select post_id from case_items "
-                    "where post_id is not null union select p.id from posts p join case_items i "
-                    "on i.seller_id = p.seller_id order by id")
-    return [x["id"] for x in r]
+    ids = {x["id"] for x in rows(ws.db, "select distinct post_id as id from notice_items")}
+    for c in rows(ws.db, "select id from cases"):
+        ids.update(case_post_ids(ws, c["id"]))
+    return sorted(ids)
 
 
 def record_recheck(ws, post_id: int, outcome: str, *, http_status: int | None = None,

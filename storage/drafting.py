@@ -782,7 +782,10 @@ def _identifiers(ws, posts: list[dict], seller: dict) -> list[dict]:
             if e["kind"] in IDENTIFYING_KINDS:
                 seen.setdefault((e["kind"], clean(e["value"])), {"kind": e["kind"], "value": clean(e["value"])})
     for v in seller.get("identifiers") or []:
-        if isinstance(v, dict) and v.get("kind") and v.get("value"):
+        if isinstance(v, str) and ":" in v:  # clustering's "kind:value" summaries
+            kind, _, value = v.partition(":")
+            v = {"kind": kind, "value": value}
+        if isinstance(v, dict) and v.get("kind") and v.get("value") and v["kind"] in IDENTIFYING_KINDS:
             seen.setdefault((str(v["kind"]), clean(v["value"])), {"kind": str(v["kind"]), "value": clean(v["value"])})
     for d in seen.values():
         d["label"] = KIND_LABELS["fr"].get(d["kind"], d["kind"])
@@ -794,6 +797,8 @@ def complaint_context(ws, seller_id: int, to: str = "procureur", bundle: dict | 
     if to not in COMPLAINT_TO:
         raise InputError(f"unknown addressee {to!r}: use procureur or pharos")
     reporter = _reporter(ws, to)
+    cases.get_seller(ws, seller_id)
+    seller_id = cases.resolve_seller_id(ws, seller_id)  # a merged seller lives on in the one it joined
     seller = cases.get_seller(ws, seller_id)
     all_posts = _load_posts(ws, cases.seller_post_ids(ws, seller_id))
     if not all_posts:

@@ -155,3 +155,16 @@ def test_platform_answer_is_filed_against_the_notice(ws, tmp_path):
     assert got["events"][-1]["note"] == f"SoR 8841 | answer filed: sor.eml sha256 {sha}"
     last = list(custody.iter_entries(ws.db, "where action = 'notice'"))[-1]["details"]
     assert last["answer"]["sha256"] == sha
+
+
+def test_merged_seller_is_followed(ws):
+    cols = {c[1] for c in ws.db.execute("pragma table_info(sellers)").fetchall()}
+    if "merged_into" not in cols:
+        ws.db.execute("alter table sellers add column merged_into integer")
+    ws.db.execute("insert into sellers(id, label, created_at, updated_at, status, merged_into) "
+                  "values (9, 'old', '2026', '2026', 'merged', 1)")
+    cases.create_case(ws, "m")
+    cases.add_to_case(ws, "m", seller_ids=[9])
+    assert cases.resolve_seller_id(ws, 9) == 1
+    assert cases.case_post_ids(ws, cases.get_case(ws, "m")["id"]) == [1, 2, 3, 4]
+    assert cases.reported_post_ids(ws) == [1, 2, 3, 4]

@@ -482,3 +482,12 @@ def test_post_without_capture_is_warned(ws, tmp_path):
     res = _notice(ws, "txt", "fr", tmp_path, seller_id=None, post_ids=[pid])
     assert any(f"post(s) {pid} have no stored capture" in w for w in res.warnings)
     assert "offre signalée (non classée)" in res.path.read_text("utf-8")
+
+
+def test_clustering_identifier_strings_are_read(ws, tmp_path):
+    ws.db.execute("update sellers set identifiers = ? where id = 1",
+                  [json.dumps(["phone:+33639981234", "telegram:rdv_prefecture_75", "price:150 EUR"])])
+    ctx = drafting.complaint_context(ws, 1, "procureur", None, AT, REF)
+    got = {(i["kind"], i["value"]) for i in ctx["seller"]["identifiers"]}
+    assert ("telegram", "rdv_prefecture_75") in got and ("phone", "+33639981234") in got
+    assert not any(k == "price" for k, _ in got)
