@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 
 from .lexicon import Lexicon, TermInfo, load_lexicon
-from .normalize import normalize
+from .normalize import normalize, term_key
 from .types import DOCUMENT_SUBTYPES, Reason, Verdict
 
 __all__ = ["classify", "get_lexicon", "reload_lexicon", "MAX_REASONS"]
@@ -47,10 +47,21 @@ _CURRENCY = (
     r"درهم|دراهم|دينار|يورو|اورو|دولار|ليره|ليرة|تومان|تومن|ريال|\$"
 )
 # Amount then currency ("180 €", "1 500 dh", "40 euros"), or currency then amount ("€50", "₹30000").
+# Two patterns, each starting with a character class so the regex engine skips ahead in C; the
+# look-behind after the first digit keeps amounts from starting inside a word or a number.
 # Bounded repetitions only: linear time on any input.
-PRICE_RE = re.compile(
-    rf"(?<![\w.,])\d[\d .,]{{0,12}}(?:{_CURRENCY})(?!\w)|(?:€|\$|£|₹|₺|₽) ?\d{{1,9}}(?!\w)"
-)
+PRICE_RE = re.compile(rf"\d(?<![\w.,]\d)[\d .,]{{0,12}}(?:{_CURRENCY})(?!\w)")
+PRICE_BEFORE_RE = re.compile(r"[€$£₹₺₽] ?\d{1,9}(?!\w)")
+
+
+def find_prices(t: str) -> list[tuple[int, int]]:
+    """Spans of amounts with a currency in a normalised text."""
+    out = [(m.start(), m.end()) for m in PRICE_RE.finditer(t)]
+    out.extend((m.start(), m.end()) for m in PRICE_BEFORE_RE.finditer(t))
+    return sorted(out)
+
+
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _HASHTAG_RE = re.compile(r"#(\w{3,80})")
 _FUZZY_TOKEN = re.compile(r"[^\W\d_]{6,24}")
 
@@ -82,22 +93,24 @@ class _Hit:
 
 def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
     hits: list[_Hit] = []
+    lookup_word, lookup_prefix = lex.lookup["word"], lex.lookup["prefix"]
     for m in lex.pattern.finditer(t):
-        if m.group(1) is not None:
-            mode, g = "word", 1
-        elif m.group(2) is not None:
-            mode, g = "prefix", 2
-        else:
-            mode, g = "infix", 3
-        for info in lex.infos(mode, m.group(g)):
+        w = m.group(1)
+        infos = lookup_word.get(term_key(w), ()) if w is not None else \
+            lookup_prefix.get(term_key(m.group(2)), ())
+        for info in infos:
             hits.append(_Hit(info, m.start(), m.end()))
+    if _ARABIC_SCRIPT.search(t):
+        lookup_infix = lex.lookup["infix"]
+        for m in lex.infix_pattern.finditer(t):
+            for info in lookup_infix.get(term_key(m.group(1)), ()):
+                hits.append(_Hit(info, m.start(), m.end()))
     # long offer phrases that carry their topic ("hızlı vize randevusu"): topic words inside them count too
     inner: list[_Hit] = []
     for h in hits:
         if h.info.group.implies and h.end - h.start > 6:
             for m in lex.pattern.finditer(t, h.start + 1, h.end):
-                mode, g = ("word", 1) if m.group(1) is not None else ("prefix", 2) if m.group(2) is not None \
-                    else ("infix", 3)
+                mode, g = ("word", 1) if m.group(1) is not None else ("prefix", 2)
                 for info in lex.infos(mode, m.group(g)):
                     if info.group.kind in ("venue", "document", "forgery"):
                         inner.append(_Hit(info, m.start(), m.end()))
@@ -196,14 +209,14 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
             r.forgery = True
         elif g.kind == "offer":
             # a term counts once, whatever the number of occurrences or of languages listing it
-            key = (g.name, t[h.start:h.end])
+            key = (g.name, term_key(t[h.start:h.end]))
             r.offer_terms[key] = max(r.offer_terms.get(key, 0.0), g.weight)
             if g.near_document:
                 r.near_spans.append((h.start, h.end, h))
             if g.name.startswith("price"):
                 r.price_words = True
         elif g.kind == "negative":
-            key = (g.name, t[h.start:h.end])
+            key = (g.name, term_key(t[h.start:h.end]))
             r.neg_terms[key] = max(r.neg_terms.get(key, 0.0), g.weight)
         for imp in g.implies:
             kind, _, sub = imp.partition(":")
@@ -282,7 +295,7 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     norm = normalize(text)
     t = norm.text
     hits = _collect(lex, t, norm.joined)
-    prices = [(m.start(), m.end()) for m in PRICE_RE.finditer(t)]
+    prices = find_prices(t)
     has_price = bool(prices)
     r = _tally(hits, t, has_price, rules)
     category, subtype, rule, direct = _decide(r, has_price, rules)

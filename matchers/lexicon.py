@@ -24,8 +24,10 @@ noun, e.g. "buy" in "buy passport"), ``implies`` (a list such as
 that carries its topic, like "sacamos cita"), ``note``.
 
 Term syntax: terms are normalised like texts (accents, case, leetspeak …), so
-write them plainly. Spaces in a term also match no space or several
-("rendez vous" matches "rendez-vous", "rendezvous", "#rendezvousprefecture").
+write them plainly. Spaces and punctuation in a term match any run of
+separators or none ("rendez vous" matches "rendez-vous", "rendez - vous",
+"rendezvous", "#rendezvousprefecture"; "carte d'identité" matches "carte
+d’identité").
 A trailing ``*`` makes a prefix term ("паспорт*" matches "паспорта"); in
 ``word`` mode a final s/es/x is allowed (plurals).
 
@@ -44,7 +46,7 @@ from pathlib import Path
 
 from storage.errors import VeilleError
 
-from .normalize import fold_term
+from .normalize import fold_term, term_key
 from .types import APPOINTMENT_SUBTYPES, DOCUMENT_SUBTYPES
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -93,21 +95,22 @@ class Lexicon:
     groups: list[Group]
     # mode -> folded term without spaces -> infos
     lookup: dict[str, dict[str, list[TermInfo]]]
-    pattern: re.Pattern
+    pattern: re.Pattern  # group 1: word terms, group 2: prefix terms
+    infix_pattern: re.Pattern  # group 1: infix terms
     hashtag_pattern: re.Pattern
     fuzzy_terms: dict[str, list[TermInfo]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     n_terms: int = 0
 
     def infos(self, mode: str, matched: str) -> list[TermInfo]:
-        return self.lookup[mode].get(matched.replace(" ", ""), [])
+        return self.lookup[mode].get(term_key(matched), [])
 
 
 # ------------------------------------------------------------------ compile
 def _trie_regex(terms: list[str]) -> str:
     """A regex matching exactly ``terms`` (folded), factored as a trie so the
     alternation costs O(term length) per position, not O(number of terms).
-    A space in a term matches zero or more spaces."""
+    A space in a term matches any run of separators, or none."""
     trie: dict = {}
     for t in terms:
         node = trie
@@ -116,7 +119,7 @@ def _trie_regex(terms: list[str]) -> str:
         node[""] = {}
 
     def esc(ch: str) -> str:
-        return " *" if ch == " " else re.escape(ch)
+        return r"[\W_]*" if ch == " " else re.escape(ch)
 
     def build(node: dict) -> str:
         end = "" in node
@@ -261,13 +264,13 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                     if t.endswith("*"):
                         term_mode, t = "prefix", t[:-1].strip()
                     folded = fold_term(t)
-                    if not folded or len(folded.replace(" ", "")) < 2:
+                    if not folded or len(term_key(folded)) < 2:
                         raise LexiconError(f"{where}: term {raw!r} is empty or too short after normalisation")
                     if len(folded) > MAX_TERM_LEN:
                         raise LexiconError(f"{where}: term {raw!r} is longer than {MAX_TERM_LEN} characters")
                     if "#" in folded:
                         raise LexiconError(f"{where}: term {raw!r} must not contain '#'")
-                    key = folded.replace(" ", "")
+                    key = term_key(folded)
                     spaced[term_mode].add(folded)
                     if (term_mode, key) in seen_in_group:
                         if folded in seen_spellings:
@@ -284,11 +287,11 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     word_re = _trie_regex(sorted(spaced["word"]))
     prefix_re = _trie_regex(sorted(spaced["prefix"]))
     infix_re = _trie_regex(sorted(spaced["infix"]))
-    # One pass over the text. Group 1: word terms (plural s/es/x allowed), group 2: prefix terms,
-    # group 3: infix terms (Arabic-script terms that take clitics on both sides).
-    pattern = re.compile(
-        rf"(?<!\w)(?:({word_re})(?:s|es|x)?(?!\w)|({prefix_re})\w*)|({infix_re})"
-    )
+    # One pass over the text. Group 1: word terms (plural s/es/x allowed), group 2: prefix terms.
+    pattern = re.compile(rf"(?<!\w)(?:({word_re})(?:s|es|x)?(?!\w)|({prefix_re})\w*)")
+    # Infix terms get their own pass (only over texts that contain Arabic script): one combined
+    # alternation would try the infix branch at every position and cost twice as much.
+    infix_pattern = re.compile(rf"({infix_re})")
     # Inside hashtag bodies terms are glued together: no boundaries there.
     hashtag_pattern = re.compile(rf"({word_re})|({prefix_re})|({infix_re})")
     fuzzy: dict[str, list[TermInfo]] = {}
@@ -300,7 +303,8 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 fuzzy.setdefault(key, []).extend(i for i in infos if i.group.kind in
                                                  ("document", "venue", "appointment"))
     return Lexicon(version=_version(files), files=[f.name for f in files], rules=rules, groups=groups,
-                   lookup=by_mode, pattern=pattern, hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy,
+                   lookup=by_mode, pattern=pattern, infix_pattern=infix_pattern,
+                   hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy,
                    warnings=warnings, n_terms=n_terms)
 
 

@@ -16,8 +16,9 @@ Steps, in order (each is linear in the length of the text):
    folding, removal of zero-width and format characters (ZWSP, ZWJ, ZWNJ,
    BOM, soft hyphen, bidi marks, variation selectors, tatweel), Arabic/Persian
    letter unification (ی→ي, ک→ك, ة→ه, ى→ي), Arabic-Indic and Persian digits to
-   ASCII, and punctuation, symbols and emoji to a space. ``# @ $ ! + % €`` and
-   other currency signs are kept.
+   ASCII, non-ASCII punctuation, symbols and emoji to a space, "_" to a space.
+   ASCII punctuation and currency signs are kept: they separate words for the
+   matchers, whose multi-word terms accept any run of separators.
 2. **Homoglyph folding**: inside a word that mixes Latin letters with
    Cyrillic or Greek ones ("раssроrt"), the look-alikes become Latin; if the
    word is mostly Cyrillic ("пaспорт" with a Latin "a"), the Latin look-alikes
@@ -27,16 +28,16 @@ Steps, in order (each is linear in the length of the text):
    when they sit *between letters* ("pr3fecture", "p@ssport", "t!tre"), so prices,
    phone numbers, "24h" or "3eme" are untouched.
 4. **Dotted and spaced letters**: three or more single letters separated by
-   dots, or by spaces (after step 1, dashes, underscores and emoji are
-   spaces), are joined: "r.d.v", "p a s s p o r t", "v🔥i🔥s🔥a" → "rdv",
-   "passport", "visa". Other dots then become spaces. Joined runs are listed in
+   dots, or by spaces, dashes, stars or slashes (after step 1 emoji are spaces
+   too), are joined: "r.d.v", "p a s s p o r t", "v🔥i🔥s🔥a", "p-a-s-s" →
+   "rdv", "passport", "visa", "pass". Joined runs are listed in
    :attr:`Normalized.joined` (words may have run together there).
 
 Hashtags keep their ``#``; the classifier also matches terms inside hashtag
 bodies ("#rdvprefecture").
 
 Public API: :func:`normalize`, :class:`Normalized`, :func:`fold_term`
-(normalise a lexicon term the same way), :func:`fold_char`.
+(normalise a lexicon term the same way), :func:`term_key`, :func:`fold_char`.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-__all__ = ["Normalized", "normalize", "fold_term", "fold_char", "MAX_CHARS"]
+__all__ = ["Normalized", "normalize", "fold_term", "term_key", "fold_char", "MAX_CHARS"]
 
 #: Texts longer than this are truncated before matching (the original is kept
 #: by the caller; spans stay valid because truncation only removes the tail).
 MAX_CHARS = 200_000
 
-_KEEP = set("#@$!+%|.")  # "." is kept until dotted letters are joined, then becomes a space
+_KEEP = set("#@$!+%|.")
 _ARABIC_UNIFY = {
     "\u06cc": "\u064a",  # Persian yeh -> Arabic yeh
     "\u0649": "\u064a",  # alef maksura -> yeh
@@ -99,9 +100,9 @@ def fold_char(ch: str) -> str:
     if ch in _EXTRA:
         return _EXTRA[ch]
     if ch.isascii():
-        if ch.isalnum() or ch == " ":
-            return ch.lower()
-        return " "
+        # ASCII punctuation is kept (it is a word separator for the matchers anyway), except "_",
+        # which regexes count as a word character: "permis_de_conduire" -> "permis de conduire"
+        return " " if ch == "_" else ch.lower()
     if 0x1F170 <= cp <= 0x1F189:  # negative squared latin letters
         return chr(ord("a") + cp - 0x1F170)
     if 0xFE00 <= cp <= 0xFE0F or 0xE0000 <= cp <= 0xE007F:  # variation selectors, tags
@@ -135,35 +136,42 @@ def fold_char(ch: str) -> str:
     return s
 
 
-def _build_table() -> tuple[dict[int, str], re.Pattern | None]:
-    table: dict[int, str] = {}
-    changing: list[int] = []
-    for cp in range(0x80):
-        f = fold_char(chr(cp))
-        if f != chr(cp):
-            table[cp] = f
-    for lo, hi in _RANGES:
-        for cp in range(lo, hi):
-            ch = chr(cp)
-            f = fold_char(ch)
-            if f != ch:
-                table[cp] = f
-            if len(f) != 1:
-                changing.append(cp)
-    # character class of the code points whose folding changes the length
+def _char_class(cps: list[int]) -> str:
     parts = []
     i = 0
-    while i < len(changing):
+    while i < len(cps):
         j = i
-        while j + 1 < len(changing) and changing[j + 1] == changing[j] + 1:
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
             j += 1
-        a, b = changing[i], changing[j]
+        a, b = cps[i], cps[j]
         parts.append(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}")
         i = j + 1
-    return table, re.compile("[" + "".join(parts) + "]") if parts else None
+    return "[" + "".join(parts) + "]"
 
 
-_TABLE, _CHANGING = _build_table()
+def _build_table() -> tuple[dict[int, str], re.Pattern | None, re.Pattern]:
+    """The folding table, the class of length-changing code points, and the class of code points that
+    still need folding after ``str.lower()`` (1:1 ones)."""
+    table: dict[int, str] = {}
+    changing: list[int] = []
+    after_lower: list[int] = []
+    for cp in list(range(0x80)) + [cp for lo, hi in _RANGES for cp in range(lo, hi)]:
+        ch = chr(cp)
+        f = fold_char(ch)
+        if f != ch:
+            table[cp] = f
+        if len(f) != 1 or len(ch.lower()) != 1:
+            changing.append(cp)
+        elif f != ch.lower():
+            after_lower.append(cp)
+    # lower() turns some code points into others that need folding too (e.g. full-width capitals)
+    extra = {ord(c) for cp in after_lower for c in chr(cp).lower()}
+    lowered = sorted(set(after_lower) | {c for c in extra if chr(c).translate(table) != chr(c)})
+    return (table, re.compile(_char_class(changing)) if changing else None,
+            re.compile(_char_class(lowered) + "+"))
+
+
+_TABLE, _CHANGING, _FOLD_RUNS = _build_table()
 _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]")
 _LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -172,14 +180,19 @@ _HOMO_TABLE = str.maketrans(HOMOGLYPHS)
 _TO_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м", "t": "т"}
 _TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
+_CG = "\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf"
+_MIXED_PAIR = re.compile(f"[a-z][{_CG}]|[{_CG}][a-z]")
+_LEET_HINT = re.compile(r"[0134578@$!|][a-z]")  # cheap test before the real leetspeak pass
+_JOIN_HINT = re.compile(r"[\W\d_][^\W\d_][ .*~/-]{1,3}[^\W\d_][ .*~/-]{1,3}[^\W\d_](?![^\W\d_])")
 _LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
 _LEET_TABLE = str.maketrans(LEET)
 # three or more single letters separated by dots ("r.d.v"), or by 1-3 spaces (after step 1 dashes,
 # underscores and emoji are spaces): "p a s s p o r t", "v🔥i🔥s🔥a". Letter and separator classes are
 # disjoint, so matching is linear.
 _JOINABLE = re.compile(
-    r"(?<![^\W\d_])(?:[^\W\d_](?:\. ?[^\W\d_]){2,}|[^\W\d_](?: {1,3}[^\W\d_]){2,})(?![^\W\d_])"
+    r"(?<![^\W\d_])(?:[^\W\d_](?:\. ?[^\W\d_]){2,}|[^\W\d_](?:[ *~/-]{1,3}[^\W\d_]){2,})(?![^\W\d_])"
 )
+_JOIN_SEPARATORS = str.maketrans("", "", " .*~/-")
 
 
 @dataclass(frozen=True)
@@ -269,15 +282,29 @@ def _apply(text: str, matches, repl) -> tuple[str, _Pass | None]:
     return new, _Pass(tuple(edits), tuple(x[0] for x in edits))
 
 
+def _translate_run(m: re.Match) -> str:
+    return m.group().translate(_TABLE)
+
+
 def _fold_homoglyph_words(text: str) -> str:
-    """Fold look-alikes to Latin inside words that mix Latin and Cyrillic/Greek letters (1:1, offsets kept)."""
+    """Fold look-alikes inside words that mix Latin and Cyrillic/Greek letters (1:1, offsets kept).
+
+    A mixed word has a Latin letter next to a Cyrillic/Greek one, so only the words around
+    such pairs are looked at; each word once (linear time even on adversarial input).
+    """
     parts: list[str] = []
     last = 0
-    for m in _WORD.finditer(text):
-        w = m.group()
-        if w.isascii() or not _LATIN.search(w) or not _CYR_GREEK.search(w):
+    for m in _MIXED_PAIR.finditer(text):
+        if m.start() < last:
+            continue  # inside a word already folded
+        a = m.start()
+        while a > last and _is_letter(text[a - 1]):
+            a -= 1
+        wm = _WORD.match(text, a)
+        if wm is None:
             continue
-        parts.append(text[last:m.start()])
+        w = wm.group()
+        parts.append(text[last:a])
         # which script does the word really belong to? count the letters that have no look-alike
         latin_only = sum(1 for c in w if "a" <= c <= "z" and c not in _TO_CYRILLIC)
         cyr_only = sum(1 for c in w if c not in HOMOGLYPHS and not c.isascii() and _CYR_GREEK.match(c))
@@ -285,11 +312,15 @@ def _fold_homoglyph_words(text: str) -> str:
             parts.append(w.translate(_TO_CYRILLIC_TABLE))  # "пaспорт" with a Latin a -> Russian
         else:
             parts.append(w.translate(_HOMO_TABLE))  # "раssроrt" with Cyrillic р/а/о -> Latin
-        last = m.end()
+        last = wm.end()
     if not parts:
         return text
     parts.append(text[last:])
     return "".join(parts)
+
+
+def _is_letter(c: str) -> bool:
+    return c.isalpha()
 
 
 def normalize(text: str) -> Normalized:
@@ -305,33 +336,39 @@ def normalize(text: str) -> Normalized:
         text = text[:MAX_CHARS]
     passes: list[_Pass] = []
     if text.isascii():
-        t = text.translate(_TABLE)
+        t = text.translate(_TABLE)  # CPython's fast path for ASCII
     else:
-        if _CHANGING is not None and _CHANGING.search(text):
-            t, p = _apply(text, _CHANGING.finditer(text), lambda m: fold_char(m.group()))
+        t = text
+        if _CHANGING is not None and _CHANGING.search(t):
+            t, p = _apply(t, _CHANGING.finditer(t), lambda m: fold_char(m.group()))
             if p is not None:
                 passes.append(p)
-            t = t.translate(_TABLE)  # chars left are 1:1
-        else:
-            t = text.translate(_TABLE)
+        # what is left folds 1:1: lower() in C, then the few runs that still need the table
+        # (much faster than str.translate over a non-ASCII text)
+        t = _FOLD_RUNS.sub(_translate_run, t.lower())
         if _CYR_GREEK.search(t) and _LATIN.search(t):
             t = _fold_homoglyph_words(t)
-    if _LEET_RE.search(t):
+    if _LEET_HINT.search(t):
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
-    if _JOINABLE.search(t):
-        t, p = _apply(t, _JOINABLE.finditer(t), lambda m: m.group().replace(".", "").replace(" ", ""))
+    if _JOIN_HINT.search(" " + t) and _JOINABLE.search(t):
+        t, p = _apply(t, _JOINABLE.finditer(t), lambda m: m.group().translate(_JOIN_SEPARATORS))
         if p is not None:
             passes.append(p)
             joined = tuple((e[0], e[1]) for e in p.edits)
-    if "." in t:
-        t = t.replace(".", " ")
     return Normalized(original, t, tuple(passes), joined)
 
 
-_SPACES = re.compile(r" +")
+_TERM_SEP = re.compile(r"[^\w%€$#@+]+|_+")
+_KEY_SEP = re.compile(r"[^\w%€$#@+]|_")
 
 
 def fold_term(term: str) -> str:
-    """Normalise a lexicon term like a text, then trim and collapse spaces."""
-    return _SPACES.sub(" ", normalize(term).text).strip()
+    """Normalise a lexicon term like a text; punctuation and spaces become single spaces
+    ("Carte d'identité" -> "carte d identite"), which the matcher lets match any separator."""
+    return _TERM_SEP.sub(" ", normalize(term).text).strip()
+
+
+def term_key(s: str) -> str:
+    """A folded term or matched text without its separators: the lookup key of a match."""
+    return _KEY_SEP.sub("", s)

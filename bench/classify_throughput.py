@@ -1,0 +1,181 @@
+"""Throughput of classify + extract on generated posts (a benchmark, not a test).
+
+Generates N posts (default 100,000) of 50-1,500 characters in mixed languages
+(French, English, Spanish, Arabic/Darija, Turkish, Persian, Russian), built
+from offer, hard-negative and filler sentences, with some obfuscation (zero-
+width characters, leetspeak, spaced letters, emoji, look-alike letters) and
+fictional phone numbers, then times ``classify`` and ``extract`` on one core.
+
+Startup (importing the matchers, compiling the lexicons, the extractor's first
+call) is measured separately and excluded from the throughput.
+
+    .venv/bin/python bench/classify_throughput.py            # 100k posts
+    .venv/bin/python bench/classify_throughput.py -n 20000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+OFFERS = [
+    "RDV préfecture dispo cette semaine, 60€, contactez moi au 06 39 98 {a} {b}",
+    "Vente rendez-vous VFS Global Alger, visa France, 15000 DA, WhatsApp +33 6 39 98 {a} {b}",
+    "We book your embassy appointment in 48 hours, guaranteed, DM on telegram @slots_{a}",
+    "Vendo cita extranjería huellas Madrid 50 euros, escríbeme",
+    "Hızlı vize randevusu alınır, fiyat 150 Euro, DM",
+    "kayn rdv TLS Rabat, taman 1200dh, sift f lkhas",
+    "مواعيد الفيزا متوفرة، الثمن 1500 درهم، راسلوني واتساب",
+    "نوبت سفارت فرانسه فوری، قیمت ۱۵ میلیون تومان",
+    "Продам запись в визовый центр, недорого, пишите в лс",
+    "Vends faux passeport et fausse carte d'identité, livraison rapide, contact rdv{a}@mail.example",
+    "Buy real and fake passports, ID cards and driving licences, registered, https://docs-{a}.example/shop",
+    "Купить паспорт с проводкой по базе, доставка",
+]
+NEGATIVES = [
+    "Je cherche un rendez-vous à la préfecture depuis deux mois, quelqu'un peut m'aider ?",
+    "Attention : la prise de rendez-vous est gratuite, ne payez jamais un intermédiaire.",
+    "J'ai payé 120 € à un homme pour avoir un rendez-vous, c'était une arnaque.",
+    "Appointments at the visa centre are free of charge. Never pay intermediaries.",
+    "Police arrested a gang selling fake passports for 3000 euros each.",
+    "Busco cita para extranjería, alguien sabe cómo conseguirla?",
+    "Terrain à vendre avec titre foncier, 500 m², 45000 €, tel 01 99 00 {a} {b}",
+    "Location studio meublé 550€/mois, pièce d'identité demandée.",
+    "أبحث عن موعد في القنصلية الفرنسية، هل من مساعدة؟",
+    "Vize randevusu bulamıyorum, nasıl alabilirim? Yardım lütfen",
+    "Подскажите, как записаться в визовый центр?",
+    "کسی میدونه چطور نوبت سفارت بگیرم؟",
+]
+FILLER = [
+    "Bonjour à tous, j'espère que vous allez bien.",
+    "Le marché du quartier ouvre samedi matin avec des produits frais.",
+    "Merci de partager autour de vous.",
+    "The weather was nice and the train was on time for once.",
+    "Please read the group rules before posting anything.",
+    "El fin de semana fuimos a la playa con la familia.",
+    "Hafta sonu hava çok güzeldi, parkta yürüdük.",
+    "السلام عليكم، كيف حالكم جميعا؟",
+    "سلام به همه دوستان عزیز",
+    "Всем привет, хорошего дня!",
+    "Vends canapé trois places en bon état, à récupérer sur place.",
+    "Cours de guitare pour débutants, le mercredi après-midi.",
+]
+ZW = "\u200b"
+
+
+def _obfuscate(s: str, rnd: random.Random) -> str:
+    k = rnd.random()
+    words = s.split(" ")
+    i = rnd.randrange(len(words))
+    w = words[i]
+    if len(w) < 4:
+        return s
+    if k < 0.25:
+        w = ZW.join(w)
+    elif k < 0.5:
+        w = w[0] + w[1:-1].replace("e", "3").replace("a", "@").replace("o", "0") + w[-1]
+    elif k < 0.7:
+        w = " ".join(w)
+    elif k < 0.85:
+        w = "🔥".join(w)
+    else:
+        w = w.replace("a", "а").replace("o", "о").replace("e", "е")  # Cyrillic look-alikes
+    words[i] = w
+    return " ".join(words)
+
+
+def make_posts(n: int, seed: int = 42) -> list[str]:
+    rnd = random.Random(seed)
+    posts = []
+    for _ in range(n):
+        target = rnd.randint(50, 1500)
+        parts: list[str] = []
+        kind = rnd.random()
+        if kind < 0.3:
+            parts.append(rnd.choice(OFFERS))
+        elif kind < 0.6:
+            parts.append(rnd.choice(NEGATIVES))
+        size = sum(len(p) for p in parts)
+        while size < target:
+            p = rnd.choice(FILLER)
+            parts.insert(rnd.randrange(len(parts) + 1), p)
+            size += len(p) + 1
+        text = " ".join(parts).format(a=f"{rnd.randrange(100):02d}", b=f"{rnd.randrange(100):02d}")
+        if rnd.random() < 0.3:
+            text = _obfuscate(text, rnd)
+        posts.append(text[:target] if len(text) > target else text)
+    return posts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=100_000, help="number of posts (default 100000)")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    args = ap.parse_args()
+    if not args.no_pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+    t0 = time.perf_counter()
+    from matchers import classify, extract
+    from matchers.classify import get_lexicon
+
+    lex = get_lexicon()
+    classify("RDV préfecture dispo 50€")
+    extract("RDV préfecture dispo 50€ +33 6 39 98 00 12")
+    startup = time.perf_counter() - t0
+
+    posts = make_posts(args.n)
+    chars = sum(len(p) for p in posts)
+
+    def run(fn) -> tuple[float, float]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        for p in posts:
+            fn(p)
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    def both(p):
+        classify(p)
+        extract(p)
+
+    wall_c, cpu_c = run(classify)
+    wall_e, cpu_e = run(extract)
+    wall_b, cpu_b = run(both)
+    cats: dict[str, int] = {}
+    for p in posts[:5000]:
+        c = classify(p).category
+        cats[c] = cats.get(c, 0) + 1
+    fig = {
+        "posts": len(posts), "mean_chars": round(chars / len(posts)), "lexicon": lex.version,
+        "startup_s": round(startup, 3),
+        "classify_posts_per_s": round(len(posts) / wall_c), "extract_posts_per_s": round(len(posts) / wall_e),
+        "classify_extract_posts_per_s": round(len(posts) / wall_b),
+        "classify_extract_cpu_posts_per_s": round(len(posts) / cpu_b),
+        "classify_extract_mb_per_s": round(chars / wall_b / 1e6, 2),
+        "categories_first_5000": cats,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
+                   f"{platform.python_version()}, pinned to one CPU: {not args.no_pin}",
+    }
+    if args.json:
+        print(json.dumps(fig, indent=2))
+        return
+    print(f"{fig['posts']} posts, mean {fig['mean_chars']} chars, lexicon {fig['lexicon']}")
+    print(f"startup (imports, lexicon compile, first calls): {fig['startup_s']} s")
+    print(f"classify:           {fig['classify_posts_per_s']:>8} posts/s")
+    print(f"extract:            {fig['extract_posts_per_s']:>8} posts/s")
+    print(f"classify + extract: {fig['classify_extract_posts_per_s']:>8} posts/s "
+          f"({fig['classify_extract_cpu_posts_per_s']} per CPU-second, {fig['classify_extract_mb_per_s']} MB/s)")
+    print(f"categories (first 5000): {cats}")
+    print(f"machine: {fig['machine']}")
+
+
+if __name__ == "__main__":
+    main()
