@@ -370,7 +370,7 @@ def _urls(st: _State) -> None:
             continue
         hs = p - len(hm.group())
         before = _prev_char(lt, hs)
-        if before and (before.isalnum() or before in "@/:+_"):
+        if before and (before.isalnum() or before in "@/:+_") or lt[max(0, hs - 2):hs] == "@ ":
             done = p + 1
             continue
         dm = _BARE_HOST.match(lt, hs)
@@ -391,6 +391,10 @@ def _urls(st: _State) -> None:
 
 _LOCAL_REV = re.compile(r"[A-Za-z0-9._%+\-]{1,64}")
 _DOMAIN_FWD = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])")
+# "name@gmail" (no top-level domain): the provider's domain is inferred.
+_MAIL_PROVIDERS = {"gmail": "gmail.com", "googlemail": "googlemail.com", "outlook": "outlook.com",
+                   "icloud": "icloud.com", "protonmail": "protonmail.com", "proton": "proton.me"}
+_BARE_PROVIDER = re.compile(r"(" + "|".join(_MAIL_PROVIDERS) + r")(?![a-z0-9.\-])")
 _AT_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{2,31}")
 _OBF_AT = re.compile(r"[\[({<][ ]{0,2}(?:at|@|arobase|arrobase|chez)[ ]{0,2}[\])}>]")
 _OBF_AT_WORD = re.compile(r" (?:arobase|arrobase) ")
@@ -472,16 +476,31 @@ def _ats(st: _State) -> None:
             continue
         lm = _LOCAL_REV.match(ft[max(0, pos - 64):pos][::-1])
         local = lm.group()[::-1].lstrip(".") if lm else ""
+        spaced = False
+        if not local and pos >= 2 and ft[pos - 1] == " " and pos + 1 < len(ft) and ft[pos + 1] == " ":
+            # "rdv.pref @ seller.example": an email only if a real domain follows.
+            lm = _LOCAL_REV.match(ft[max(0, pos - 65):pos - 1][::-1])
+            local = lm.group()[::-1].lstrip(".") if lm else ""
+            spaced = bool(local)
         if local:
-            dm = _DOMAIN_FWD.match(ft, pos + 1)
+            d0 = pos + (2 if spaced else 1)
+            dm = _DOMAIN_FWD.match(ft, d0)
             if dm:
                 dom = dm.group().lower()
                 reg, _ = registered_domain(dom)
                 if reg:
-                    st.add("email", f"{local.lower()}@{dom}", pos - len(local), dm.end(), {"domain": reg},
-                           claim=True)
-            pos = nxt
-            continue
+                    s0 = pos - len(local) - (1 if spaced else 0)
+                    extra = {"domain": reg, "obfuscated": True} if spaced else {"domain": reg}
+                    st.add("email", f"{local.lower()}@{dom}", s0, dm.end(), extra, claim=True)
+            elif not spaced:
+                gm = _BARE_PROVIDER.match(lt, d0)
+                if gm:
+                    dom = _MAIL_PROVIDERS[gm.group(1)]
+                    st.add("email", f"{local.lower()}@{dom}", pos - len(local), gm.end(1),
+                           {"domain": dom, "inferred_domain": True}, claim=True)
+            if local:
+                pos = nxt
+                continue
         hm = _AT_HANDLE.match(ft, pos + 1)
         if hm:
             h = hm.group().rstrip(".")
@@ -1025,6 +1044,62 @@ def _numbers(st: _State) -> None:
 # --------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------
+
+
+def check_data() -> list[str]:
+    """Problems found in ``extract.toml`` and ``gazetteer.toml`` (empty when sound).
+
+    Meant for ``veille lexicon check``: NGO staff edit these files by hand.
+    """
+    problems: list[str] = []
+    ph = _DATA.get("phones", {})
+    for key in ("trunk_regions", "no_trunk_regions"):
+        for r in ph.get(key, []):
+            if r not in phonenumbers.SUPPORTED_REGIONS:
+                problems.append(f"extract.toml: phones.{key}: unknown region {r!r}")
+    for cc in ph.get("bare_country_codes", []):
+        if not cc.isdigit() or int(cc) not in _CC_REGIONS:
+            problems.append(f"extract.toml: phones.bare_country_codes: unknown calling code {cc!r}")
+    for p in ph.get("fr_fiction_prefixes", []):
+        if not p.replace(" ", "").isdigit():
+            problems.append(f"extract.toml: phones.fr_fiction_prefixes: not digits: {p!r}")
+    seen: dict[str, str] = {}
+    for code, spellings in _DATA.get("currencies", {}).items():
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            problems.append(f"extract.toml: currencies: code {code!r} is not three capital letters")
+        for sp in spellings:
+            if not sp.strip():
+                problems.append(f"extract.toml: currencies.{code}: empty spelling")
+            other = seen.setdefault(sp.lower(), code)
+            if other != code and sp.lower() not in _CUR_AMBIG:
+                problems.append(f"extract.toml: {sp!r} is listed for {other} and {code}: "
+                                "add it to [currencies_ambiguous]")
+    for d in _DATA.get("domains", {}).get("shared", []):
+        if registered_domain(d)[0] != d:
+            problems.append(f"extract.toml: domains.shared: {d!r} is not a registered domain")
+    try:
+        from .places import GAZETTEER_PATH, Gazetteer
+
+        g_data = tomllib.loads(GAZETTEER_PATH.read_text(encoding="utf-8"))
+        Gazetteer(g_data)
+        codes = [str(d.get("code", "")) for d in g_data.get("departement", [])]
+        if len(codes) != len(set(codes)):
+            problems.append("gazetteer.toml: duplicate département codes")
+        for d in g_data.get("departement", []):
+            for key in ("code", "name", "prefecture"):
+                if not d.get(key):
+                    problems.append(f"gazetteer.toml: a département lacks {key!r}: {d}")
+        providers = set(g_data.get("providers", {}))
+        for v in g_data.get("visa_center", []):
+            if v.get("provider") not in providers:
+                problems.append(f"gazetteer.toml: visa centre {v} names an unknown provider")
+        for block in ("visa_center", "consulate"):
+            for v in g_data.get(block, []):
+                if not re.fullmatch(r"[A-Z]{2}", str(v.get("country", ""))) or not v.get("city"):
+                    problems.append(f"gazetteer.toml: {block} {v}: needs a 2-letter country and a city")
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the checker
+        problems.append(f"gazetteer.toml: {type(exc).__name__}: {exc}")
+    return problems
 
 
 def _run(name: str, fn, st: _State) -> None:

@@ -143,10 +143,19 @@ def test_handle_span_includes_at_sign():
     ("rdv arobase seller point example", "rdv@seller.example"),
     ("rdv[at]mail.seller[dot]example", "rdv@mail.seller.example"),
     ("ｒｄｖ＠ｓｅｌｌｅｒ．ｅｘａｍｐｌｅ", "rdv@seller.example"),
+    ("rdv.pref @ seller.example", "rdv.pref@seller.example"),
+    ("rdvpref@gmail", "rdvpref@gmail.com"),
 ])
 def test_emails(text, value):
     got = vals(text, "email")
     assert got == ([value] if value else [])
+
+
+def test_spaced_email_is_not_also_a_url():
+    text = "écrire à rdv.pref @ seller.example"
+    assert [e.kind for e in ents(text)] == ["email"]
+    [e] = ents("rdvpref@gmail !", "email")
+    assert e.extra["inferred_domain"] is True and e.raw == "rdvpref@gmail"
 
 
 def test_email_gives_registered_domain():
@@ -158,6 +167,9 @@ def test_email_gives_registered_domain():
     "logo@2x.png",
     "user@localhost",
     "a@b",
+    "rdv @ 14h",
+    "a @ b",
+    "x@gmailcom",
     "rdv at seller dot example",  # too ambiguous without brackets
     "@@@",
 ])
