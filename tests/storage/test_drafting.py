@@ -350,6 +350,9 @@ def test_platform_routes_file():
         assert "verify" in route["basis"].lower(), key
         assert route["fields"], key
     assert drafting.find_route(drafting.load_routes(), "avito_ma")["key"] == "avito"
+    for platform in ("telegram", "leboncoin", "vivastreet", "jemepropose", "avito_ma", "ouedkniss", "tayara",
+                     "snapchat", "instagram", "facebook", "whatsapp"):
+        assert drafting.find_route(drafting.load_routes(), platform)
 
 
 def test_stale_grounds_warn(ws):
