@@ -173,8 +173,12 @@ class _State:
     def add(self, kind: str, value: str, start: int, end: int, extra: dict | None = None,
             claim: bool = False) -> None:
         self.out.append(Entity(kind, value, self.text[start:end], start, end, extra or {}))
-        if claim and not self.overlaps(start, end):
+        if claim:
             # Claimed spans stay disjoint and sorted: overlap tests are a bisection.
+            self.claimed_add(start, end)
+
+    def claimed_add(self, start: int, end: int) -> None:
+        if not self.overlaps(start, end):
             i = bisect.bisect_left(self.claimed_starts, start)
             self.claimed_starts.insert(i, start)
             self.claimed.insert(i, (start, end))
@@ -345,6 +349,30 @@ def _emit_url(st: _State, s: int, raw: str, bare: bool) -> int:
             hs += k
         st.add("domain", reg, hs, hs + len(host), {"host": host})
     return e
+
+
+# "t . me/x", "t[.]me/x", "wa(.)me/336…": messaging links broken to dodge filters.
+_OBF_MSG_LINK = re.compile(r"(?<![a-z0-9])(t|wa)(?: ?[\[({] ?\. ?[\])}] ?| \. ?|\. )me ?/ ?([+a-z0-9_\-]{3,64})")
+
+
+def _obfuscated_links(st: _State) -> None:
+    lt = st.lt
+    if "me/" not in lt and "me /" not in lt:
+        return
+    for n, m in enumerate(_OBF_MSG_LINK.finditer(lt)):
+        if n >= MAX_CANDIDATES:
+            break
+        s, e = m.span()
+        if st.overlaps(s, e):
+            continue
+        host = "wa.me" if m.group(1) == "wa" else "t.me"
+        path = st.ft[m.start(2):e]
+        before = len(st.out)
+        _platform_entities(st, s, e, host, "/" + path, "")
+        for i in range(before, len(st.out)):
+            st.out[i].extra["obfuscated"] = True
+        if len(st.out) > before:
+            st.claimed_add(s, e)
 
 
 def _urls(st: _State) -> None:
@@ -800,12 +828,19 @@ _TEENS = {"dix": 10, "ten": 10, "onze": 11, "eleven": 11, "douze": 12, "twelve":
 _TENS = {"vingt": 20, "vingts": 20, "twenty": 20, "trente": 30, "thirty": 30, "quarante": 40, "forty": 40,
          "cinquante": 50, "fifty": 50, "soixante": 60, "sixty": 60, "septante": 70, "seventy": 70,
          "octante": 80, "huitante": 80, "eighty": 80, "nonante": 90, "ninety": 90}
+# Arabic and Persian digit names, read digit by digit ("صفر ستة ثلاثة …").
+_UNITS_AR_FA = {"صفر": 0, "واحد": 1, "اثنين": 2, "اثنان": 2, "إثنين": 2, "ثلاثة": 3, "ثلاثه": 3, "اربعة": 4,
+                "أربعة": 4, "اربعه": 4, "خمسة": 5, "خمسه": 5, "ستة": 6, "سته": 6, "سبعة": 7, "سبعه": 7,
+                "ثمانية": 8, "ثمانيه": 8, "تسعة": 9, "تسعه": 9,
+                "یک": 1, "دو": 2, "سه": 3, "چهار": 4, "پنج": 5, "شش": 6, "هفت": 7, "هشت": 8, "نه": 9}
+_UNITS.update(_UNITS_AR_FA)
+_ZERO_WORDS = ("zero", "zéro", "zèro", "صفر")
 _NUMWORDS = {**_UNITS, **_TEENS, **_TENS}
 _NW = "|".join(sorted(_NUMWORDS, key=len, reverse=True))
 _SPELL_TOKEN = r"(?:(?<![^\W\d_])(?:" + _NW + r")(?![^\W\d_])|[0-9]{1,4})"
 _SPELL_RUN = re.compile(
-    r"(?<![^\W\d_])(?:zero|zéro|zèro)(?![^\W\d_])"
-    r"(?:(?:[ \t,.\-/]{1,3}(?:(?:et|and)[ \t\-]{1,2})?)" + _SPELL_TOKEN + r"){4,40}")
+    r"(?<![^\W\d_])(?:" + "|".join(_ZERO_WORDS) + r")(?![^\W\d_])"
+    r"(?:(?:[ \t,.\-/،]{1,3}(?:(?:et|and|و)[ \t\-]{0,2})?)" + _SPELL_TOKEN + r"){4,40}")
 _SPELL_TOKENS = re.compile(_SPELL_TOKEN)
 
 
@@ -845,7 +880,7 @@ def _spelled_to_digits(run: str) -> str:
 
 def _spelled_phones(st: _State) -> None:
     lt = st.lt
-    if "zero" not in lt and "zéro" not in lt and "zèro" not in lt:
+    if not any(z in lt for z in _ZERO_WORDS):
         return
     for k, m in enumerate(_SPELL_RUN.finditer(lt)):
         if k >= 50 or st.parses <= 0:
@@ -1115,6 +1150,7 @@ def _places(st: _State) -> None:
 
 _FAMILIES = (
     ("urls", _urls),
+    ("obfuscated_links", _obfuscated_links),
     ("emails", lambda st: _ats(st) if "@" in st.ft else None),
     ("obfuscated_emails", _obfuscated_emails),
     ("social", _social_labels),

@@ -69,6 +69,19 @@ def test_telegram_invites_keep_case_and_are_flagged():
     assert b.value == "XyZ12345abc" and b.extra["invite"] is True
 
 
+@pytest.mark.parametrize("text,kind,value", [
+    ("t . me/rdv_pref75", "telegram", "rdv_pref75"),
+    ("t[.]me/rdv_pref75", "telegram", "rdv_pref75"),
+    ("T. Me / Rdv_Pref75", "telegram", "rdv_pref75"),
+    ("t. me/+AbCdEf123", "telegram", "AbCdEf123"),
+    ("wa(.)me/33639981234", "whatsapp", "+33639981234"),
+    ("WA . ME / 33639981234", "whatsapp", "+33639981234"),
+])
+def test_broken_messaging_links(text, kind, value):
+    [e] = ents(f"contact {text} merci", kind)
+    assert e.value == value and e.extra["obfuscated"] is True
+
+
 def test_telegram_phone_link():
     [t] = ents("t.me/+33639981234", "telegram")
     assert t.value == "+33639981234" and t.extra["phone"] is True

@@ -57,6 +57,9 @@ FR = "+33639981234"
     "zero six three nine nine eight one two three four",
     "zéro six 39 98 douze 34",
     "zéro, six, trois, neuf, neuf, huit, un, deux, trois, quatre",
+    "صفر ستة ثلاثة تسعة تسعة ثمانية واحد اثنين ثلاثة اربعة",
+    "صفر، ستة، ٣٩، ٩٨، ١٢، ٣٤",
+    "صفر شش سه نه نه هشت یک دو سه چهار",
 ])
 def test_french_number_in_many_disguises(text):
     found = ents(f"Appelez le {text} merci", "phone")

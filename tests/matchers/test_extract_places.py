@@ -185,7 +185,7 @@ def test_trigger_patterns_are_linear_on_adversarial_input():
 
     g = gazetteer()
     for bad in ["préf" * 25000, "pr" * 50000, "sous-" * 20000, "consul" * 15000, "tls " * 25000, "s/" * 50000]:
-        t = time.perf_counter()
+        t = time.process_time()
         list(g.trigger_re.finditer(bad))
         extract(bad)
-        assert time.perf_counter() - t < 2.0, bad[:10]
+        assert time.process_time() - t < 2.0, bad[:10]

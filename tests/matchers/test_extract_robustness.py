@@ -9,13 +9,13 @@ import pytest
 from matchers.extract import MAX_CHARS, extract
 from matchers.types import Entities
 
-LIMIT_S = 1.5  # "well under a second" on an idle core; slack for a shared CI machine
+LIMIT_S = 1.5  # CPU seconds: "well under a second" on one core, with slack for slow CI machines
 
 
 def timed(text):
-    t = time.perf_counter()
+    t = time.process_time()
     out = extract(text)
-    dt = time.perf_counter() - t
+    dt = time.process_time() - t
     return out, dt
 
 
