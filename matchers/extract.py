@@ -594,6 +594,8 @@ _BARE_CC = tuple(sorted(_PH["bare_country_codes"], key=len, reverse=True))
 _FR_FICTION = tuple(p.replace(" ", "") for p in _PH["fr_fiction_prefixes"])
 _CTX_CHANNEL = {w.lower(): ch for ch, ws in _PH["context"].items() for w in ws}
 _CTX_RE = re.compile(r"(?<![^\W_])(?:" + _words_alt(_CTX_CHANNEL) + r")(?![^\W_])")
+_NOT_PHONE_RE = re.compile(r"(?<![^\W_])(?:" + _words_alt(_PH.get("not_phone", {}).get("words", ()))
+                           + r")(?![^\W_])[^0-9\n]{0,12}\Z")
 _MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _WEAK_SEPS = frozenset("-._'·•*~\\()[]\u00ad")
 _DATE_LIKE = re.compile(r"(?:0?[1-9]|[12][0-9]|3[01])([/.\-])(?:0?[1-9]|1[0-2])\1(?:19|20)[0-9]{2}(?![0-9])")
@@ -796,6 +798,8 @@ def _phone_chunk(st: _State, base: int, chunk: str) -> None:
                 continue
             if not intl and _DATE_LIKE.match(ft, s):
                 break  # "06/12/2025 …": a date, not the start of a number
+            if not intl and not dstr.startswith("00", i) and _NOT_PHONE_RE.search(st.lt, max(0, s - 30), s):
+                break  # "commande n° 0639981234": an order number, not a phone
             ctx = _phone_context(st.lt, s)
             sizes = [bounds[g + 1] - bounds[g] for g in range(gi, gj)]
             grouped = len(sizes) >= 4 and min(sizes) >= 2
@@ -909,6 +913,7 @@ for _code, _spellings in _CUR.items():
         _CUR_CODE.setdefault(_sp.lower(), _code)
     _CUR_CODE.setdefault(_code.lower(), _code)
 _CUR_ALT = _words_alt(_CUR_CODE)
+_CUR_FIRST_CHARS = frozenset(w[0] for w in _CUR_CODE) | {"k"}
 # Only the currencies written before the amount need this: symbols and codes.
 _CUR_LAST_CHARS = frozenset(w[-1] for w in _CUR_CODE if not w[-1].isalpha() or len(w) <= 4)
 _SP = r"[ \t\u00a0\u202f\u2009]"
@@ -918,6 +923,7 @@ _AMOUNT = r"(?:[0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]{1,9})(?:[.,
 _AMOUNT_TAIL = re.compile(_AMOUNT + r"\Z")
 _AMOUNT_HEAD = re.compile(_AMOUNT + r"(?![0-9])")
 _AMOUNT_PARTS = re.compile(r"([0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]+)(?:[.,]([0-9]{1,2}))?")
+_DIGIT = re.compile(r"[0-9]")
 _RANGE_WORDS = r"(?:-|–|—|~|/|à|a|et|and|to|y|o|ou|or|al|hasta|bis|ila|إلى|الى|و|до|ile)"
 _RANGE_LOW = re.compile(r"(" + _AMOUNT + r")" + _SP + r"{0,2}" + _RANGE_WORDS + _SP + r"{0,2}\Z")
 _RANGE_HIGH = re.compile(_SP + r"{0,2}" + _RANGE_WORDS + _SP + r"{0,2}(" + _AMOUNT + r")(?![0-9])")
@@ -940,7 +946,11 @@ def _price_in_chunk(st: _State, s0: int, e0: int) -> tuple | None:
     """A price whose amount is (the end or the start of) the digit run [s0, e0)."""
     ft, lt = st.ft, st.lt
     am = None
-    cm = _CUR_AFTER.match(lt, e0)
+    j = e0
+    n = len(lt)
+    while j < n and j - e0 < 2 and lt[j] in " \t\u00a0\u202f\u2009":
+        j += 1
+    cm = _CUR_AFTER.match(lt, e0) if j < n and lt[j] in _CUR_FIRST_CHARS else None
     if cm:
         lo = max(s0, e0 - 24, st.claimed_end(s0, e0))
         am = _AMOUNT_TAIL.search(ft, lo, e0)
@@ -1071,7 +1081,7 @@ def _numbers(st: _State) -> None:
             if m:
                 _range_price(st, m.start(1), m.end(1), code, extra, "high")
         else:
-            m = _RANGE_LOW.search(st.lt, max(0, a_s - 40), a_s)
+            m = _RANGE_LOW.search(st.lt, max(0, a_s - 40), a_s) if _DIGIT.search(st.lt, max(0, a_s - 12), a_s) else None
             if m and not (m.start(1) > 0 and "0" <= st.lt[m.start(1) - 1] <= "9"):
                 _range_price(st, m.start(1), m.end(1), code, extra, "low")
 

@@ -145,6 +145,10 @@ def test_spans_index_the_original_text():
     "rendez-vous le 06/12/2025, 10:30",
     "né le 01.02.1990",
     "commande n° 2026112212345",
+    "commande n° 0639981234",
+    "Réf. 06 39 98 12 34",
+    "dossier ANEF 0639981234",
+    "numéro étranger 0639981234",
     "Réf. 123456789",
     "SIRET 123 456 789 00012",
     "ISBN 978-2-07-036822-8",
@@ -160,6 +164,11 @@ def test_spans_index_the_original_text():
 ])
 def test_not_phones(text):
     assert phones(text) == []
+
+
+def test_order_word_far_away_does_not_hide_a_phone():
+    assert phones("Commande passée, appelez le 06 39 98 12 34") == [FR]
+    assert phones("commande: +33 6 39 98 12 34") == [FR]  # explicit international format wins
 
 
 def test_wa_me_link_gives_phone_and_whatsapp():
