@@ -204,7 +204,7 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
             r.venues[g.subtype] = r.venues.get(g.subtype, 0.0) + g.weight
         elif g.kind == "document":
             r.docs[g.subtype] = r.docs.get(g.subtype, 0.0) + g.weight
-            r.doc_spans.append((h.start, h.end))
+            r.doc_spans.append((h.start, h.end, g.subtype))
         elif g.kind == "forgery":
             r.forgery = True
         elif g.kind == "offer":
@@ -226,7 +226,7 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
                 r.venues[sub] = r.venues.get(sub, 0.0) + g.weight
             elif kind == "document":
                 r.docs[sub] = r.docs.get(sub, 0.0) + g.weight
-                r.doc_spans.append((h.start, h.end))
+                r.doc_spans.append((h.start, h.end, sub))
             elif kind == "forgery":
                 r.forgery = True
     r.offer = sum(r.offer_terms.values()) + (float(rules["price_weight"]) if has_price else 0.0)
@@ -237,7 +237,9 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
 def _direct_sale(r: _Tally, near: int):
     """A sale word close to a document noun ("buy passport", "passeport à vendre"): (hit, span) or None."""
     for s, e, h in r.near_spans:
-        for ds, de in r.doc_spans:
+        for ds, de, sub in r.doc_spans:
+            if sub == "other":
+                continue  # "papers", "documents": selling them is ordinary (car papers); needs a forgery marker
             if ds == s and de == e:
                 continue
             if (ds >= e and ds - e <= near) or (s >= de and s - de <= near) or (ds < e and s < de):
