@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import re
@@ -72,7 +73,11 @@ def surt(url: str) -> str:
     host = (parts.hostname or "").lower().strip(".")
     if host.startswith("www."):
         host = host[4:]
-    key = ",".join(reversed(host.split(".")))
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        key = host  # IP addresses are not reversed
+    except ValueError:
+        key = ",".join(reversed(host.split(".")))
     if parts.port and parts.port not in (80, 443):
         key += f":{parts.port}"
     path = parts.path or "/"

@@ -148,6 +148,13 @@ def test_wacz_readable_by_warcio(seeded, tmp_path):
         meta = json.loads(line.split(" ", 2)[2])
         rec = next(iter(ArchiveIterator(io.BytesIO(warc[int(meta["offset"]):int(meta["offset"]) + int(meta["length"])]))))
         assert rec.rec_headers.get_header("WARC-Target-URI") == meta["url"]
+    # warcio's own checker recomputes every record's block and payload digests
+    import subprocess
+
+    (tmp_path / "data.warc.gz").write_bytes(warc)
+    r = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", "-v", str(tmp_path / "data.warc.gz")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "digest pass" in r.stdout and "fail" not in r.stdout, r.stdout + r.stderr
     assert pages[0]["format"] == "json-pages-1.0" and {p["url"] for p in pages[1:]} == {
         "https://www.leboncoin.example/ad/1001", "https://t.me/rdvexpress/55"}
 
@@ -311,6 +318,14 @@ def test_custody_range_elides_unrelated_entries(seeded, tmp_path):
     assert full[0]["subject_type"] == "capture" and full[-1]["details"]["event"] == "bundle export"
     rep = verify_bundle(res.path)
     assert rep.ok and rep.custody_elided == sum(e["count"] for e in elided)
+
+
+def test_surt():
+    from storage.wacz import surt
+
+    assert surt("https://www.Example.com:8443/A/b?z=1&a=2") == "com,example:8443)/a/b?a=2&z=1"
+    assert surt("http://127.0.0.1:34007/x") == "127.0.0.1:34007)/x"
+    assert surt("https://t.me/s/chan") == "me,t)/s/chan"
 
 
 def test_helpers():
