@@ -51,6 +51,10 @@ def values(text):
     ("البريفكتور ديال بوبيني", None),  # "ديال" is not a connector: no guess
     ("لابريفكتور بوبيني", "prefecture:FR-93:Bobigny"),
     ("префектура Бобиньи", None),
+    ("pr3fecture de Bobigny", "prefecture:FR-93:Bobigny"),
+    ("prеfecture de Bobigny", "prefecture:FR-93:Bobigny"),  # Cyrillic е
+    ("PR3FECTURE DE CRETEIL", "prefecture:FR-94:Créteil"),
+    ("sous-pr3f de Palaiseau", "sub_prefecture:FR-91:Palaiseau"),
 ])
 def test_prefectures(text, value):
     got = values(text)
