@@ -784,7 +784,8 @@ def cluster_cmd(
     if as_json:
         print_json(rep.to_dict())
         return
-    typer.echo(f"{rep.mode}: {rep.posts_clustered} post(s) clustered in {rep.seconds:.1f} s; "
+    typer.echo(f"{rep.mode}: {rep.posts_clustered} post(s) clustered in {rep.seconds:.1f} s "
+               f"({rep.cpu_seconds:.1f} s CPU); "
                f"{rep.sellers_total} active sellers, {len(rep.new_sellers)} new, {len(rep.merges)} merge(s), "
                f"{len(rep.new_platform)} seen on a new platform, {rep.links_added} link(s) added")
     for m in rep.merges[:20]:

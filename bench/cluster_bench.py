@@ -205,12 +205,15 @@ METHODS = {
 
 def child(data: Path, method: str, out: Path) -> None:
     feats = load(data)
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = ru0.ru_utime + ru0.ru_stime
     t0 = time.time()
     pred = METHODS[method](feats)
     secs = time.time() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime - cpu0
     with open(out, "w") as fh:
-        json.dump({"seconds": secs, "rss_mb": rss, "pred": pred}, fh)
+        json.dump({"seconds": secs, "cpu_s": cpu, "rss_mb": ru.ru_maxrss / 1024, "pred": pred}, fh)
 
 
 def main() -> None:
@@ -220,6 +223,7 @@ def main() -> None:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, default=None, help="Also write the results as JSON here.")
+    ap.add_argument("--prepare-only", action="store_true", help="Only extract and cache the features.")
     a = ap.parse_args()
     if a.child:
         child(a.data, a.child, a.out)
@@ -227,16 +231,22 @@ def main() -> None:
     from matchers.cluster_eval import score
 
     prep = prepare(a.data)
+    if a.prepare_only:
+        print(f"features cached in {a.data / 'features.pkl'} ({prep:.1f} s)")
+        return
+    import os
+
+    load1 = os.getloadavg()[0]
     truth = {}
     with open(a.data / "truth.jsonl") as fh:
         for line in fh:
             t = json.loads(line)
             truth[t["url"]] = t["seller"]
     results = []
-    print(f"{len(truth)} posts, {len(set(truth.values()))} true sellers; extraction (prepare) {prep:.1f} s",
-          flush=True)
+    print(f"{len(truth)} posts, {len(set(truth.values()))} true sellers; extraction (prepare) {prep:.1f} s; "
+          f"load average {load1:.1f} on {os.cpu_count()} cores", flush=True)
     hdr = (f"{'method':<16}{'pw P':>7}{'pw R':>7}{'pw F1':>7}{'B3 P':>7}{'B3 R':>7}{'B3 F1':>7}"
-           f"{'clusters':>10}{'wall s':>9}{'RSS MB':>8}")
+           f"{'clusters':>10}{'wall s':>9}{'CPU s':>8}{'RSS MB':>8}")
     print(hdr, flush=True)
     for m in a.methods.split(","):
         out = a.data / f"pred-{m}.json"
@@ -252,8 +262,9 @@ def main() -> None:
         pw, b3 = sc["pairwise"], sc["bcubed"]
         print(f"{m:<16}{pw['precision']:>7.3f}{pw['recall']:>7.3f}{pw['f1']:>7.3f}{b3['precision']:>7.3f}"
               f"{b3['recall']:>7.3f}{b3['f1']:>7.3f}{sc['predicted_clusters']:>10}{res['seconds']:>9.1f}"
-              f"{res['rss_mb']:>8.0f}", flush=True)
-        results.append({"method": m, "seconds": round(res["seconds"], 2), "rss_mb": round(res["rss_mb"]),
+              f"{res['cpu_s']:>8.1f}{res['rss_mb']:>8.0f}", flush=True)
+        results.append({"method": m, "seconds": round(res["seconds"], 2), "cpu_s": round(res["cpu_s"], 2),
+                         "rss_mb": round(res["rss_mb"]), "load_avg_1min_at_start": load1,
                         **{k: sc[k] for k in ("pairwise", "bcubed", "predicted_clusters", "true_clusters")}})
         out.unlink(missing_ok=True)
     if a.json:

@@ -103,7 +103,7 @@ class ClusterSettings:
     identifier_full_weight_authors: int = 6
     max_bucket_sellers: int = 40
     text_min_chars: int = 40
-    lsh_bands: int = 16
+    lsh_bands: int = 8
     text_weight: float = 0.7
     handle_weight: float = 0.5
     image_weight: float = 0.5

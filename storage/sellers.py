@@ -54,6 +54,7 @@ class ClusterReport:
     merges: list[dict[str, Any]] = field(default_factory=list)  # {into, merged: [...]}
     links_added: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,12 +206,11 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
     from matchers.cluster import cluster
 
     t0 = time.time()
+    c0 = time.process_time()
     s = _settings(ws)
     db = ws.db
     rep = ClusterReport("full" if full else "incremental")
     now = iso(utcnow())
-    before_platforms = {r["id"]: set(json.loads(r["platforms"] or "[]"))
-                        for r in rows(db, "select id, platforms from sellers where status = 'active'")}
     with transaction(db):
         run_id = db.execute("insert into runs(source, kind, started_at) values (?,?,?)",
                             ["cluster", rep.mode, now]).lastrowid
@@ -250,6 +250,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
                       signatures=sigs)
         rep.stats = res.stats
 
+        before_platforms = _platforms(db, None if full else set(previous.values()))
         if full:
             assignment, merges = _assign_full(db, res.clusters, previous)
         else:
@@ -275,13 +276,13 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         if full:
             affected |= set(before_platforms)
         _refresh_summaries(db, affected, now)
-        after = {r["id"]: set(json.loads(r["platforms"] or "[]"))
-                 for r in rows(db, "select id, platforms from sellers where status = 'active'")}
+        after = _platforms(db, set(before_platforms))
         for sid, plats in sorted(after.items()):
             if sid in before_platforms and plats - before_platforms[sid]:
                 rep.new_platform.append({"seller": sid, "platforms": sorted(plats - before_platforms[sid])})
-        rep.sellers_total = len(after)
+        rep.sellers_total = db.execute("select count(*) from sellers where status = 'active'").fetchone()[0]
         rep.seconds = round(time.time() - t0, 3)
+        rep.cpu_seconds = round(time.process_time() - c0, 3)
         db.execute("update runs set finished_at=?, status='ok', items=? where id=?",
                    [iso(utcnow()), rep.posts_clustered, run_id])
         custody.append(db, "cluster", {
@@ -296,33 +297,42 @@ def _candidates(db, new_posts, key_rows, s):
     """Existing clustered posts sharing a blocking key with a new post (capped per key)."""
     from matchers.cluster import identifier_keys, load_common, stable_key
 
-    cap_posts = max(4 * s.max_bucket_sellers, 2 * s.max_authors_per_identifier)
+    # Bounded work per key, whatever the bucket size: the latest posts of each key (index seek),
+    # then one post per seller (a seller's posts are joined beforehand anyway).
+    cap_sellers = max(s.max_bucket_sellers, s.max_authors_per_identifier)
+    per_key = 3 * cap_sellers
     new_ids = {p.id for p in new_posts}
-    keys = {k for k, _pid, _a in key_rows}
-    db.execute("create temp table if not exists _cl_keys (key integer primary key)")
-    db.execute("delete from _cl_keys")
-    db.conn.executemany("insert or ignore into _cl_keys(key) values (?)", ((k,) for k in keys))
+    keys = sorted({k for k, _pid, _a in key_rows})
+    hits: dict[int, list[int]] = {}
+    q = db.conn.cursor()
+    for k in keys:
+        got = [r[0] for r in q.execute("select post_id from cluster_keys where key = ? order by post_id desc limit ?",
+                                       [k, per_key])]
+        got = [pid for pid in got if pid not in new_ids]
+        if got:
+            hits[k] = got
+    _temp_ids(db, "_cl_hit", {pid for v in hits.values() for pid in v})
+    seller_of = dict(db.conn.execute("select p.id, p.seller_id from posts p join _cl_hit t on t.id = p.id"))
     cand = set()
-    for _key, pid in db.conn.execute(
-            "select key, post_id from (select k.key, k.post_id, row_number() over "
-            "(partition by k.key order by k.post_id desc) as rn from cluster_keys k join _cl_keys t on t.key = k.key) "
-            "where rn <= ?", [cap_posts]):
-        if pid not in new_ids:
-            cand.add(pid)
-    # distinct authors of each identifier in the whole store (capped scan)
+    for pids in hits.values():
+        reps: dict[Any, int] = {}
+        for pid in pids:
+            reps.setdefault(seller_of.get(pid) or -pid, pid)
+        if len(reps) < cap_sellers:  # a key shared by more sellers makes no comparison: skip it
+            cand.update(reps.values())
+    # distinct authors of each identifier in the whole store (stops counting past the cap)
     common = load_common()
-    ident: dict[int, str] = {}
+    author_counts: dict[str, int] = {}
+    seen_keys = set()
     for p in new_posts:
         for _ns, _v, key in identifier_keys(p, common):
-            ident[stable_key(key)] = key
-    author_counts: dict[str, int] = {}
-    if ident:
-        db.execute("delete from _cl_keys")
-        db.conn.executemany("insert or ignore into _cl_keys(key) values (?)", ((k,) for k in ident))
-        for key, n in db.conn.execute(
-                "select k.key, count(distinct k.author) from cluster_keys k join _cl_keys t on t.key = k.key "
-                "group by k.key"):
-            author_counts[ident[key]] = n
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
+            n = q.execute("select count(*) from (select distinct author from cluster_keys where key = ? limit ?)",
+                          [stable_key(key), s.max_authors_per_identifier + 1]).fetchone()[0]
+            if n:
+                author_counts[key] = n
     _temp_ids(db, "_cl_cand", cand)
     cposts, cfacts = _load_posts(db, "_cl_cand")
     from matchers import minhash
@@ -333,6 +343,17 @@ def _candidates(db, new_posts, key_rows, s):
         if sig and pid in pos and len(sig) == 4 * minhash.NUM_PERM:
             sigs[pos[pid]] = np.frombuffer(sig, dtype=np.uint32)
     return cposts, cfacts, sigs, author_counts
+
+
+def _platforms(db, ids: set[int] | None) -> dict[int, set[str]]:
+    """Platforms of the active sellers (all, or these ids)."""
+    if ids is None:
+        cur = db.conn.execute("select id, platforms from sellers where status = 'active'")
+    else:
+        _temp_ids(db, "_cl_pl", ids)
+        cur = db.conn.execute("select s.id, s.platforms from sellers s join _cl_pl t on t.id = s.id "
+                              "where s.status = 'active'")
+    return {sid: set(json.loads(p or "[]")) for sid, p in cur}
 
 
 def _next_seller_id(db) -> int:
