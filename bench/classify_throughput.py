@@ -157,10 +157,12 @@ def main() -> None:
         "posts": len(posts), "mean_chars": round(chars / len(posts)), "lexicon": lex.version,
         "startup_s": round(startup, 3),
         "classify_posts_per_s": round(len(posts) / wall_c), "extract_posts_per_s": round(len(posts) / wall_e),
+        "classify_cpu_posts_per_s": round(len(posts) / cpu_c), "extract_cpu_posts_per_s": round(len(posts) / cpu_e),
         "classify_extract_posts_per_s": round(len(posts) / wall_b),
         "classify_extract_cpu_posts_per_s": round(len(posts) / cpu_b),
         "classify_extract_mb_per_s": round(chars / wall_b / 1e6, 2),
         "categories_first_5000": cats,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
                    f"{platform.python_version()}, pinned to one CPU: {not args.no_pin}",
     }
@@ -169,12 +171,13 @@ def main() -> None:
         return
     print(f"{fig['posts']} posts, mean {fig['mean_chars']} chars, lexicon {fig['lexicon']}")
     print(f"startup (imports, lexicon compile, first calls): {fig['startup_s']} s")
-    print(f"classify:           {fig['classify_posts_per_s']:>8} posts/s")
-    print(f"extract:            {fig['extract_posts_per_s']:>8} posts/s")
+    print(f"classify:           {fig['classify_posts_per_s']:>8} posts/s ({fig['classify_cpu_posts_per_s']} per CPU-second)")
+    print(f"extract:            {fig['extract_posts_per_s']:>8} posts/s ({fig['extract_cpu_posts_per_s']} per CPU-second)")
     print(f"classify + extract: {fig['classify_extract_posts_per_s']:>8} posts/s "
           f"({fig['classify_extract_cpu_posts_per_s']} per CPU-second, {fig['classify_extract_mb_per_s']} MB/s)")
     print(f"categories (first 5000): {cats}")
-    print(f"machine: {fig['machine']}")
+    print(f"machine: {fig['machine']}; load average {fig['load_average_1min']} (wall-clock figures are only "
+          "meaningful on an idle machine; per-CPU-second figures are less sensitive to other processes)")
 
 
 if __name__ == "__main__":
