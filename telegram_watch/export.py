@@ -205,7 +205,7 @@ def _chat_key(ctx: _Ctx, chat: dict) -> tuple[str, str]:
     """(chat key, url prefix or '') of a Desktop chat."""
     ctype = chat.get("type")
     cid = chat.get("id")
-    if ctx.channel and ctx.report.chats <= 1:
+    if ctx.channel and chat.get("_single"):
         return ctx.channel, f"{TME}/{ctx.channel}"
     if isinstance(cid, int) and not isinstance(cid, bool):
         if ctype in CHANNEL_TYPES or ctype in SUPERGROUP_TYPES:
@@ -375,6 +375,7 @@ def _iter_desktop(ctx: _Ctx, js: JsonStream) -> Iterator[tuple[Post, Capture]]:
         if key == "messages":
             saw_messages = True
             ctx.report.chats += 1
+            top["_single"] = True  # a single-chat export: --channel names this chat
             yield from _iter_messages(ctx, js, top, f"chat {top.get('name')!r}")
         elif key in ("chats", "left_chats"):
             saw_messages = True

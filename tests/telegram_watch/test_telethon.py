@@ -283,3 +283,19 @@ def test_backfill_channels_sync_for_daily(workspace, tgf, monkeypatch):
         backfill_channels(workspace, "nobody_here_test")
     workspace.config.data["telegram"]["channels"] = ["@rdv_express_test"]
     assert backfill_channels(workspace).items == 0  # the watch list; nothing new
+
+
+def test_client_created_in_one_place_only():
+    """Telegram I/O stays in telegram_watch, and TelegramClient is constructed in make_client alone."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    hits = []
+    for p in root.rglob("*.py"):
+        if any(part in (".venv", "tests", "bench", "node_modules") for part in p.relative_to(root).parts):
+            continue
+        for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if re.search(r"\bTelegramClient\(", line):
+                hits.append(f"{p.relative_to(root)}:{n}")
+    assert len(hits) == 1 and hits[0].startswith("telegram_watch/client.py"), hits
