@@ -560,7 +560,11 @@ def recheck_cmd(case: Annotated[str | None, typer.Option("--case", help="Only th
     if as_json:
         print_json(rep.to_dict())
         return
-    typer.echo(f"{rep.checked} post(s) re-checked: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.outcomes.items())))
+    if not rep.checked:
+        typer.echo("nothing to re-check: no post is named in a notice or a case" + (f" ({case})" if case else ""))
+    else:
+        typer.echo(f"{rep.checked} post(s) re-checked: " + ", ".join(f"{k} {v}" for k, v in
+                                                                   sorted(rep.outcomes.items())))
     for a in rep.relisting:
         typer.echo(f"RELISTING: {a['message']}")
 

@@ -386,8 +386,6 @@ def recheck(ws, case: str | None = None, fetcher: Fetcher | None = None, post_id
     """Re-fetch every reported post (of one case, or all), record the outcomes, raise relisting alerts."""
     ids = list(post_ids) if post_ids is not None else cases.reported_post_ids(ws, case)
     report = RecheckReport()
-    if not ids and case is None and post_ids is None:
-        raise InputError("nothing to re-check: no post is named in a notice or a case yet")
     posts = []
     for pid in ids:
         r = rows(ws.db, "select * from posts where id = ?", [pid])

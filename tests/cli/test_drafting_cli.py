@@ -132,6 +132,8 @@ def test_recheck_command(runner, cli_app, wsdir):
         with Workspace.open(wsdir) as ws:
             ws.db.execute("update posts set url = ? where id = 5", [base + "/ad/live"])
             ws.db.execute("update posts set url = ? where id = 3", [base + "/ad/gone"])
+        r = run(runner, cli_app, wsdir, "recheck")
+        assert r.exit_code == 0 and "nothing to re-check" in r.output
         run(runner, cli_app, wsdir, "case", "new", "c")
         run(runner, cli_app, wsdir, "case", "add", "c", "--post", "3", "--post", "5")
         r = run(runner, cli_app, wsdir, "recheck", "--case", "c", "--json")
