@@ -288,8 +288,6 @@ def _m_daily_digests(db: sqlite_utils.Database) -> None:
     db.execute("create index digests_window_end on digests(window_end)")
 
 
-from .sellers_schema import migrate_sellers_clustering  # noqa: E402 - issue 6 (seller clustering)
-
 def _m_telegram_watchlist(db: sqlite_utils.Database) -> None:
     """Telegram (issue 5): the watch list (config channels + `discover --add`) and backfill progress."""
     db.execute("""create table telegram_channels (
@@ -315,8 +313,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0002_fts", _m0002_fts),
     ("0003_cases_notice_items_rechecks", _m_cases_tracking),
     ("0009_daily_digests", _m_daily_digests),
-    ("0006_sellers_clustering_state", migrate_sellers_clustering),
     ("0011_telegram_watchlist_sync", _m_telegram_watchlist),
+    ("0006_sellers_clustering_state", migrate_sellers_clustering),
 ]
 
 
