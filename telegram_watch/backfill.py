@@ -104,19 +104,29 @@ async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
     return post, cap
 
 
-async def resolve(seam, channel: str | int):
-    """The entity of a channel/group; SourceError with a clear message if it does not exist or is private."""
+async def resolve(seam, channel: str | int, max_flood_wait: int = 900):
+    """The entity of a channel/group; SourceError with a clear message if it does not exist or is private.
+
+    A FloodWait of at most ``max_flood_wait`` seconds is slept through (twice at most).
+    """
     from telethon import errors
 
-    try:
-        return await seam.get_entity(channel)
-    except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError) as exc:
-        raise SourceError(f"Telegram channel {channel!r} does not exist ({type(exc).__name__})") from None
-    except (errors.ChannelPrivateError, errors.ChannelInvalidError, errors.ChatAdminRequiredError) as exc:
-        raise SourceError(f"Telegram channel {channel!r} is private or not accessible ({type(exc).__name__})") \
-            from None
-    except ValueError as exc:
-        raise SourceError(f"Telegram channel {channel!r} not found: {exc}") from None
+    for attempt in range(3):
+        try:
+            return await seam.get_entity(channel)
+        except errors.FloodWaitError as exc:
+            if exc.seconds > max_flood_wait or attempt == 2:
+                raise SourceError(f"Telegram asks to wait {exc.seconds} s before resolving {channel!r}: "
+                                  "try again later") from None
+            await seam.sleep(exc.seconds)
+        except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError) as exc:
+            raise SourceError(f"Telegram channel {channel!r} does not exist ({type(exc).__name__})") from None
+        except (errors.ChannelPrivateError, errors.ChannelInvalidError, errors.ChatAdminRequiredError) as exc:
+            raise SourceError(f"Telegram channel {channel!r} is private or not accessible "
+                              f"({type(exc).__name__})") from None
+        except ValueError as exc:
+            raise SourceError(f"Telegram channel {channel!r} not found: {exc}") from None
+    raise SourceError(f"could not resolve {channel!r}")
 
 
 async def backfill(ws, seam, channel: str | int, since: datetime | None = None, limit: int | None = None,
@@ -129,7 +139,7 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
     max_wait = int(cfg.get("telegram.max_flood_wait", 900))
     max_media = int(cfg.get("telegram.max_media_bytes", 15_000_000))
     if entity is None:
-        entity = await resolve(seam, channel)
+        entity = await resolve(seam, channel, max_wait)
     chat = chat_ref_from_entity(entity)
     rep = BackfillReport(chat=chat.key)
     run_id = start_run(ws, f"telegram:{chat.key}", "backfill")
@@ -140,7 +150,15 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
         if since is not None:
             offset_date = since
         else:
-            latest = await seam.latest_message_id(entity)
+            try:
+                latest = await seam.latest_message_id(entity)
+            except errors.FloodWaitError as exc:
+                if exc.seconds > max_wait:
+                    finish_run(ws, run_id, "partial", 0, f"FloodWait {exc.seconds} s")
+                    raise SourceError(f"Telegram asks to wait {exc.seconds} s: try {chat.key} again later") \
+                        from None
+                await seam.sleep(exc.seconds)
+                latest = await seam.latest_message_id(entity)
             mark = max(0, latest - limit)
     rep.last_id = mark
     pending: list[tuple[Post, Capture]] = []

@@ -44,11 +44,17 @@ def login(ws, prompt_phone: Callable[[], str], prompt_code: Callable[[], str],
 
 
 async def _with_session(seam, coro_fn):
+    from telethon import errors
+
     await seam.connect()
     try:
         if not await seam.is_user_authorized():
             raise SourceError("no Telegram session: run 'veille telegram login' first")
         return await coro_fn()
+    except errors.FloodWaitError as exc:
+        raise SourceError(f"Telegram asks to wait {exc.seconds} s (FloodWait): try again later") from None
+    except errors.RPCError as exc:
+        raise SourceError(f"Telegram refused the request: {type(exc).__name__}") from None
     finally:
         await seam.disconnect()
 

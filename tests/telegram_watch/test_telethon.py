@@ -299,3 +299,21 @@ def test_client_created_in_one_place_only():
             if re.search(r"\bTelegramClient\(", line):
                 hits.append(f"{p.relative_to(root)}:{n}")
     assert len(hits) == 1 and hits[0].startswith("telegram_watch/client.py"), hits
+
+
+def test_resolve_honours_short_floodwait_and_reports_long_one(workspace, tgf):
+    seam = seam_for(tgf, n=5)
+    real = seam.get_entity
+    waits = [errors.FloodWaitError(request=None, capture=12)]
+
+    async def flaky(ref):
+        if waits:
+            raise waits.pop()
+        return await real(ref)
+
+    seam.get_entity = flaky
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test"))
+    assert seam.slept == [12] and rep.fetched == 5
+    waits.append(errors.FloodWaitError(request=None, capture=99999))
+    with pytest.raises(SourceError, match="wait 99999 s"):
+        asyncio.run(backfill(workspace, seam, "rdv_express_test"))
