@@ -896,6 +896,7 @@ def _build(ws, b: _Builder, tmp_zip: Path, pdf: bool, signing_key, tsa_url: str,
         z.add_bytes("README.txt", _readme(manifest_info).encode("utf-8"))
         content_files = sorted(z.files.values(), key=lambda f: f["path"])
         content_root = files_root(content_files)
+        fp = keys.fingerprint(signing_key.public_key()) if signing_key is not None else None
         # custody: redactions, then the export entry; then custody.jsonl up to it
         case_id = b.selection.get("case_id")
         key_path = None
@@ -915,6 +916,7 @@ def _build(ws, b: _Builder, tmp_zip: Path, pdf: bool, signing_key, tsa_url: str,
                 "files": len(content_files), "content_root": content_root, "redaction": b.redact,
                 "redactions": len(b.redaction_records), "include_originals": b.include_originals,
                 "withheld": len(b.withheld), "images_to_check": images,
+                "signing_key_sha256": fp, "timestamp_requested": bool(tsa_url),
             }, subject_type="bundle", subject_id=b.bundle_id, actor=actor)
         cj = b.tmp / CUSTODY_FILE
         custody_info = _write_custody(b, cj, export["seq"], case_id)
@@ -922,7 +924,6 @@ def _build(ws, b: _Builder, tmp_zip: Path, pdf: bool, signing_key, tsa_url: str,
         cj.unlink()
         files = sorted(z.files.values(), key=lambda f: f["path"])
         root = files_root(files)
-        fp = keys.fingerprint(signing_key.public_key()) if signing_key is not None else None
         manifest = {
             "format": FORMAT, "bundle_id": b.bundle_id, "created_at": b.created_at, "tool": TOOL,
             "selection": sel_logged, "items": len(b.post_ids),

@@ -35,7 +35,7 @@ SELLER_ROLES = {"", "seller", "author", "channel", "admin", "owner"}
 IDENTIFYING_KINDS = ("phone", "whatsapp", "telegram", "snapchat", "instagram", "tiktok", "email", "wallet", "iban")
 # Chat types of Telegram exports: their non-seller members are third parties.
 PRIVATE_CHAT_TYPES = {"personal_chat", "private_group", "private_supergroup", "private", "group", "bot_chat",
-                      "saved_messages"}
+                      "saved_messages", "user"}
 MIN_NAME_CHARS = 3
 # Values of these keys are hashes: never rewritten (a short handle could occur inside a hex digest).
 HASH_KEYS = {"sha256", "content_sha256", "entry_hash", "prev_hash", "phash", "hash", "message_sha256",

@@ -265,6 +265,11 @@ def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: 
         p.append(f"custody entry {last_full['seq']}: export entry's content_root does not match the files")
     if d.get("content_root") != (manifest.get("merkle") or {}).get("content_root"):
         p.append("MANIFEST.json: content_root differs from the export entry's")
+    if d.get("signing_key_sha256") and d.get("signing_key_sha256") != manifest.get("signing_key_sha256"):
+        p.append(f"custody entry {last_full['seq']}: the export was signed with key {d['signing_key_sha256'][:16]}…, "
+                 "the bundle does not carry that signature")
+    if d.get("timestamp_requested") and not manifest.get("timestamped"):
+        p.append(f"custody entry {last_full['seq']}: the export was timestamped, the bundle has no timestamp")
     return vouched
 
 

@@ -126,6 +126,32 @@ def test_deleted_added_renamed_files(signed_bundle, tmp_path):
     assert not rep.ok and any("unsafe file name" in p for p in rep.problems)
 
 
+def test_stripped_signature_downgrade_is_caught_by_the_export_entry(signed_bundle, tmp_path):
+    res, _, _ = signed_bundle
+
+    def unsign(data: bytes) -> bytes:
+        m = json.loads(data)
+        m["signed"], m["signing_key_sha256"] = False, None
+        return json.dumps(m).encode()
+
+    with zipfile.ZipFile(res.path) as zf:
+        m = json.loads(unsign(zf.read("MANIFEST.json")))
+    mbytes = json.dumps(m).encode()
+    sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in m["files"])
+    sums += f"{hashlib.sha256(mbytes).hexdigest()}  MANIFEST.json\n"
+    bad = rewrite(res.path, tmp_path / "unsigned.zip", drop={"signature/MANIFEST.json.sig",
+                                                           "signature/signing-key.pub.pem"},
+                  change={"MANIFEST.json": lambda _d: mbytes, "SHA256SUMS": lambda _d: sums.encode()})
+    rep = verify_bundle(bad)
+    assert not rep.ok and any("the bundle does not carry that signature" in p for p in rep.problems), rep.problems
+
+
+def test_edited_sha256sums(signed_bundle, tmp_path):
+    res, _, _ = signed_bundle
+    rep = verify_bundle(rewrite(res.path, tmp_path / "s.zip", change={"SHA256SUMS": lambda d: d.replace(b"0", b"1", 1)}))
+    assert not rep.ok and any(p.startswith("SHA256SUMS: does not match") for p in rep.problems)
+
+
 def test_edited_manifest(signed_bundle, tmp_path):
     res, _, _ = signed_bundle
 

@@ -206,5 +206,10 @@ def test_tsa_failures_are_clear_errors(workspace, tsa_server, tmp_path):
     with pytest.raises(SourceError, match="unreachable"):
         build_bundle(workspace, seller=1, output=tmp_path / "a.zip")
     assert not (tmp_path / "a.zip").exists()
+    workspace.config.data["evidence"]["tsa_url"] = ""
+    from storage.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tsa_url"):
+        build_bundle(workspace, seller=1, output=tmp_path / "a.zip", timestamp=True)
     res = build_bundle(workspace, seller=1, output=tmp_path / "a.zip", timestamp=False)
     assert not res.timestamped and verify_bundle(res.path).ok
