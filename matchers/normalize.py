@@ -181,9 +181,14 @@ _TO_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х"
 _TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
 _CG = "\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf"
-_MIXED_PAIR = re.compile(f"[a-z][{_CG}]|[{_CG}][a-z]")
+# starts with one character class, so the engine skips in C to Cyrillic/Greek letters
+_MIXED_PAIR = re.compile(f"[{_CG}](?:(?<=[a-z][{_CG}])|(?=[a-z]))")
 _LEET_HINT = re.compile(r"[0134578@$!|][a-z]")  # cheap test before the real leetspeak pass
-_JOIN_HINT = re.compile(r"[\W\d_][^\W\d_][ .*~/-]{1,3}[^\W\d_][ .*~/-]{1,3}[^\W\d_](?![^\W\d_])")
+# Cheap necessary condition for _JOINABLE, run on " " + text + " ": a single letter after an ASCII
+# non-letter or a currency sign (the only non-letters left after step 1), then a separator, a single
+# letter and a separator. It starts with a plain character set, which the regex engine scans fast.
+_SC = "".join(re.escape(chr(c)) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) == "Sc")
+_JOIN_HINT = re.compile(rf"[\x00-\x40\x5b-\x60\x7b-\x7f{_SC}][^\W\d_][ .*~/-]{{1,3}}[^\W\d_][ .*~/-]")
 _LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
 _LEET_TABLE = str.maketrans(LEET)
 # three or more single letters separated by dots ("r.d.v"), or by 1-3 spaces (after step 1 dashes,
@@ -351,7 +356,7 @@ def normalize(text: str) -> Normalized:
     if _LEET_HINT.search(t):
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
-    if _JOIN_HINT.search(" " + t) and _JOINABLE.search(t):
+    if _JOIN_HINT.search(" " + t + " ") and _JOINABLE.search(t):
         t, p = _apply(t, _JOINABLE.finditer(t), lambda m: m.group().translate(_JOIN_SEPARATORS))
         if p is not None:
             passes.append(p)

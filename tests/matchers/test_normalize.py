@@ -131,3 +131,19 @@ def test_adversarial_100k_repetitions_are_fast(unit):
 def test_rejects_non_str():
     with pytest.raises(TypeError):
         normalize(b"bytes")  # type: ignore[arg-type]
+
+
+def test_cheap_hints_never_hide_a_real_match():
+    """The fast pre-checks must be necessary conditions of the passes they guard."""
+    import matchers.normalize as N
+
+    rnd = random.Random(11)
+    alpha = "ab .-*#1é€а£$_/~p3@"
+    for _ in range(20_000):
+        s = "".join(rnd.choice(alpha) for _ in range(rnd.randint(1, 12)))
+        t = N._FOLD_RUNS.sub(N._translate_run, s.lower())
+        if N._JOINABLE.search(t):
+            assert N._JOIN_HINT.search(" " + t + " "), s
+        if N._LEET_RE.search(t):
+            assert N._LEET_HINT.search(t), s
+    assert normalize("aа").text in ("aa", "аа")
