@@ -396,6 +396,7 @@ def cluster(
     signatures: np.ndarray | None = None,
     common: CommonIdentifiers | None = None,
     explain_text: bool = True,
+    norm_texts: Sequence[str] | None = None,
 ) -> ClusterResult:
     """Cluster ``posts`` into sellers; return the clusters and the links that made them.
 
@@ -404,7 +405,8 @@ def cluster(
     existing sellers of candidate posts). ``author_counts`` gives, per
     identifier key (``"phone:+33…"``), the number of distinct authors using it
     in the whole store, when ``posts`` is only part of it. ``signatures`` are
-    precomputed MinHash signatures aligned with ``posts``.
+    precomputed MinHash signatures aligned with ``posts`` (``norm_texts``: their
+    normalised texts, when the caller has them).
     """
     s = settings or ClusterSettings()
     common = common or load_common()
@@ -549,7 +551,7 @@ def cluster(
                 yield list(reps.items())
 
     # text: MinHash LSH
-    norm = [minhash.normalise_text(p.text) for p in posts]
+    norm = norm_texts if norm_texts is not None else [minhash.normalise_text(p.text) for p in posts]
     if signatures is None:
         signatures = minhash.signatures(norm)
     has_text = np.fromiter((len(t) >= s.text_min_chars for t in norm), dtype=bool, count=n)

@@ -126,7 +126,7 @@ def _load_posts(db, table: str) -> tuple[list, dict[int, dict]]:
     return posts, facts
 
 
-def _post_keys(posts, sigs: np.ndarray, s) -> list[tuple[int, int, int]]:
+def _post_keys(posts, sigs: np.ndarray, s, norm_lens: list[int]) -> list[tuple[int, int, int]]:
     """(key, post_id, author) rows for cluster_keys: every blocking key of each post."""
     from matchers import minhash
     from matchers.cluster import (
@@ -149,7 +149,7 @@ def _post_keys(posts, sigs: np.ndarray, s) -> list[tuple[int, int, int]]:
             keys.add(stable_key("acct:" + acct))
         for _ns, _v, key in identifier_keys(p, common):
             keys.add(stable_key(key))
-        if len(minhash.normalise_text(p.text)) >= s.text_min_chars:
+        if norm_lens[i] >= s.text_min_chars:
             keys.update(int(k) for k in bands[i])
         for _sk, key in handle_keys(p):
             keys.add(stable_key(key))
@@ -162,6 +162,7 @@ def _post_keys(posts, sigs: np.ndarray, s) -> list[tuple[int, int, int]]:
         if tk:
             keys.add(stable_key(tk))
         out.extend((k, p.id, author) for k in keys)
+    out.sort()  # inserted in key order: sequential B-tree appends
     return out
 
 
@@ -227,8 +228,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         new_posts, new_facts = _load_posts(db, "_cl_new")
         norm = [minhash.normalise_text(p.text) for p in new_posts]
         new_sigs = minhash.signatures(norm)
-        del norm
-        key_rows = _post_keys(new_posts, new_sigs, s)
+        key_rows = _post_keys(new_posts, new_sigs, s, [len(t) for t in norm])
         if progress:
             progress(f"{len(new_posts)} post(s) to cluster, {len(key_rows)} blocking keys")
 
@@ -246,8 +246,11 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             previous = {pid: f["seller_id"] for pid, f in cand_facts.items() if f["seller_id"] is not None}
             decisions = _decisions(db, previous)
             pre = previous
+        if cand_posts:
+            norm += [minhash.normalise_text(p.text) for p in cand_posts]
         res = cluster(posts, s, decisions=decisions, preclustered=pre, author_counts=author_counts,
-                      signatures=sigs)
+                      signatures=sigs, norm_texts=norm)
+        del norm
         rep.stats = res.stats
 
         before_platforms = _platforms(db, None if full else set(previous.values()))
