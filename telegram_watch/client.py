@@ -147,6 +147,10 @@ class TelegramSeam:
 
         return await self.client(SearchRequest(q=query, limit=limit))
 
+    async def run_until_disconnected(self) -> None:
+        """Receive updates (dispatched to the registered handlers) until disconnected or interrupted."""
+        await self.client.run_until_disconnected()
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 

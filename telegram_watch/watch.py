@@ -157,7 +157,7 @@ async def run_watch(ws, client, seam, channels: list[str], on_alert=None, on_eve
     state = register_handlers(client, ws, seam, chats=entities, on_alert=on_alert, on_event=on_event)
     state.chats.update(refs)
     try:
-        await client.run_until_disconnected()
+        await seam.run_until_disconnected()
     finally:
         await seam.disconnect()
     return state

@@ -317,3 +317,30 @@ def test_resolve_honours_short_floodwait_and_reports_long_one(workspace, tgf):
     waits.append(errors.FloodWaitError(request=None, capture=99999))
     with pytest.raises(SourceError, match="wait 99999 s"):
         asyncio.run(backfill(workspace, seam, "rdv_express_test"))
+
+
+def test_cli_watch_end_to_end(runner, cli_app, workspace, tgf, monkeypatch):
+    """`veille telegram watch`: resolve the watch list, attach handlers, print alerts and deletions."""
+    ch = tgf.tl_channel()
+    client = offline_client(workspace)
+    seam = tgf.RecordedSeam(ch, [])
+
+    async def run_until_disconnected():
+        await dispatch(client, types.UpdateNewChannelMessage(tgf.tl_message(3, tgf.OFFER), pts=1, pts_count=1), ch)
+        await dispatch(client, types.UpdateEditChannelMessage(
+            tgf.tl_message(3, tgf.OFFER + " (dernier)", edit_date=tgf.T0), pts=2, pts_count=1), ch)
+        await dispatch(client, types.UpdateDeleteChannelMessages(channel_id=ch.id, messages=[3], pts=3,
+                                                                 pts_count=1), ch)
+
+    seam.run_until_disconnected = run_until_disconnected
+    monkeypatch.setattr(commands, "open_seam", lambda ws: (client, seam))
+    cfg = workspace.root / "veille.toml"
+    cfg.write_text(cfg.read_text().replace("channels = []", 'channels = ["@rdv_express_test"]', 1))
+    res = runner.invoke(cli_app, ["telegram", "watch", "-w", str(workspace.root)])
+    assert res.exit_code == 0, res.output
+    assert "ALERT appointment_resale" in res.output and "edited: post 1 now version 2" in res.output
+    assert "deleted: posts [1]" in res.output
+    assert ("get_entity", "rdv_express_test") in seam.calls
+    seam.authorized = False
+    res = runner.invoke(cli_app, ["telegram", "watch", "-w", str(workspace.root)])
+    assert res.exit_code == 1 and "telegram login" in res.output
