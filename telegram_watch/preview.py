@@ -701,6 +701,9 @@ def crawl_channels(ws, channels: list[str], base_url: str | None = None, max_pag
                 first_request = False
                 status, final_url, body, headers = fetch_fn(url)
                 rep.pages += 1
+                if status in (404, 410):
+                    raise SourceError(f"Telegram channel {channel!r} does not exist or is private (HTTP {status} "
+                                      f"for {url})")
                 if status != 200:
                     raise SourceError(f"HTTP {status} for {url}")
                 page = parse_channel_page(body, url=final_url, channel=channel)
