@@ -1134,6 +1134,15 @@ def check_data() -> list[str]:
             for key in ("code", "name", "prefecture"):
                 if not d.get(key):
                     problems.append(f"gazetteer.toml: a département lacks {key!r}: {d}")
+        trig = g_data.get("triggers", {})
+        for group in ("police", "sub_prefecture", "prefecture", "consulate", "stems"):
+            if not trig.get(group):
+                problems.append(f"gazetteer.toml: [triggers] {group} is missing or empty")
+            for pat in trig.get(group, []):
+                try:
+                    re.compile(pat)
+                except re.error as exc:
+                    problems.append(f"gazetteer.toml: triggers.{group}: bad pattern {pat!r}: {exc}")
         providers = set(g_data.get("providers", {}))
         for v in g_data.get("visa_center", []):
             if v.get("provider") not in providers:

@@ -112,6 +112,7 @@ class Gazetteer:
                 e = {"type": "sub_prefecture", "country": "FR", "name": sp, "department": code,
                      "department_name": d["name"]}
                 add("sub_prefecture", sp, e, sp_aliases.get(sp, ()))
+        self.police = None
         for pp in data.get("prefecture_de_police", []):
             self.police = {"type": "prefecture", "country": "FR", "name": pp["name"],
                            "department": pp["department"], "department_name": pp.get("department_name", "")}
@@ -140,11 +141,21 @@ class Gazetteer:
         self.connectors = frozenset(fold(w) for w in connectors)
         trig = data.get("triggers", {})
         self.trigger_re = self._trigger_re(trig)
+        # Stems: what every trigger contains, used to find candidate positions
+        # fast: plain strings (searched with str.find) or regular expressions
+        # starting with plain characters. Grouped by script, so that the
+        # Arabic ones are not searched in a text without Arabic letters.
         stems = {*trig.get("stems", ()), *self.providers}
-        # Drop stems that contain another stem (the shorter one finds them).
-        stems = {x for x in stems if not any(y != x and y in x for y in stems)}
         self.stems = tuple(sorted(stems))
-        self.stems_ascii = tuple(x for x in self.stems if all(c < "\u0370" for c in x))
+        self.stem_groups: dict[str, list] = {"latin": [], "cyrillic": [], "arabic": []}
+        for x in self.stems:
+            plain = not any(c in x for c in "[]()?*+\\|{}.^$")
+            if plain and any(y != x and y in x for y in stems):
+                continue  # a shorter plain stem finds it
+            first = x.lstrip("[\\")[:1]
+            script = ("arabic" if "\u0600" <= first <= "\u06ff" else
+                      "cyrillic" if "\u0400" <= first <= "\u04ff" else "latin")
+            self.stem_groups[script].append(x if plain else re.compile(x))
 
     def _trigger_re(self, trig: dict) -> re.Pattern:
         groups = []
@@ -208,24 +219,39 @@ def _emit(out: list, text: str, s: int, e: int, entry: dict, others: list[dict] 
 _WINDOW = 48  # characters read after a trigger
 _MAX_TRIGGERS = 2000  # places reported per text, at most
 _MAX_HITS = 50_000  # stem occurrences examined per text, at most
-_NON_LATIN = re.compile(r"[\u0370-\u06ff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
 def has_trigger(lt: str) -> bool:
     """Cheap test: does the lower-cased text hold a trigger stem at all?"""
-    return any(stem in lt for stem in gazetteer().stems)
+    g = gazetteer()
+    return any((p in lt) if isinstance(p, str) else p.search(lt) is not None
+               for group in g.stem_groups.values() for p in group)
 
 
 def _triggers(g: Gazetteer, lt: str):
     """Trigger matches, found from the stems (plain substring search, fast) and
     confirmed by the trigger regex anchored just before each stem."""
     hits: list[int] = []
-    stems = g.stems_ascii if lt.isascii() or not _NON_LATIN.search(lt) else g.stems
-    for stem in stems:
-        i = lt.find(stem)
-        while i != -1 and len(hits) < _MAX_HITS:
-            hits.append(i)
-            i = lt.find(stem, i + 1)
+    groups = [g.stem_groups["latin"]]
+    if not lt.isascii():
+        if _CYRILLIC.search(lt):
+            groups.append(g.stem_groups["cyrillic"])
+        if _ARABIC.search(lt):
+            groups.append(g.stem_groups["arabic"])
+    for group in groups:
+        for pat in group:
+            if isinstance(pat, str):
+                i = lt.find(pat)
+                while i != -1 and len(hits) < _MAX_HITS:
+                    hits.append(i)
+                    i = lt.find(pat, i + 1)
+            else:
+                for m in pat.finditer(lt):
+                    hits.append(m.start())
+                    if len(hits) >= _MAX_HITS:
+                        break
     hits.sort()
     done = -1
     found = 0
@@ -298,7 +324,8 @@ def find_places(text: str, lt: str, out: list) -> None:
         kind = m.lastgroup
         ts, te = m.span()
         if kind == "police":
-            _emit(out, text, ts, te, g.police)
+            if g.police:
+                _emit(out, text, ts, te, g.police)
             continue
         provider = g.providers.get(fold(m.group())) if kind == "visa_center" else None
         kinds = ("prefecture", "sub_prefecture") if kind == "prefecture" else (kind,)
