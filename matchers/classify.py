@@ -66,6 +66,7 @@ _HASHTAG_RE = re.compile(r"#(\w{3,80})")
 _FUZZY_TOKEN = re.compile(r"[^\W\d_]{6,24}")
 
 _LEX: Lexicon | None = None
+_fuzzy_cache: dict[str, str | None] = {}  # word -> best fuzzy key (or None), for the current lexicon
 
 
 def get_lexicon() -> Lexicon:
@@ -80,6 +81,7 @@ def reload_lexicon(directory=None) -> Lexicon:
     """Recompile (after editing the files, or to use another lexicon folder)."""
     global _LEX
     _LEX = load_lexicon(directory)
+    _fuzzy_cache.clear()
     return _LEX
 
 
@@ -132,10 +134,7 @@ def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
     return hits
 
 
-_fuzzy_cache: dict[str, str | None] = {}
-
-
-def _fuzzy(lex: Lexicon, t: str, taken: list[tuple[int, int]]) -> list[_Hit]:
+def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
     """Misspelled topic words, with rapidfuzz and an explicit score_cutoff (cheap: candidate words only)."""
     from rapidfuzz import fuzz, process
 
@@ -147,7 +146,7 @@ def _fuzzy(lex: Lexicon, t: str, taken: list[tuple[int, int]]) -> list[_Hit]:
         n += 1
         if n > 300:
             break
-        if any(s <= m.start() < e for s, e in taken):
+        if m.start() in taken:  # already matched exactly
             continue
         w = m.group()
         if w in _fuzzy_cache:
@@ -159,7 +158,7 @@ def _fuzzy(lex: Lexicon, t: str, taken: list[tuple[int, int]]) -> list[_Hit]:
                 _fuzzy_cache.clear()
             _fuzzy_cache[w] = best
         if best is not None and best != w:
-            for info in lex.fuzzy_terms[best]:
+            for info in lex.fuzzy_terms.get(best, ()):
                 out.append(_Hit(info, m.start(), m.end(), fuzzy=True))
     return out
 
@@ -303,7 +302,7 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     category, subtype, rule, direct = _decide(r, has_price, rules)
     if category == "none" and r.offer >= float(rules["offer_min"]) and r.offer > r.negative:
         # an offer with no (or not enough) topic: look for misspelled topic words
-        extra = _fuzzy(lex, t, [(h.start, h.end) for h in hits])
+        extra = _fuzzy(lex, t, {h.start for h in hits})
         if extra:
             hits.extend(extra)
             r = _tally(hits, t, has_price, rules)
