@@ -300,8 +300,36 @@ def _capture(ctx: _Ctx, msg_sha: str, place: str, byte_offset: int, post: Post, 
     )
 
 
+class _SeenIds:
+    """Message ids seen in one chat, in little memory: a bitmap for ids below 2**27, a set above.
+
+    Returns how many times an id was seen (repeats are counted in a small dict).
+    """
+
+    BITMAP_MAX = 1 << 27  # 16 MB of bitmap at most
+
+    def __init__(self) -> None:
+        self.bits = bytearray()
+        self.big: set[int] = set()
+        self.repeats: dict[int, int] = {}
+
+    def add(self, mid: int) -> int:
+        if 0 <= mid < self.BITMAP_MAX:
+            byte, bit = divmod(mid, 8)
+            if byte >= len(self.bits):
+                self.bits.extend(bytes(max(byte + 1 - len(self.bits), len(self.bits))))
+            if not self.bits[byte] & (1 << bit):
+                self.bits[byte] |= 1 << bit
+                return 1
+        elif mid not in self.big:
+            self.big.add(mid)
+            return 1
+        self.repeats[mid] = self.repeats.get(mid, 1) + 1
+        return self.repeats[mid]
+
+
 def _desktop_post(ctx: _Ctx, chat: dict, chat_key: str, url_prefix: str, msg: Any, index: int,
-                  seen: dict[int, int], place: str) -> tuple[Post, list[Artifact]]:
+                  seen: _SeenIds, place: str) -> tuple[Post, list[Artifact]]:
     if not isinstance(msg, dict):
         raise InputError(f"{place}: a message must be an object, got {type(msg).__name__}")
     mid = msg.get("id")
@@ -320,11 +348,11 @@ def _desktop_post(ctx: _Ctx, chat: dict, chat_key: str, url_prefix: str, msg: An
             posted = to_utc(msg.get("date"), f"{place}: date")
         except InputError:
             raise
-    seen[mid] = seen.get(mid, 0) + 1
+    times = seen.add(mid)
     ext_id = f"{chat_key}/{mid}"
-    if seen[mid] > 1:
+    if times > 1:
         ctx.report.duplicate_ids += 1
-        ext_id = f"{chat_key}/{mid}~{seen[mid]}"
+        ext_id = f"{chat_key}/{mid}~{times}"
     service = mtype == "service"
     from_id = msg.get("actor_id") if service else msg.get("from_id")
     name = msg.get("actor") if service else msg.get("from")
@@ -358,7 +386,7 @@ def _desktop_post(ctx: _Ctx, chat: dict, chat_key: str, url_prefix: str, msg: An
         extra["reply_to_msg_id"] = rid
     fwd = msg.get("forwarded_from")
     post = Post(
-        platform="telegram", source=chat_key, url=f"{url_prefix}/{mid}" if url_prefix and seen[mid] == 1 else "",
+        platform="telegram", source=chat_key, url=f"{url_prefix}/{mid}" if url_prefix and times == 1 else "",
         external_id=ext_id, author=str(name) if name is not None else None,
         author_handle=str(from_id) if from_id is not None else None, text=text, posted_at=posted,
         fetched_at=utcnow(), media=media, reply_to=reply_to,
@@ -415,7 +443,7 @@ def _iter_messages(ctx: _Ctx, js: JsonStream, chat: dict, where: str) -> Iterato
     if "type" in chat and chat["type"] is not None and not isinstance(chat["type"], str):
         raise InputError(f"{ctx.file_name}: 'type' of {where} must be a string")
     chat_key, url_prefix = _chat_key(ctx, chat)
-    seen: dict[int, int] = {}
+    seen = _SeenIds()
     for i in js.iter_array(f"'messages' of {where}"):
         js.skip_ws()
         offset = js.byte_offset()

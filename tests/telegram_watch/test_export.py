@@ -250,3 +250,15 @@ def test_cli_import_export(runner, cli_app, workspace, export_dir):
     res = runner.invoke(cli_app, ["import", "telegram-export", str(export_dir / "nope.json"), "-w",
                                   str(workspace.root)])
     assert res.exit_code == 1 and "no such file" in res.output and "Traceback" not in res.output
+
+
+def test_repeated_ids_kept_apart(workspace, tmp_path):
+    msgs = [{"id": 7, "type": "message", "date": "2026-10-01T10:00:00", "text": t} for t in ("a", "b", "a")]
+    msgs.append({"id": 2**40, "type": "message", "date": "2026-10-01T10:00:00", "text": "big id"})
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(chat_export(msgs, ctype="public_supergroup", cid=55)))
+    rep = import_export(workspace, f)
+    assert rep.duplicate_ids == 2 and rep.imported == 4
+    rows = dict(workspace.db.execute("select external_id, url from posts"))
+    assert rows == {"c/55/7": "https://t.me/c/55/7", "c/55/7~2": "", "c/55/7~3": "",
+                    f"c/55/{2**40}": f"https://t.me/c/55/{2**40}"}
