@@ -375,6 +375,14 @@ def _obfuscated_links(st: _State) -> None:
             st.claimed_add(s, e)
 
 
+_DOTTED_HANDLE_LABEL = re.compile(
+    r"(?:(?<![^\W_])(?:" + _words_alt(w for ws in (
+        ["snapchat", "snap", "sc", "سناب", "سناب شات", "اسنپ"],
+        ["instagram", "insta", "ig", "انستا", "انستغرام", "انستقرام", "اینستا", "اینستاگرام", "инстаграм", "инста"],
+        ["tiktok", "tik tok", "تيك توك", "تیک تاک"]) for w in ws)
+    + r")(?![^\W_])[ \t]{0,3}[:=：➡→>\-]{1,3}|👻[ \t]{0,3}[:=\-]?)[ \t]{0,3}@?\Z")
+
+
 def _urls(st: _State) -> None:
     lt, ft = st.lt, st.ft
     if "http" in lt or "hxxp" in lt or "www." in lt:
@@ -409,6 +417,11 @@ def _urls(st: _State) -> None:
             tm = _URL_TAIL.match(ft, e)
             if tm:
                 e = tm.end()
+        elif _DOTTED_HANDLE_LABEL.search(lt, max(0, hs - 24), hs):
+            # "snap : rdv93.example": a Snapchat/Instagram/TikTok username (they may
+            # hold dots), not a web site; the social pass takes it.
+            done = dm.end()
+            continue
         end = _emit_url(st, hs, ft[hs:e], bare=True)
         done = max(end, dm.end())
 

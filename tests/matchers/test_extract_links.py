@@ -136,6 +136,16 @@ def test_not_social_handles(text, kind):
     assert vals(text, kind) == []
 
 
+@pytest.mark.parametrize("text,kind,value", [
+    ("snap : rdv93.example", "snapchat", "rdv93.example"),
+    ("insta: rdv.pref.fr", "instagram", "rdv.pref.fr"),
+    ("👻 rdv.ma", "snapchat", "rdv.ma"),
+])
+def test_dotted_username_after_a_label_is_not_a_website(text, kind, value):
+    found = ents(text)
+    assert [(e.kind, e.value) for e in found] == [(kind, value)]
+
+
 def test_handle_span_includes_at_sign():
     text = "Telegram: @rdv_pref75"
     [t] = ents(text, "telegram")
