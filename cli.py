@@ -931,10 +931,12 @@ telegram_app = _typer("Telegram with an account (Telethon): login, watch, backfi
 app.add_typer(telegram_app, name="telegram")
 
 
-def _print_tg_alerts(alerts) -> None:
-    for a in alerts:
+def _print_tg_alerts(alerts, limit: int = 50) -> None:
+    for a in alerts[:limit]:
         typer.echo(f"ALERT {a.get('category')}/{a.get('subtype') or '-'} score {a.get('score')} "
                    f"post {a.get('post_id')} {a.get('url') or a.get('chat') or ''}".rstrip())
+    if len(alerts) > limit:
+        typer.echo(f"... and {len(alerts) - limit} more alert(s) (veille status / the digest list them all)")
 
 
 @import_app.command("telegram-page")
