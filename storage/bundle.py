@@ -614,6 +614,7 @@ def _sellers(b: _Builder) -> list[dict]:
                               "order by l.id limit 20000", [sid, sid])
         out.append(ro({
             "id": sid, "label": s.get("label"), "status": s.get("status"),
+            "explanations": _explanations(b, links),
             "platforms": _json_col(s.get("platforms"), []), "accounts": _json_col(s.get("accounts"), []),
             "identifiers": _json_col(s.get("identifiers"), []), "first_seen": s.get("first_seen"),
             "last_seen": s.get("last_seen"), "post_count": s.get("post_count"),
@@ -623,6 +624,29 @@ def _sellers(b: _Builder) -> list[dict]:
                        "evidence": _json_col(lk["evidence"], {}), "created_at": lk["created_at"]} for lk in links],
         }))
     return out
+
+
+def _explanations(b: _Builder, links: list[dict]) -> list[dict]:
+    """One sentence per linked post pair, from the clustering module when it is installed."""
+    if not links:
+        return []
+    try:
+        from .sellers import explain_links
+    except ImportError:
+        return []
+    ids = sorted({lk["post_a"] for lk in links} | {lk["post_b"] for lk in links})
+    texts: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for r in rows(b.ws.db, f"select id, text from posts where id in ({marks})", chunk):  # noqa: S608
+            texts[r["id"]] = r["text"] or ""
+    try:
+        out = explain_links([{**lk, "evidence": _json_col(lk["evidence"], {})} for lk in links], texts)
+    except Exception as exc:  # noqa: BLE001 - an explanation failure must not stop the export
+        b.warnings.append(f"link explanations unavailable: {type(exc).__name__}: {exc}")
+        return []
+    return [{"post_a": e["post_a"], "post_b": e["post_b"], "weight": e["weight"], "types": e["types"],
+             "explanation": e["explanation"]} for e in out]
 
 
 # ------------------------------------------------------------------ custody range

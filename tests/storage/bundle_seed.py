@@ -153,10 +153,9 @@ def seed(ws) -> dict:
     for pid in ids["seller_posts"]:
         ws.db.execute("update posts set seller_id = 1 where id = ?", [pid])
     a, b, c = ids["seller_posts"]
-    for x, y, typ in ((a, b, "phone"), (b, c, "handle")):
+    for x, y, typ, ev in ((a, b, "identifier", {"kind": "phone", "value": "+33639980101", "authors": 1}),
+                          (b, c, "same_account", {"account": "rdv_express_75"})):
         ws.db.execute("insert into seller_links(post_a, post_b, type, weight, evidence, created_at) "
-                      "values (?,?,?,?,?,?)",
-                      [x, y, typ, 1.0, json.dumps({"shared": "+33639980101" if typ == "phone" else "rdv_express_75"}),
-                       now])
+                      "values (?,?,?,?,?,?)", [x, y, typ, 1.0, json.dumps(ev), now])
     ids["seller_id"] = 1
     return ids

@@ -84,8 +84,11 @@ def test_bundle_layout_and_verify(seeded, tmp_path):
             assert p["captures"] and all(c["fetched_at"].endswith("Z") for c in p["captures"])
             assert p["category"] == "appointment_resale" and p["seller_id"] == 1
         sellers = json.loads(zf.read("sellers.json"))["sellers"]
-        assert sellers[0]["id"] == 1 and {lk["type"] for lk in sellers[0]["links"]} == {"phone", "handle"}
+        assert sellers[0]["id"] == 1 and {lk["type"] for lk in sellers[0]["links"]} == {"identifier", "same_account"}
         assert "+33639980101" in json.dumps(sellers)  # the seller's own identifiers are never redacted
+        expl = sellers[0]["explanations"]
+        assert len(expl) == 2 and all(e["explanation"].startswith("posts ") for e in expl)
+        assert any("+33 6 39 98 01 01" in e["explanation"] for e in expl)
         raw_csv = zf.read("posts.csv")
         assert raw_csv.startswith(b"\xef\xbb\xbf")
         rows = list(csv.DictReader(io.StringIO(raw_csv.decode("utf-8-sig"))))
