@@ -924,6 +924,10 @@ def eval_sellers_cmd(
     typer.echo(f"pairwise  P {pw['precision']:.4f}  R {pw['recall']:.4f}  F1 {pw['f1']:.4f}")
     typer.echo(f"B-cubed   P {b3['precision']:.4f}  R {b3['recall']:.4f}  F1 {b3['f1']:.4f}")
     typer.echo("links by type: " + ", ".join(f"{k} {v}" for k, v in sorted(rep["links_by_type"].items())))
+    for mode, r in rep.get("by_evidence", {}).items():
+        typer.echo(f"{mode.replace('_', ' ')} (re-clustered in memory): pairwise F1 {r['pairwise']['f1']:.4f}, "
+                   f"B-cubed P {r['bcubed']['precision']:.4f} R {r['bcubed']['recall']:.4f} "
+                   f"F1 {r['bcubed']['f1']:.4f}")
 
 
 # ---------------------------------------------------------------- telegram (issue 5)

@@ -670,8 +670,54 @@ def split_seller(ws, sid: int, post_ids: list[int], actor: str | None = None,
 
 
 # ----------------------------------------------------------------------------- evaluation
-def evaluate_sellers(ws, truth_path: Path | str) -> dict[str, Any]:
-    """Pairwise and B-cubed P/R/F1 of the stored sellers against ``{url, seller}`` lines."""
+MASK_KINDS = (*IDENT_ENTITY_KINDS, "url")
+
+
+def _evaluate_by_evidence(ws, truth: dict[str, Any]) -> dict[str, Any]:
+    """Re-cluster the labelled posts in memory twice: identifiers only, and content only with the
+    identifiers masked (accounts, phones, handles, e-mails… removed from the fields and blanked out
+    of the texts). Investigators' decisions are not applied: this scores the algorithm."""
+    from matchers.cluster import ClusterPost, cluster
+    from matchers.cluster_eval import score
+
+    db = ws.db
+    ids = [r[0] for r in db.conn.execute("select p.id from posts p join _ev_urls u on u.url = p.url "
+                                         "where p.category is null or p.category != 'none'")]
+    _temp_ids(db, "_ev_posts", ids)
+    posts, _facts = _load_posts(db, "_ev_posts")
+    url_of = dict(db.conn.execute("select p.id, p.url from posts p join _ev_posts t on t.id = p.id"))
+    spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    kinds = ",".join(f"'{k}'" for k in MASK_KINDS)
+    for pid, st, en in db.conn.execute(
+            'select e.post_id, e.start, e."end" from entities e join _ev_posts t on t.id = e.post_id '  # noqa: S608
+            f"where e.kind in ({kinds}) and e.start is not null and e.\"end\" is not null"):
+        spans[pid].append((st, en))
+    s = _settings(ws)
+    out = {}
+    for mode in ("identifiers_only", "content_only"):
+        mposts = []
+        for p in posts:
+            if mode == "identifiers_only":
+                mposts.append(ClusterPost(p.id, p.platform, p.author, "", p.identifiers, (), (), p.handles))
+            else:
+                # entity offsets index the post's full text (title + "\n" + text), as clustered
+                chars = list(p.text)
+                for st, en in spans.get(p.id, ()):
+                    for k in range(max(0, st), min(len(chars), en)):
+                        chars[k] = " "
+                mposts.append(ClusterPost(p.id, p.platform, None, "".join(chars), (), p.phashes, p.prices, ()))
+        res = cluster(mposts, s, explain_text=False)
+        pred = {url_of[pid]: ci for ci, c in enumerate(res.clusters) for pid in c}
+        sc = score(pred, truth)
+        out[mode] = {k: sc[k] for k in ("pairwise", "bcubed", "predicted_clusters")}
+    return out
+
+
+def evaluate_sellers(ws, truth_path: Path | str, by_evidence: bool = True) -> dict[str, Any]:
+    """Pairwise and B-cubed P/R/F1 of the stored sellers against ``{url, seller}`` lines.
+
+    With ``by_evidence``, also the figures of identifiers alone and of content alone
+    (identifiers masked), re-clustered in memory."""
     from matchers.cluster_eval import score
 
     path = Path(truth_path)
@@ -702,6 +748,8 @@ def evaluate_sellers(ws, truth_path: Path | str) -> dict[str, Any]:
             "select p.url, p.id, p.seller_id from posts p join _ev_urls u on u.url = p.url"):
         pred[url] = sid if sid is not None else f"post:{pid}"
     rep = score(pred, truth)
+    if by_evidence:
+        rep["by_evidence"] = _evaluate_by_evidence(ws, truth)
     rep["labelled"] = len(truth)
     rep["missing_from_workspace"] = len(truth) - len(pred)
     # by link type: which kinds of links joined the posts of correctly / wrongly merged pairs

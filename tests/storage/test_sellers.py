@@ -204,6 +204,9 @@ def test_evaluate_sellers(workspace, tmp_path):
     ]) + "\n")
     rep = evaluate_sellers(ws, truth)
     assert rep["bcubed"]["f1"] == 1.0 and rep["missing_from_workspace"] == 1
+    # identifiers alone find the pair; content alone (identifiers masked, empty texts) cannot
+    assert rep["by_evidence"]["identifiers_only"]["bcubed"]["f1"] == 1.0
+    assert rep["by_evidence"]["content_only"]["pairwise"]["recall"] == 0.0
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"url": 3}\n')
     with pytest.raises(InputError, match="bad.jsonl:1"):
