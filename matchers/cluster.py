@@ -475,25 +475,27 @@ def cluster(
 
     # -- identifiers: buckets, distinct authors, rarest first
     buckets: dict[str, list[int]] = defaultdict(list)
-    bucket_authors: dict[str, set] = defaultdict(set)
-    meta: dict[str, tuple[str, str]] = {}
+    first_author: dict[str, Any] = {}  # most keys have one author: a set only from the second one
+    bucket_authors: dict[str, set] = {}
     too_common: set[str] = set()
     cap = s.max_authors_per_identifier
     for i, p in enumerate(posts):
-        for ns, v, key in identifier_keys(p, common):
+        for _ns, _v, key in identifier_keys(p, common):
             if key in too_common:
                 continue
-            au = bucket_authors[key]
-            au.add(author_id[i])
-            if len(au) > cap:
-                too_common.add(key)
-                del buckets[key]
-                continue
+            a = author_id[i]
+            fa = first_author.setdefault(key, a)
+            if fa != a:
+                au = bucket_authors.get(key)
+                if au is None:
+                    au = bucket_authors[key] = {fa}
+                au.add(a)
+                if len(au) > cap:
+                    too_common.add(key)
+                    del buckets[key]
+                    del bucket_authors[key]
+                    continue
             buckets[key].append(i)
-            meta[key] = (ns, v)
-    for key in too_common:
-        bucket_authors.pop(key, None)
-        buckets.pop(key, None)
     stats["identifiers_too_common"] = len(too_common)
     if author_counts:
         for key in list(buckets):
@@ -503,7 +505,7 @@ def cluster(
     weak: list[tuple[int, int, str, float, dict]] = []  # (i, j, type, weight, evidence)
 
     def n_authors(key: str) -> int:
-        local = len(bucket_authors.get(key, ()))
+        local = len(bucket_authors.get(key, ())) or 1
         return max(local, author_counts.get(key, 0)) if author_counts else local
 
     order = sorted(buckets, key=lambda k: (n_authors(k), k))
@@ -511,7 +513,7 @@ def cluster(
         members = buckets[key]
         if len(members) < 2:
             continue
-        ns, v = meta[key]
+        ns, v = key.split(":", 1)
         roots: dict[int, int] = {}
         for i in members:
             roots.setdefault(uf.find(i), i)

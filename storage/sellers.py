@@ -127,7 +127,7 @@ def _load_posts(db, table: str) -> tuple[list, dict[int, dict]]:
 
 
 def _post_keys(posts, sigs: np.ndarray, s, norm_lens: list[int]) -> list[tuple[int, int, int]]:
-    """(key, post_id, author) rows for cluster_keys: every blocking key of each post."""
+    """(key, post_id, author) rows for cluster_keys: every blocking key of each post (sorted)."""
     from matchers import minhash
     from matchers.cluster import (
         handle_keys,
@@ -228,9 +228,11 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         new_posts, new_facts = _load_posts(db, "_cl_new")
         norm = [minhash.normalise_text(p.text) for p in new_posts]
         new_sigs = minhash.signatures(norm)
-        key_rows = _post_keys(new_posts, new_sigs, s, [len(t) for t in norm])
+        norm_lens = [len(t) for t in norm]
+        # incremental runs look the new posts' keys up; full runs only store them (in chunks, below)
+        key_rows = [] if full else _post_keys(new_posts, new_sigs, s, norm_lens)
         if progress:
-            progress(f"{len(new_posts)} post(s) to cluster, {len(key_rows)} blocking keys")
+            progress(f"{len(new_posts)} post(s) to cluster")
 
         cand_posts, cand_facts, cand_sigs, author_counts = [], {}, None, None
         if not full and new_posts:
@@ -271,7 +273,16 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             ((lk.post_a, lk.post_b, lk.type, lk.weight, json.dumps(lk.evidence, ensure_ascii=False), now, run_id)
              for lk in res.links))
         rep.links_added = len(res.links)
-        db.conn.executemany("insert or ignore into cluster_keys(key, post_id, author) values (?,?,?)", key_rows)
+        if full:
+            for c0 in range(0, len(new_posts), 50_000):
+                chunk = _post_keys(new_posts[c0:c0 + 50_000], new_sigs[c0:c0 + 50_000], s,
+                                   norm_lens[c0:c0 + 50_000])
+                db.conn.executemany("insert or ignore into cluster_keys(key, post_id, author) values (?,?,?)",
+                                    chunk)
+                del chunk
+        else:
+            db.conn.executemany("insert or ignore into cluster_keys(key, post_id, author) values (?,?,?)",
+                                key_rows)
         db.conn.executemany(
             "insert or replace into cluster_posts(post_id, sig, content_sha256, clustered_at) values (?,?,?,?)",
             ((p.id, new_sigs[i].tobytes(), facts[p.id]["sha"], now) for i, p in enumerate(new_posts)))
