@@ -926,11 +926,14 @@ for _code, _spellings in _CUR.items():
         _CUR_CODE.setdefault(_sp.lower(), _code)
     _CUR_CODE.setdefault(_code.lower(), _code)
 _CUR_ALT = _words_alt(_CUR_CODE)
-_CUR_FIRST_CHARS = frozenset(w[0] for w in _CUR_CODE) | {"k"}
+_MULT = {w.lower(): int(v) for v, ws in _DATA.get("multipliers", {}).items() for w in ws}
+_MULT_ALT = _words_alt(_MULT)
+_CUR_FIRST_CHARS = frozenset(w[0] for w in _CUR_CODE) | frozenset(w[0] for w in _MULT)
 # Only the currencies written before the amount need this: symbols and codes.
 _CUR_LAST_CHARS = frozenset(w[-1] for w in _CUR_CODE if not w[-1].isalpha() or len(w) <= 4)
 _SP = r"[ \t\u00a0\u202f\u2009]"
-_CUR_AFTER = re.compile(_SP + r"{0,2}(?P<k>k" + _SP + r"{0,2})?(?P<c>" + _CUR_ALT + r")(?![^\W\d_])")
+_CUR_AFTER = re.compile(_SP + r"{0,2}(?:(?P<k>" + _MULT_ALT + r")(?![^\W\d_])" + _SP + r"{0,2}(?:d['’ ]|de )?)?(?P<c>"
+                        + _CUR_ALT + r")(?![^\W\d_])")
 _CUR_BEFORE = re.compile(r"(?<![^\W\d_])(?P<c>" + _CUR_ALT + r")" + _SP + r"{0,2}\Z")
 _AMOUNT = r"(?:[0-9]{1,3}(?:[ \u00a0\u202f\u2009.,'][0-9]{3})+|[0-9]{1,9})(?:[.,][0-9]{1,2})?"
 _AMOUNT_TAIL = re.compile(_AMOUNT + r"\Z")
@@ -940,7 +943,7 @@ _DIGIT = re.compile(r"[0-9]")
 _RANGE_WORDS = r"(?:-|–|—|~|/|à|a|et|and|to|y|o|ou|or|al|hasta|bis|ila|إلى|الى|و|до|ile)"
 _RANGE_LOW = re.compile(r"(" + _AMOUNT + r")" + _SP + r"{0,2}" + _RANGE_WORDS + _SP + r"{0,2}\Z")
 _RANGE_HIGH = re.compile(_SP + r"{0,2}" + _RANGE_WORDS + _SP + r"{0,2}(" + _AMOUNT + r")(?![0-9])")
-_KILO_AFTER = re.compile(r"k(?![^\W\d_])")
+_KILO_AFTER = re.compile(_SP + r"{0,2}(" + _MULT_ALT + r")(?![^\W\d_])")
 
 
 def _amount(s: str) -> float | int | None:
@@ -973,7 +976,7 @@ def _price_in_chunk(st: _State, s0: int, e0: int) -> tuple | None:
         if a_s > s0 and "0" <= ft[a_s - 1] <= "9":
             return None
         s, e = a_s, cm.end()
-        kilo = bool(cm.group("k"))
+        mult = _MULT[cm.group("k")] if cm.group("k") else 1
         before = False
     else:
         j = s0
@@ -989,7 +992,7 @@ def _price_in_chunk(st: _State, s0: int, e0: int) -> tuple | None:
             return None
         a_s, a_e = am.span()
         km = _KILO_AFTER.match(lt, a_e)
-        kilo = km is not None
+        mult = _MULT[km.group(1)] if km else 1
         s, e = bm.start(), (km.end() if km else a_e)
         cm = bm
         before = True
@@ -998,8 +1001,8 @@ def _price_in_chunk(st: _State, s0: int, e0: int) -> tuple | None:
     amount = _amount(ft[a_s:a_e])
     if amount is None:
         return None
-    if kilo:
-        amount = amount * 1000
+    if mult != 1:
+        amount = round(amount * mult, 2)
         if isinstance(amount, float) and amount.is_integer():
             amount = int(amount)
     cur_raw = cm.group("c")
@@ -1132,6 +1135,9 @@ def check_data() -> list[str]:
             if other != code and sp.lower() not in _CUR_AMBIG:
                 problems.append(f"extract.toml: {sp!r} is listed for {other} and {code}: "
                                 "add it to [currencies_ambiguous]")
+    for v, words in _DATA.get("multipliers", {}).items():
+        if not str(v).isdigit() or not words or not all(isinstance(w, str) and w.strip() for w in words):
+            problems.append(f"extract.toml: multipliers.{v}: needs a whole number and non-empty words")
     for d in _DATA.get("domains", {}).get("shared", []):
         if registered_domain(d)[0] != d:
             problems.append(f"extract.toml: domains.shared: {d!r} is not a registered domain")

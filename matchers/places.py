@@ -61,9 +61,19 @@ def fold(s: str) -> str:
     return " ".join(_TOKEN.findall(s.translate(_TABLE)))
 
 
+# Characters that sellers insert inside words (tatweel, zero-width, soft hyphen):
+# dropped before names are compared.
+_INSERTS = re.compile("[\u0640\u200b-\u200f\u2060\ufeff\u00ad]")
+
+
 def _fold_tokens(s: str, base: int) -> list[tuple[str, int, int]]:
-    """Folded tokens of ``s`` (one character for one) with their offsets in the text."""
-    return [(m.group(), base + m.start(), base + m.end()) for m in _TOKEN.finditer(s.translate(_TABLE))]
+    """Folded tokens of ``s`` with their offsets in the text."""
+    f = s.translate(_TABLE)
+    if not _INSERTS.search(f):  # common case: one character for one
+        return [(m.group(), base + m.start(), base + m.end()) for m in _TOKEN.finditer(f)]
+    keep = [i for i, c in enumerate(f) if not _INSERTS.match(c)]
+    g = "".join(f[i] for i in keep)
+    return [(m.group(), base + keep[m.start()], base + keep[m.end() - 1] + 1) for m in _TOKEN.finditer(g)]
 
 
 def _variants(name: str) -> set[str]:
@@ -172,8 +182,15 @@ class Gazetteer:
         """Longest name of ``kind`` at token ``start`` (or ending there, backward)."""
         table = self.names[kind]
         edge = self.edge_tokens[kind][1 if backward else 0]
-        if not 0 <= start < len(tokens) or tokens[start][0] not in edge:
+        if not 0 <= start < len(tokens):
             return None
+        if tokens[start][0] not in edge:
+            # Arabic proclitics glued to a name: "بوهران" (in Oran), "لالرباط", "والجزائر".
+            t0, s0, e0 = tokens[start]
+            if not backward and len(t0) > 3 and t0[0] in "بلوف" and t0[1:] in edge:
+                tokens = [*tokens[:start], (t0[1:], s0, e0), *tokens[start + 1:]]
+            else:
+                return None
         for n in range(min(edge[tokens[start][0]], len(tokens)), 0, -1):
             if backward:
                 if start - n + 1 < 0:

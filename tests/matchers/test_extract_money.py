@@ -55,6 +55,13 @@ def vals(text, kind):
     ("200 USD", "200 USD", 200, "USD"),
     ("50 000 FCFA", "50000 XOF", 50000, "XOF"),
     ("３００€", "300 EUR", 300, "EUR"),
+    ("۱۵ میلیون تومان", "15000000 IRT", 15000000, "IRT"),
+    ("۵۰۰ هزار تومان", "500000 IRT", 500000, "IRT"),
+    ("15 bin TL", "15000 TRY", 15000, "TRY"),
+    ("20 millions DA", "20000000 DZD", 20000000, "DZD"),
+    ("3 millions d'euros", "3000000 EUR", 3000000, "EUR"),
+    ("٥ آلاف درهم", "5000 MAD", 5000, "MAD"),
+    ("€2k", "2000 EUR", 2000, "EUR"),
 ])
 def test_prices(text, value, amount, currency):
     [p] = ents(f"Prix : {text} seulement", "price")

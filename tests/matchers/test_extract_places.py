@@ -55,6 +55,7 @@ def values(text):
     ("prеfecture de Bobigny", "prefecture:FR-93:Bobigny"),  # Cyrillic е
     ("PR3FECTURE DE CRETEIL", "prefecture:FR-94:Créteil"),
     ("sous-pr3f de Palaiseau", "sub_prefecture:FR-91:Palaiseau"),
+    ("préfecture de Bo\u200bbi\u200bgny", "prefecture:FR-93:Bobigny"),  # zero-width inside the name
 ])
 def test_prefectures(text, value):
     got = values(text)
@@ -99,6 +100,7 @@ def test_place_extra_fields():
     ("TLS Tunis", "visa_center:TN:TLScontact:Tunis"),
     ("Capago Dakar", "visa_center:SN:Capago:Dakar"),
     ("VFS Abidjan", "visa_center:CI:VFS Global:Abidjan"),
+    ("TLS اـلـدـاـر البيضاء", "visa_center:MA:TLScontact:Casablanca"),  # tatweel inside the name
 ])
 def test_visa_centres(text, value):
     assert values(f"rdv dispo {text} !") == [value]
@@ -113,7 +115,7 @@ def test_visa_centres(text, value):
     ("French embassy in Tehran", "consulate:IR:Téhéran"),
     ("consulate general of France in Istanbul", "consulate:TR:Istanbul"),
     ("القنصلية الفرنسية في الدار البيضاء", "consulate:MA:Casablanca"),
-    ("قنصلية فرنسا بوهران", None),  # prefix "بـ" glued to the name: not handled
+    ("قنصلية فرنسا بوهران", "consulate:DZ:Oran"),  # proclitic "بـ" glued to the name
     ("قنصلية فرنسا في وهران", "consulate:DZ:Oran"),
     ("consulat d'Oran", "consulate:DZ:Oran"),
     ("ambassade de France en Algérie", "consulate:DZ:Alger"),
