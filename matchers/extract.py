@@ -436,7 +436,9 @@ _DOMAIN_FWD = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){
 _MAIL_PROVIDERS = {"gmail": "gmail.com", "googlemail": "googlemail.com", "outlook": "outlook.com",
                    "icloud": "icloud.com", "protonmail": "protonmail.com", "proton": "proton.me"}
 _BARE_PROVIDER = re.compile(r"(" + "|".join(_MAIL_PROVIDERS) + r")(?![a-z0-9.\-])")
-_AT_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{2,31}")
+_ZW = "\u200b-\u200f\u2060\ufeff\u00ad"
+_ZW_RE = re.compile("[" + _ZW + "]")
+_AT_HANDLE = re.compile(r"[A-Za-z][A-Za-z0-9_." + _ZW + r"]{2,40}")
 _OBF_AT = re.compile(r"[\[({<][ ]{0,2}(?:at|@|arobase|arrobase|chez)[ ]{0,2}[\])}>]")
 _OBF_AT_WORD = re.compile(r" (?:arobase|arrobase) ")
 _OBF_DOMAIN = re.compile(
@@ -457,7 +459,7 @@ _LABEL_KIND = {w.lower(): k for k, ws in _SOCIAL_LABELS.items() for w in ws}
 _LABELS_ALT = _words_alt(_LABEL_KIND)
 _SOCIAL_ANCHOR = re.compile(r"[:=：➡→>👻]")
 _LABEL_END = re.compile(r"(?<![^\W_])(?:" + _LABELS_ALT + r")[ \t]{0,3}\Z")
-_AFTER_SEP = re.compile(r"[:=：➡→>]{0,2}[ \t]{0,3}[:=\-]?[ \t]{0,3}@?(?P<h>[a-z][a-z0-9_.\-]{1,31})")
+_AFTER_SEP = re.compile(r"[:=：➡→>]{0,2}[ \t]{0,3}[:=\-]?[ \t]{0,3}@?(?P<h>[a-z][a-z0-9_.\-" + _ZW + r"]{1,40})")
 _HANDLE_STOP = frozenset({"me", "moi", "only", "uniquement", "dm", "pv", "mp", "inbox", "prive", "privé", "priv",
                           "direct", "contact", "contacter", "disponible", "dispo", "ou", "or", "et", "and", "the",
                           "le", "la", "les", "pour", "for", "https", "http", "www"})
@@ -488,8 +490,9 @@ def _social_labels(st: _State) -> None:
             continue
         skip = hm.end()
         hs = hm.start("h")
-        h = ft[hs:hm.end("h")].rstrip(".-_")
-        he = hs + len(h)
+        raw_h = ft[hs:hm.end("h")].rstrip(".-_" + "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad")
+        he = hs + len(raw_h)
+        h = _ZW_RE.sub("", raw_h)  # "rdv\u200bpref": zero-width characters inside a handle
         if st.overlaps(hs, he) or h.lower() in _HANDLE_STOP or not _HANDLE_RE[kind].match(h):
             continue
         s = hs - 1 if hs > 0 and ft[hs - 1] == "@" else hs
@@ -544,8 +547,9 @@ def _ats(st: _State) -> None:
                 continue
         hm = _AT_HANDLE.match(ft, pos + 1)
         if hm:
-            h = hm.group().rstrip(".")
-            he = pos + 1 + len(h)
+            raw_h = hm.group().rstrip("." + "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad")
+            he = pos + 1 + len(raw_h)
+            h = _ZW_RE.sub("", raw_h)
             after = ft[he:he + 1]
             if after and (after.isalnum() or after == "@"):
                 pass
@@ -597,7 +601,7 @@ def _obfuscated_emails(st: _State) -> None:
 # --------------------------------------------------------------------------
 
 _EMOJI = "\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u25A0-\u25FF\u2300-\u23FF"
-_SEP = r"[ \t\r\n\u00a0\u202f\u2009.,\-_/\\()\[\]|*~•·'\u00ad\u200b-\u200f\u2060\ufeff\ufe0f\u20e3" + _EMOJI + "]"
+_SEP = r"[ \t\r\n\u00a0\u202f\u2009.,\-_/\\()\[\]|*~•·'\u00ad\u0640\u200b-\u200f\u2060\ufeff\ufe0f\u20e3" + _EMOJI + "]"
 #: A run of digits joined by short separators (and "O" used for zero inside it).
 _NUM_RE = re.compile(r"[+0-9](?:" + _SEP + r"{0,4}(?:[0-9]|[oO](?![A-Za-z])))*")
 _PH = _DATA["phones"]

@@ -146,6 +146,16 @@ def test_dotted_username_after_a_label_is_not_a_website(text, kind, value):
     assert [(e.kind, e.value) for e in found] == [(kind, value)]
 
 
+@pytest.mark.parametrize("text,kind,value", [
+    ("snap: rdv\u200bpref", "snapchat", "rdvpref"),
+    ("@rdv\u200b_pref75", "telegram", "rdv_pref75"),
+    ("insta: rdv\u200c.pref\u200b", "instagram", "rdv.pref"),
+])
+def test_zero_width_inside_handles(text, kind, value):
+    [e] = ents(text, kind)
+    assert e.value == value
+
+
 def test_handle_span_includes_at_sign():
     text = "Telegram: @rdv_pref75"
     [t] = ents(text, "telegram")

@@ -50,6 +50,7 @@ FR = "+33639981234"
     "06\u200b39\u200b98\u200b12\u200b34",  # zero-width spaces
     "0\u200d6\u200d3\u200d9\u200d9\u200d8\u200d1\u200d2\u200d3\u200d4",
     "06*39*98*12*34",
+    "٠٦ـ٣٩ـ٩٨ـ١٢ـ٣٤",  # tatweel between groups
     "O6 39 98 12 34",  # letter O for zero
     "zéro six trente-neuf quatre-vingt-dix-huit douze trente-quatre",
     "zero six trente neuf quatre vingt dix huit douze trente quatre",
