@@ -234,3 +234,17 @@ def test_interrupted_run_leaves_previous_state(workspace, monkeypatch):
     rep = update_clusters(ws)
     assert rep.posts_clustered == 1 and seller_of(ws, b) == sid
     assert ws.db.execute("select count(*) from cluster_posts").fetchone()[0] == 2
+
+
+def test_common_number_links_nobody_in_full_and_incremental_runs(workspace):
+    ws = workspace
+    agency = "+33199000777"
+    ids = [add(ws, str(i), "leboncoin", f"u{i}", f"Agence partenaire {agency}", agency) for i in range(30)]
+    update_clusters(ws)
+    assert len({seller_of(ws, i) for i in ids}) == 30
+    late = add(ws, "late", "vivastreet", "v1", f"Appelez {agency}", agency)
+    rep = update_clusters(ws)
+    assert rep.merges == [] and seller_of(ws, late) not in {seller_of(ws, i) for i in ids}
+    emoji = [add(ws, f"e{i}", p, "😀😀😀", "🔥🔥🔥") for i, p in enumerate(["snapchat", "instagram"])]
+    update_clusters(ws)
+    assert seller_of(ws, emoji[0]) != seller_of(ws, emoji[1])
