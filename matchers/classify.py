@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from .lexicon import Lexicon, TermInfo, load_lexicon
@@ -121,15 +122,24 @@ def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
     glued = [(hm.start(1), hm.end(1)) for hm in _HASHTAG_RE.finditer(t)] if "#" in t else []
     glued.extend(j for j in joined if j[1] - j[0] >= 5)
     if glued:
-        seen = {(h.start, h.end) for h in hits}
+        # what the main pass already matched is not counted twice
+        covered = sorted((h.start, h.end) for h in hits)
+        starts = [c[0] for c in covered]
+        max_end: list[int] = []
+        for _, e in covered:
+            max_end.append(max(e, max_end[-1]) if max_end else e)
         for gs, ge in glued[:200]:
             for m in lex.hashtag_pattern.finditer(t, gs, ge):
                 mode = "word" if m.group(1) is not None else "prefix" if m.group(2) is not None else "infix"
                 s, e = m.start(), m.end()
-                if (s, e) in seen:
+                i = bisect_right(starts, s) - 1
+                if i >= 0 and max_end[i] >= e:
                     continue
-                seen.add((s, e))
+                whole = s == gs and e == ge
                 for info in lex.infos(mode, m.group()):
+                    # a hard-negative cue glued inside another word is too weak a signal ("#x" is kept whole)
+                    if info.group.kind == "negative" and not whole:
+                        continue
                     hits.append(_Hit(info, s, e))
     return hits
 
@@ -233,25 +243,37 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
     return r
 
 
-def _direct_sale(r: _Tally, near: int):
-    """A sale word close to a document noun ("buy passport", "passeport à vendre"): (hit, span) or None."""
+_CLAUSE_BREAK = re.compile(r"[,;.:!?|()\[\]\n]")
+
+
+def _direct_sale(r: _Tally, t: str, near: int):
+    """A sale word close to a document noun, in the same clause ("buy passport", "passeport à
+    vendre"; not "car for sale, licence needed"): (hit, span) or None."""
     for s, e, h in r.near_spans:
         for ds, de, sub in r.doc_spans:
             if sub == "other":
                 continue  # "papers", "documents": selling them is ordinary (car papers); needs a forgery marker
             if ds == s and de == e:
                 continue
-            if (ds >= e and ds - e <= near) or (s >= de and s - de <= near) or (ds < e and s < de):
+            if ds >= e:
+                gap = (e, ds)
+            elif s >= de:
+                gap = (de, s)
+            elif ds < e and s < de:  # overlapping
+                return h, (min(s, ds), max(e, de))
+            else:
+                continue
+            if gap[1] - gap[0] <= near and not _CLAUSE_BREAK.search(t, gap[0], gap[1]):
                 return h, (min(s, ds), max(e, de))
     return None
 
 
-def _decide(r: _Tally, has_price: bool, rules: dict):
+def _decide(r: _Tally, t: str, has_price: bool, rules: dict):
     """(category, subtype, rule) from a tally; rule names the decisive rule for the reasons."""
     is_offer = r.offer >= float(rules["offer_min"]) and r.offer > r.negative
     if not is_offer:
         return "none", None, None, None
-    direct = _direct_sale(r, int(rules["near_chars"])) if r.docs and not r.forgery else None
+    direct = _direct_sale(r, t, int(rules["near_chars"])) if r.docs and not r.forgery else None
     specific_docs = [k for k in r.docs if k != "other"]
     catalogue = len(specific_docs) >= int(rules.get("catalogue_min_types", 3))
     doc_rule = ("rules.forgery_marker" if r.forgery else "rules.direct_sale" if direct
@@ -299,14 +321,14 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     prices = find_prices(t)
     has_price = bool(prices)
     r = _tally(hits, t, has_price, rules)
-    category, subtype, rule, direct = _decide(r, has_price, rules)
+    category, subtype, rule, direct = _decide(r, t, has_price, rules)
     if category == "none" and r.offer >= float(rules["offer_min"]) and r.offer > r.negative:
         # an offer with no (or not enough) topic: look for misspelled topic words
         extra = _fuzzy(lex, t, {h.start for h in hits})
         if extra:
             hits.extend(extra)
             r = _tally(hits, t, has_price, rules)
-            category, subtype, rule, direct = _decide(r, has_price, rules)
+            category, subtype, rule, direct = _decide(r, t, has_price, rules)
 
     topic = (1.0 if r.appt or r.docs else 0.0) + (0.5 if r.venues else 0.0) + (1.0 if r.forgery else 0.0)
     margin = topic + r.offer - r.negative

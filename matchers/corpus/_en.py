@@ -51,4 +51,5 @@ LINES = [
     (N, "Immigration advice charity: free legal advice on residence permits every Thursday", "charity"),
     (N, "Apartment for rent, deposit required, copy of ID card and payslips", "innocent"),
     (N, "Can someone explain the difference between a residence permit and a visa?", "question"),
+    (N, 'Driver wanted, driving licence required, good pay, contact us', "probe: innocent use"),
 ]

@@ -37,4 +37,5 @@ LINES = [
     (N, "Autoescuela: carnet de conducir con clases prácticas, precio especial de verano", "driving school"),
     (N, "Me pidieron 150 euros por una cita de huellas, no lo hice", "testimony"),
     (N, "Cómo puedo renovar mi pasaporte en el consulado? Gracias", "question"),
+    (N, 'Se necesita conductor con carnet de conducir, llamar por la mañana', "probe: innocent use"),
 ]

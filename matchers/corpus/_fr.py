@@ -89,4 +89,8 @@ LINES = [
     (N, "Il faut absolument éviter les officines qui vendent des rendez-vous, signalez-les", "warning"),
     (N, "On a payé 300 euros pour un rendez-vous au consulat et le rendez-vous était faux", "testimony"),
     (N, "Appartement T3 à louer, caution 1000€, copie de la carte d'identité et fiches de paie demandées", "innocent"),
+    (N, 'Je vends mon permis de conduire rose ancien modèle, pour collectionneur', "probe: innocent use"),
+    (N, 'Rendez-vous disponibles chez notre coiffeur cette semaine, prix doux', "probe: innocent use"),
+    (N, 'VFS Global annonce des créneaux supplémentaires disponibles en août', "probe: innocent use"),
+    (N, "Offre d'emploi : chauffeur livreur, permis B exigé, contactez-nous", "probe: innocent use"),
 ]

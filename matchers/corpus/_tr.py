@@ -23,4 +23,5 @@ LINES = [
     (N, "Sistem tıkalı, konsolosluk randevusu bulmak imkansız hale geldi", "complaint"),
     (N, "Aracı şirketler ortalama 150 Euro ücret alıyor, yetkililer uyarıyor", "news"),
     (N, "Deri pasaport kılıfı, yeni, 250 TL", "innocent sale"),
+    (N, 'Satılık araba, ehliyet gerekli, fiyat 200000 TL', "probe: innocent use"),
 ]
