@@ -806,20 +806,25 @@ def _phone_chunk(st: _State, base: int, chunk: str) -> None:
         else:
             options.reverse()
         hit = fallback = None
+        if not options:
+            gi += 1
+            continue
+        s = pos[i] - 1 if intl else pos[i]
+        if not intl and _DATE_LIKE.match(ft, s):
+            gi += 1  # "06/12/2025 …": a date, not the start of a number
+            continue
+        if not intl and not dstr.startswith("00", i) and _NOT_PHONE_RE.search(st.lt, max(0, s - 30), s):
+            gi += 1  # "commande n° 0639981234": an order number, not a phone
+            continue
+        ctx = _phone_context(st.lt, s)
         for gj in options:
             j = bounds[gj]
-            s, e = pos[i], pos[j - 1] + 1
-            if intl:
-                s -= 1
+            e = pos[j - 1] + 1
             if st.overlaps(s, e):
                 continue
-            if not intl and _DATE_LIKE.match(ft, s):
-                break  # "06/12/2025 …": a date, not the start of a number
-            if not intl and not dstr.startswith("00", i) and _NOT_PHONE_RE.search(st.lt, max(0, s - 30), s):
-                break  # "commande n° 0639981234": an order number, not a phone
-            ctx = _phone_context(st.lt, s)
-            sizes = [bounds[g + 1] - bounds[g] for g in range(gi, gj)]
-            grouped = len(sizes) >= 4 and min(sizes) >= 2
+            grouped = False
+            if gj - gi >= 4 and dstr[i] != "0" and not intl:
+                grouped = min(bounds[g + 1] - bounds[g] for g in range(gi, gj)) >= 2
             r = _parse_phone(st, dstr[i:j], intl, ctx, grouped)
             if r and (r[1]["valid"] or r[1].get("fiction")):
                 hit = (gj, s, e, r, ctx)
