@@ -50,7 +50,7 @@ DATA_VERSION = _DATA["meta"]["version"]
 MAX_CHARS = 2_000_000
 #: Upper bound on candidates examined per family and text (bounded work).
 MAX_CANDIDATES = 5_000
-#: Upper bound on phonenumbers.parse calls per text.
+#: Upper bound on phone-number checks (phonenumbers validations) per text.
 MAX_PHONE_PARSES = 400
 
 # --------------------------------------------------------------------------
@@ -339,6 +339,13 @@ def _emit_url(st: _State, s: int, raw: str, bare: bool) -> int:
     extra = {"domain": reg, "host": host}
     if scheme:
         extra["scheme"] = scheme
+    if not host.isascii():
+        # Internationalised (or look-alike: Cyrillic "е" in "rdv-prеf.fr") host name.
+        extra["idn"] = True
+        try:
+            extra["ascii_host"] = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
     st.add("url", value, s, e, extra, claim=True)
     plat_host = norm_host[2:] if norm_host.startswith("m.") else norm_host
     _platform_entities(st, s, e, plat_host, path, query)

@@ -259,6 +259,13 @@ def test_not_urls(text):
     assert vals(text, "url") == [] and vals(text, "domain") == []
 
 
+def test_look_alike_host_is_flagged():
+    [u] = ents("https://rdv-pr\u0435f.fr/x", "url")  # Cyrillic е
+    assert u.extra["idn"] is True and u.extra["ascii_host"].startswith("xn--")
+    [u] = ents("https://rdv-pref.fr/x", "url")
+    assert "idn" not in u.extra
+
+
 def test_paths_keep_case_host_is_lowered():
     [u] = ents("HTTPS://RDV-Pref.Example/Offre/AbC", "url")
     assert u.value == "rdv-pref.example/Offre/AbC"
