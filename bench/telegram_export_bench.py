@@ -83,6 +83,26 @@ def generate(folder: Path, n: int, seed: int = 7) -> Path:
     return path
 
 
+def child_parse(export: str) -> None:
+    """Parse only (stream + JSON decode of every message), no database: the parser's own cost."""
+    from telegram_watch.jsonstream import JsonStream
+
+    t = time.perf_counter()
+    n = 0
+    with open(Path(export) / "result.json", "rb") as fh:
+        js = JsonStream(fh)
+        for key in js.iter_object():
+            if key == "messages":
+                for _ in js.iter_array():
+                    js.value()
+                    n += 1
+            else:
+                js.value()
+    dt = time.perf_counter() - t
+    print(json.dumps({"seconds": dt, "messages": n,
+                      "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
 def child_import(ws_root: str, export: str) -> None:
     from storage import init_workspace
     from telegram_watch.export import import_export
@@ -101,10 +121,14 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "tgexport"))
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--child-parse", help=argparse.SUPPRESS)
     ap.add_argument("--keep", action="store_true", help="Keep the generated export and workspace.")
     a = ap.parse_args()
     if a.child:
         child_import(*a.child)
+        return
+    if a.child_parse:
+        child_parse(a.child_parse)
         return
     out = Path(a.out)
     if out.exists():
@@ -113,6 +137,12 @@ def main() -> None:
     export = generate(out / "ChatExport", a.messages)
     size = export.stat().st_size
     print(f"generated {a.messages:,} messages, {size / 1e6:,.1f} MB in {time.perf_counter() - t:.1f} s", flush=True)
+    pp = subprocess.run([sys.executable, __file__, "--child-parse", str(out / "ChatExport")],
+                        capture_output=True, text=True)
+    if pp.returncode == 0:
+        r = json.loads(pp.stdout.strip().splitlines()[-1])
+        print(f"stream parse only: {r['messages']:,} messages in {r['seconds']:.1f} s "
+              f"({r['messages'] / r['seconds']:,.0f} messages/s), RSS {r['rss_self_kb'] / 1024:,.0f} MB", flush=True)
     proc = subprocess.run([sys.executable, __file__, "--child", str(out / "ws"), str(out / "ChatExport")],
                           capture_output=True, text=True)
     if proc.returncode:
