@@ -73,10 +73,10 @@ class Group:
     near_document: bool = False
     implies: tuple[str, ...] = ()
     subtype: str | None = None  # for venue and document groups
+    rule: str = field(default="", compare=False)  # "<lang>.<kind>.<name>", set from the others
 
-    @property
-    def rule(self) -> str:
-        return f"{self.lang}.{self.kind}.{self.name}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", f"{self.lang}.{self.kind}.{self.name}")
 
 
 @dataclass(frozen=True)

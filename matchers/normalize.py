@@ -376,4 +376,6 @@ def fold_term(term: str) -> str:
 
 def term_key(s: str) -> str:
     """A folded term or matched text without its separators: the lookup key of a match."""
+    if s.isalnum():  # the common case: one word, nothing to strip
+        return s
     return _KEY_SEP.sub("", s)

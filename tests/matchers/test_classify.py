@@ -157,3 +157,15 @@ def test_adversarial_repetitions_complete_quickly(unit):
     t0 = time.perf_counter()
     classify(text)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_fast_reason_equals_constructed_reason():
+    import sys
+
+    from matchers.types import Reason
+
+    fast = sys.modules["matchers.classify"]._reason("fr.offer.sell", "vends", 0, 5, "offer", 2.0)
+    ref = Reason(rule="fr.offer.sell", term="vends", start=0, end=5, kind="offer", weight=2.0)
+    assert fast == ref and hash(fast) == hash(ref) and fast.to_dict() == ref.to_dict()
+    with pytest.raises(AttributeError):
+        fast.start = 3  # still frozen
