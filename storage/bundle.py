@@ -388,6 +388,7 @@ class _ArtifactPlan:
     redacted_member: str | None = None
     withheld_reason: str | None = None
     image: bool = False
+    human_check: bool = False  # images, video, audio, documents: cannot be redacted automatically
     replacements: list[dict] = field(default_factory=list)
 
 
@@ -466,6 +467,9 @@ class _Builder:
                         plan.withheld_reason = "original names third parties (redacted copy included)"
         elif self.redact and plan.image and third_party_post and not self.include_originals:
             plan.withheld_reason = "image posted by a third party (use --include-originals)"
+        elif self.redact and not textual and third_party_post and not self.include_originals:
+            plan.withheld_reason = "media posted by a third party (use --include-originals)"
+        plan.human_check = plan.image or not textual
         if plan.withheld_reason is None:
             plan.member = f"evidence/{sha}"
         else:
@@ -493,7 +497,8 @@ class _Builder:
                 arts.append({"role": a["role"], "sha256": a["sha256"], "size": a["size"], "mime": a["mime"],
                              "name": plan.name, "bundle_path": plan.member,
                              "redacted_sha256": plan.redacted_sha256, "redacted_path": plan.redacted_member,
-                             "withheld": plan.withheld_reason, "image": plan.image})
+                             "withheld": plan.withheld_reason, "image": plan.image,
+                             "human_check": plan.human_check})
             capture_list.append({"id": c["id"], "kind": c["kind"], "url": c["url"], "final_url": c["final_url"],
                                  "method": c["method"], "http_status": c["http_status"],
                                  "fetched_at": c["fetched_at"], "tool": c["tool"], "tool_version": c["tool_version"],
@@ -814,8 +819,8 @@ def build_bundle(ws, *, seller: int | None = None, post_ids: list[int] | None = 
         raise ConfigError("setting 'evidence.tsa_url' is not set: cannot timestamp (use --no-timestamp)")
     do_ts = bool(tsa_url) and timestamp is not False
     _remove_stale_temps(output)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    (tmpdir / "owner.pid").write_text(str(os.getpid()))
+    # the owner's pid is in the name, so a killed run's folder can be recognised and removed
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{output.name}.{os.getpid()}.", dir=output.parent))
     tmp_zip = tmpdir / "bundle.zip.part"
     b = None
     try:
@@ -836,10 +841,10 @@ def build_bundle(ws, *, seller: int | None = None, post_ids: list[int] | None = 
 
 def _remove_stale_temps(output: Path) -> None:
     """Remove temporary folders left by an export of the same file that was killed."""
-    for d in output.parent.glob(f".{output.name}.*"):
+    for d in output.parent.glob(f".{output.name}.*.*"):
         try:
-            pid = int((d / "owner.pid").read_text())
-        except (OSError, ValueError):
+            pid = int(d.name[len(output.name) + 2:].split(".", 1)[0])
+        except ValueError:
             continue
         try:
             os.kill(pid, 0)
@@ -869,7 +874,7 @@ def _build(ws, b: _Builder, tmp_zip: Path, pdf: bool, signing_key, tsa_url: str,
                 rec = b.item(post)
                 fj.write(json.dumps(rec, ensure_ascii=False, sort_keys=True, default=str) + "\n")
                 arts = [a for c in rec["captures"] for a in c["artifacts"]]
-                images += sum(1 for a in arts if a["image"])
+                images += sum(1 for a in arts if a["human_check"])
                 w.writerow([csv_cell(x) for x in (
                     rec["id"], rec["platform"], rec["source"], rec["url"], rec["title"], rec["text"], rec["author"],
                     rec["author_handle"], "yes" if rec["third_party"] else "no", rec["price"], rec["currency"],

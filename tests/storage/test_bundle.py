@@ -208,6 +208,29 @@ def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
     assert verify_bundle(res.path).ok
 
 
+def test_media_that_cannot_be_redacted(seeded, tmp_path):
+    from storage import Artifact, Capture, Post, save_post
+
+    ws, ids = seeded
+    voice = save_post(ws, Post(platform="telegram", external_id="chat-vente/99", text="(message vocal)",
+                               author="Jeanne Acheteuse", source="chat:vente-rdv", extra={"role": "buyer"}),
+                      Capture(kind="import", artifacts=[Artifact(role="media", data=b"OggS fake voice",
+                                                                 mime="audio/ogg", name="voice.ogg")])).post_id
+    doc = save_post(ws, Post(platform="leboncoin", external_id="lbc-doc", url="https://www.leboncoin.example/ad/7",
+                             text="modèle de titre de séjour"),
+                    Capture(url="https://www.leboncoin.example/ad/7", http_status=200, artifacts=[
+                        Artifact(role="media", data=b"%PDF-1.4 fake", mime="application/pdf", name="modele.pdf")])
+                    ).post_id
+    res = build_bundle(ws, post_ids=[voice, doc], output=tmp_path / "m.zip")
+    assert any("media posted by a third party" in w for w in res.withheld)
+    assert res.images_to_check == 2
+    with zipfile.ZipFile(res.path) as zf:
+        report = zf.read("report.html").decode()
+        names = zf.namelist()
+    assert report.count("CHECK BY HAND") >= 2 and "application/pdf" in report
+    assert sum(1 for n in names if n.startswith("evidence/")) == 1  # the seller's PDF, not the voice message
+
+
 def test_include_originals_and_no_redact_logged(seeded, tmp_path):
     ws, ids = seeded
     everything = ids["seller_posts"] + ids["third_party_posts"]
