@@ -26,7 +26,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from storage.errors import InputError, NotFoundError, SourceError
+from storage.errors import InputError, SourceError
 from storage.post import Post, to_utc, utcnow
 
 TME = "https://t.me"
@@ -507,8 +507,9 @@ def recheck(ws, post_id: int, base_url: str | None = None, fetcher=None) -> Rech
     if row["platform"] != "telegram" or not row["external_id"]:
         raise InputError(f"post {post_id} is not a Telegram post")
     m = re.match(r"^([a-z][a-z0-9_]{3,31})/(\d+)$", row["external_id"])
-    if not m:
-        raise NotFoundError(f"post {post_id} ({row['external_id']}) has no public t.me address to re-check")
+    if not m:  # private chat or channel without a public name: no embed page exists
+        return RecheckResult(post_id, "error", None, None, row["url"] or "",
+                             f"{row['external_id']} has no public t.me address to re-check")
     channel, msg_id = m.group(1), int(m.group(2))
     base = (base_url or TME).rstrip("/")
     url = f"{base}/{channel}/{msg_id}?embed=1"

@@ -157,3 +157,11 @@ def test_crawl_channels_for_daily(workspace, tme_server):
     hits = len(tme_server.hits)
     rep = crawl_channels(workspace, ["rdv_express_test"], base_url=tme_server.url, sleep=slept.append)
     assert rep.imported == 0 and len(tme_server.hits) == hits + 1
+
+
+def test_recheck_private_chat_is_an_error_not_a_crash(workspace):
+    from storage import Post, save_post
+
+    res = save_post(workspace, Post(platform="telegram", source="chat/9", external_id="chat/9/3", text="x"))
+    r = recheck(workspace, res.post_id)
+    assert r.outcome == "error" and "no public t.me address" in r.note
