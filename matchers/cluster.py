@@ -722,8 +722,10 @@ def cluster(
             if uf.union(ri, rj):
                 merged_any = True
                 stats["weak_merges"] += 1
+                group = stats["weak_merges"]
                 for typ, (w, i, j, ev) in d.items():
                     ev = dict(ev)
+                    ev["merge_group"] = group  # the links that together justified this merge
                     if typ == "text" and explain_text:
                         ev["spans"] = text_spans(posts[i].text, posts[j].text)
                     ev["combined"] = round(total, 4)

@@ -555,9 +555,22 @@ def _reason(link: dict[str, Any], texts: dict[int, str]) -> str:
 def explain_links(links: list[dict[str, Any]], texts: dict[int, str]) -> list[dict[str, Any]]:
     """Group links by post pair into sentences: 'posts 3 and 9 are linked because …'."""
     by_pair: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    groups: dict[Any, list[dict]] = defaultdict(list)
     for lk in links:
-        by_pair[(lk["post_a"], lk["post_b"])].append(lk)
+        g = lk["evidence"].get("merge_group") if isinstance(lk.get("evidence"), dict) else None
+        if g is not None and lk["type"] not in ("identifier", "same_account", "manual"):
+            groups[(lk.get("run_id"), g)].append(lk)
+        else:
+            by_pair[(lk["post_a"], lk["post_b"])].append(lk)
     out = []
+    for lks in groups.values():  # weak links that only together justified a merge
+        combined = lks[0]["evidence"].get("combined") or sum(lk["weight"] for lk in lks)
+        parts = [f"posts {lk['post_a']} and {lk['post_b']}: {_reason(lk, texts)}" for lk in lks]
+        out.append({"post_a": lks[0]["post_a"], "post_b": lks[0]["post_b"], "weight": round(combined, 3),
+                    "types": [lk["type"] for lk in lks],
+                    "explanation": "joined on corroborating evidence (combined weight "
+                                   f"{combined:.2f}): " + "; ".join(parts),
+                    "links": [{k: lk[k] for k in ("post_a", "post_b", "type", "weight", "evidence")} for lk in lks]})
     for (a, b), lks in by_pair.items():
         reasons = [_reason(lk, texts) for lk in lks]
         sentence = f"posts {a} and {b} are linked because " + ", and ".join(reasons)
@@ -576,7 +589,7 @@ def seller_detail(ws, seller_id: int, max_posts: int = 500) -> dict[str, Any]:
     posts = rows(db, "select id, platform, url, author_handle, title, text, price, currency, posted_at, "
                      "first_seen_at, category, subtype, status from posts where seller_id = ? "
                      "order by coalesce(posted_at, first_seen_at), id limit ?", [seller_id, max_posts])
-    links = rows(db, "select l.post_a, l.post_b, l.type, l.weight, l.evidence from seller_links l "
+    links = rows(db, "select l.post_a, l.post_b, l.type, l.weight, l.evidence, l.run_id from seller_links l "
                      "join posts p on p.id = l.post_a where p.seller_id = ? order by l.id", [seller_id])
     for lk in links:
         lk["evidence"] = json.loads(lk["evidence"] or "{}")
