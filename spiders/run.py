@@ -134,6 +134,17 @@ def _browser(ws, need_js: bool, screenshots: bool, warnings: list[str]) -> tuple
     return playwright_settings(chromium), screenshots, None
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the crawl process gets SIGTERM when the process that started it dies."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _run_worker(spec: dict, timeout: float | None) -> tuple[int | None, str]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
         json.dump(spec, fh, ensure_ascii=False)
@@ -142,13 +153,24 @@ def _run_worker(spec: dict, timeout: float | None) -> tuple[int | None, str]:
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("SCRAPY_SETTINGS_MODULE", None)
+    proc = subprocess.Popen([sys.executable, "-m", "spiders.run", "worker", spec_path], env=env,  # noqa: S603
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+                            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     try:
-        proc = subprocess.run([sys.executable, "-m", "spiders.run", "worker", spec_path], env=env,  # noqa: S603
-                              capture_output=True, text=True, timeout=timeout, cwd=root)
-        return proc.returncode, (proc.stderr or "")[-4000:]
-    except subprocess.TimeoutExpired as exc:
-        err = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        return None, f"timed out after {timeout}s\n{err[-2000:]}"
+        _, err = proc.communicate(timeout=timeout)
+        return proc.returncode, (err or "")[-4000:]
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # Scrapy closes the spiders: runs end "interrupted", the JOBDIR keeps the queue
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        return None, f"timed out after {timeout}s\n{(err or '')[-2000:]}"
+    except BaseException:
+        proc.kill()  # the caller was interrupted: never leave a crawl running behind it
+        proc.wait()
+        raise
     finally:
         os.unlink(spec_path)
 

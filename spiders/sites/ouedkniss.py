@@ -16,7 +16,7 @@ import scrapy
 
 from ..items import AdItem, FetchErrorItem, PageEvidence, PageItem, RemovedItem
 from ..profile import Page, parse_ad
-from .profile_spider import ProfileSpider
+from .profile_spider import HANDLED_STATUSES, ProfileSpider
 
 SEARCH_QUERY = """query SearchQuery($q: String, $filter: SearchFilterInput) {
   search(q: $q, filter: $filter) {
@@ -50,14 +50,14 @@ class OuedknissSpider(ProfileSpider):
                    "variables": {"q": kw, "filter": {"page": page, "count": int(self.profile.api.get("page_size", 48)),
                                                      "orderByField": {"field": "REFRESHED_AT"}}}}
         return self._post(payload, self.parse_search, {"veille_kind": "search", "veille_page": page,
-                                                       "veille_keyword": kw, "handle_httpstatus_all": True})
+                                                       "veille_keyword": kw, "handle_httpstatus_list": HANDLED_STATUSES})
 
     def ad_url(self, ad_id: str, slug: str | None) -> str:
         return f"{self.profile.base}/{slug or 'annonce'}-d{ad_id}"
 
     def _ad(self, ad_id: str, url: str, post_id=None) -> scrapy.Request:
         payload = {"operationName": "AnnouncementGet", "query": AD_QUERY, "variables": {"id": str(ad_id)}}
-        meta = {"veille_kind": "ad", "veille_ad_url": url, "handle_httpstatus_all": True}
+        meta = {"veille_kind": "ad", "veille_ad_url": url, "handle_httpstatus_list": HANDLED_STATUSES}
         if post_id:
             meta.update(veille_post_id=post_id, veille_recapture=post_id)
         return self._post(payload, self.parse_ad_json, meta)

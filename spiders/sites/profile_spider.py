@@ -23,6 +23,9 @@ from ..items import AdItem, BlockedItem, FetchErrorItem, PageEvidence, PageItem,
 from ..keywords import default_keywords
 from ..profile import Page, ad_links, detect_block, detect_removed, load_profile, next_page_url, parse_ad
 
+#: Error statuses the spider sees (to record blocks, removals and errors); redirects are still followed.
+HANDLED_STATUSES = [400, 401, 403, 404, 405, 407, 408, 410, 429, 451, 500, 502, 503, 504, 520, 522, 524]
+
 
 def _page(response) -> Page:
     body = response.body
@@ -59,7 +62,7 @@ class ProfileSpider(scrapy.Spider):
 
     # ---------------------------------------------------------------- requests
     def _meta(self, kind: str, **extra) -> dict:
-        meta = {"veille_kind": kind, "handle_httpstatus_all": True, **extra}
+        meta = {"veille_kind": kind, "handle_httpstatus_list": HANDLED_STATUSES, **extra}
         if self.profile.javascript:
             meta["playwright"] = True
         return meta
@@ -142,8 +145,9 @@ class ProfileSpider(scrapy.Spider):
         if gone:
             yield RemovedItem(site=self.site, url=ev.url, evidence=ev, reason=gone, post_id=pid)
             return
-        if response.status >= 400:
-            yield FetchErrorItem(site=self.site, url=response.url, error=f"HTTP {response.status}", post_id=pid)
+        if response.status >= 300 or page is None:
+            yield FetchErrorItem(site=self.site, url=response.url, post_id=pid,
+                                 error=f"HTTP {response.status}" + ("" if page is not None else ", empty answer"))
             return
         parsed = parse_ad(self.profile, page, fetched_at=ev.fetched_at)
         if not (parsed.post.title or parsed.post.text):

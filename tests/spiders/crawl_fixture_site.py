@@ -147,7 +147,7 @@ def viva_ad(ad_id: str) -> bytes:
                      "06 39 98 12 35</span></div></div></div>", charset="windows-1252")
         return html.encode("cp1252")
     if ad_id == "123456783":  # malformed: unclosed tags, stray </div>, bad nesting
-        return ("<html><head><meta charset=utf-8><title>Malformé</head><body></div><div id=classified-detail-block>"
+        return ("<html><head><meta charset=utf-8><title>Malformé</title></head><body></div><div id=classified-detail-block>"
                 "<h1>RDV préfecture Cergy <b>urgent</h1><div class=vs-price>90 €<div class=vs-description-wrapper>"
                 "<p>Rendez-vous préfecture de Cergy à vendre pour titre de séjour <p>90 euros <table><td>x"
                 "</body>").encode()

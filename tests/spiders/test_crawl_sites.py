@@ -1,0 +1,119 @@
+"""Crawls of the other profiled sites' fixture pages: encodings, malformed HTML, Arabic, GraphQL, removals."""
+
+from __future__ import annotations
+
+from crawl_fixture_site import TAYARA_GONE, TAYARA_LIVE
+
+from spiders.run import crawl
+
+
+def _rows(ws, sql, params=()):
+    cur = ws.db.execute(sql, params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_four_sites_side_by_side(site, fast_ws):
+    ws = fast_ws
+    bases = {k: site.base(v) for k, v in
+             {"vivastreet": "viva", "avito_ma": "avito", "tayara": "tayara", "ouedkniss": "ouedkniss"}.items()}
+    rep = crawl(ws, list(bases), keywords=["rdv"], max_pages=1, base_urls=bases)
+    assert {k: v.status for k, v in rep.sites.items()} == dict.fromkeys(bases, "ok"), rep.to_dict()
+    posts = {(p["platform"], p["external_id"]): p for p in _rows(ws, "select * from posts")}
+
+    # vivastreet: a windows-1252 page (no charset header, <meta charset>) and a malformed one
+    v1 = posts[("vivastreet", "123456781")]
+    assert v1["title"] == "Vends rendez-vous préfecture Évry – titre de séjour"
+    assert "préfecture d'Évry" in v1["text"] and v1["price"] == 130.0
+    assert v1["author"] == "Agence Rapide Fictive"
+    assert "06 39 98 12 35" in v1["text"] and v1["category"] == "appointment_resale"
+    raw = _rows(ws, "select a.sha256 from artifacts a join captures c on c.id = a.capture_id "
+                    "where c.post_id = ? and a.role = 'raw_html'", [v1["id"]])[0]["sha256"]
+    assert "préfecture".encode("cp1252") in ws.store.read(raw)  # the bytes as served, not re-encoded
+    v3 = posts[("vivastreet", "123456783")]
+    assert v3["title"].startswith("RDV préfecture Cergy") and "Cergy à vendre" in v3["text"]
+    assert rep.sites["vivastreet"].items == 3
+
+    # avito.ma: Arabic ad read from JSON-LD, seller from the inline JSON string, currency DH -> MAD
+    a1 = posts[("avito_ma", "5551001")]
+    assert a1["title"] == "موعد فيزا فرنسا متوفر" and "القنصلية" in a1["text"]
+    assert a1["price"] == 2000.0 and a1["currency"] == "MAD" and a1["author"] == "محل الخدمات الوهمي"
+    assert a1["posted_at"] == "2026-11-18T09:00:00Z"
+    assert a1["category"] == "appointment_resale"
+
+    # tayara: __NEXT_DATA__ ad with its phone; the removed ad's 302 to a listing is recorded as removed
+    t1 = posts[("tayara", TAYARA_LIVE)]
+    assert t1["price"] == 300.0 and t1["currency"] == "TND" and t1["author"] == "Services Fictifs Tunis"
+    assert "+216 20 000 000" in t1["text"]
+    assert ("tayara", TAYARA_GONE) not in posts
+    gone = _rows(ws, "select * from captures where outcome = 'removed'")
+    assert any(TAYARA_GONE in g["url"] and "/ads/c/" in g["final_url"] for g in gone)
+
+    # ouedkniss: GraphQL search + AnnouncementGet; a null announcement is a removal
+    o1 = posts[("ouedkniss", "7770001")]
+    assert o1["url"] == f"{site.base('ouedkniss')}/rendez-vous-visa-france-d7770001"
+    assert o1["price"] == 30000.0 and o1["currency"] == "DZD" and o1["author"] == "Agence Fictive"
+    assert o1["category"] == "appointment_resale"
+    json_art = _rows(ws, "select a.role from artifacts a join captures c on c.id = a.capture_id where c.post_id = ?",
+                     [o1["id"]])
+    assert "json" in {a["role"] for a in json_art}
+    assert rep.sites["ouedkniss"].removed == 1 and rep.sites["ouedkniss"].items == 1
+
+
+def test_blocked_site_is_recorded_and_others_continue(site, fast_ws):
+    ws = fast_ws
+    ws.path("profiles").mkdir(exist_ok=True)
+    ws.path("profiles", "broken.toml").write_text('name = "broken"\nbase_url = "ftp://x"\n', "utf-8")
+    rep = crawl(ws, ["leboncoin", "tayara", "broken", "nosuchsite"], keywords=["rdv"], max_pages=1,
+                base_urls={"leboncoin": site.base("blocked"), "tayara": site.base("tayara")})
+    assert rep.sites["leboncoin"].status == "blocked"
+    assert "captcha" in (rep.sites["leboncoin"].error or "")
+    assert rep.sites["tayara"].status == "ok" and rep.sites["tayara"].items == 1
+    assert rep.sites["broken"].status == "failed" and "written_on" in rep.sites["broken"].error
+    assert rep.sites["nosuchsite"].status == "failed"
+    assert rep.blocked == ["leboncoin"]
+    # the challenge page is kept as evidence, never parsed as an ad
+    assert _rows(ws, "select count(*) n from posts where platform = 'leboncoin'")[0]["n"] == 0
+    caps = _rows(ws, "select * from captures where outcome = 'blocked'")
+    assert len(caps) == 1 and caps[0]["http_status"] == 403
+    run = _rows(ws, "select status from runs where source = 'leboncoin'")[-1]
+    assert run["status"] == "blocked"
+    from storage.status import workspace_status
+
+    assert "leboncoin" in workspace_status(ws)["blocked_sources"]
+
+
+def test_429_storm_backs_off_and_retries(site, fast_ws):
+    ws = fast_ws
+    site.state.storm.clear()
+    rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls={"leboncoin": site.base("storm")},
+                settings={"VEILLE_BACKOFF_MAX": 0.2}, timeout=120)
+    r = rep.sites["leboncoin"]
+    # two ads answer 429 three times, then 200: both are saved; ad 1011 never stops answering 429
+    assert r.items == 2
+    assert site.state.storm["/storm/ad/services/1000"] == 4 and site.state.storm["/storm/ad/services/1001"] == 4
+    assert site.state.storm["/storm/ad/services/1011"] == 4  # RETRY_TIMES = 3, then given up
+    assert r.backoffs >= 9
+    assert r.blocked == 1 and r.status == "partial"
+    cap = _rows(ws, "select * from captures where outcome = 'blocked'")[0]
+    assert cap["http_status"] == 429 and "1011" in cap["url"]
+
+
+def test_20mb_page_is_stored_and_a_smaller_limit_is_reported(site, tmp_path):
+    from conftest import fast_workspace
+
+    ws = fast_workspace(tmp_path / "big")
+    rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls={"leboncoin": site.base("big")})
+    assert rep.sites["leboncoin"].items == 2
+    big = _rows(ws, "select b.size from posts p join captures c on c.post_id = p.id join artifacts a on "
+                    "a.capture_id = c.id join blobs b on b.sha256 = a.sha256 where p.external_id = '1000' "
+                    "and a.role = 'raw_html'")
+    assert big[0]["size"] > 20_000_000
+    ws.close()
+    ws2 = fast_workspace(tmp_path / "small", max_page_bytes="5_000_000")
+    rep2 = crawl(ws2, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls={"leboncoin": site.base("big")})
+    r = rep2.sites["leboncoin"]
+    assert r.items == 1 and r.errors == 1 and r.status == "partial"
+    err = _rows(ws2, "select * from captures where outcome = 'error'")
+    assert len(err) == 1 and "1000" in err[0]["url"]
+    ws2.close()
