@@ -163,6 +163,12 @@ def select_posts(ws, seller: int | None = None, posts: list[int] | None = None, 
             raise NotFoundError(f"no seller with id {seller}")
         ids = [r[0] for r in ws.db.execute("select id from posts where seller_id = ? order by id", [int(seller)])]
         sel = {"seller": int(seller)}
+        if not ids:
+            cols = {r[1] for r in ws.db.execute("pragma table_info(sellers)")}
+            if "merged_into" in cols:
+                row = ws.db.execute("select merged_into from sellers where id = ?", [int(seller)]).fetchone()
+                if row and row[0]:
+                    raise NotFoundError(f"seller {seller} was merged into seller {row[0]}: export --seller {row[0]}")
     elif posts:
         ids = []
         for pid in posts:
