@@ -93,10 +93,14 @@ def masked(text: str, spans) -> str:
 
 # ----------------------------------------------------------------------------- methods
 def run_veille(feats: list[dict], mode: str) -> dict[str, int]:
+    import gc
+
     from matchers.cluster import ClusterPost, cluster
 
     posts = []
-    for f in feats:
+    url = {f["id"]: f["url"] for f in feats}
+    for k, f in enumerate(feats):
+        feats[k] = None  # the input is released as the posts are built (peak RSS is the method's own)
         if mode == "ids":
             posts.append(ClusterPost(f["id"], f["platform"], f["author"], "", f["identifiers"], (), (), f["handles"]))
         elif mode == "content":
@@ -105,8 +109,9 @@ def run_veille(feats: list[dict], mode: str) -> dict[str, int]:
         else:
             posts.append(ClusterPost(f["id"], f["platform"], f["author"], f["text"], f["identifiers"],
                                      f["phashes"], f["prices"], f["handles"]))
+    feats.clear()
+    gc.collect()
     res = cluster(posts, explain_text=False)
-    url = {f["id"]: f["url"] for f in feats}
     return {url[p]: ci for ci, c in enumerate(res.clusters) for p in c}
 
 

@@ -184,7 +184,7 @@ def load_common(path: str | None = None) -> CommonIdentifiers:
 
 
 # ---------------------------------------------------------------------------- inputs
-@dataclass
+@dataclass(slots=True)
 class ClusterPost:
     """What clustering reads of one post (built by storage or the benchmark)."""
 
