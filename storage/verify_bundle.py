@@ -16,6 +16,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,8 +79,9 @@ def verify_bundle(zip_path: Path | str) -> VerifyReport:
     with zf:
         try:
             _verify(zf, rep)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            p.append(f"the ZIP is damaged: {exc}")
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError, TypeError,
+                RecursionError, NotImplementedError) as exc:
+            p.append(f"the ZIP is damaged or malformed: {type(exc).__name__}: {exc}")
     rep.ok = not p
     return rep
 
@@ -214,9 +216,14 @@ def _verify_custody(zf, rep: VerifyReport, manifest: dict, present: set, files: 
             except ValueError:
                 p.append(f"{CUSTODY_FILE} line {lineno}: not JSON")
                 continue
+            if not isinstance(obj, dict):
+                p.append(f"{CUSTODY_FILE} line {lineno}: not a JSON object")
+                continue
             if "elided" in obj:
                 run = obj["elided"]
                 try:
+                    if not isinstance(run, dict):
+                        raise TypeError("not an object")
                     a, z = int(run["from_seq"]), int(run["to_seq"])
                     if z < a or int(run["count"]) != z - a + 1:
                         raise ValueError("bad range")
