@@ -309,3 +309,17 @@ def test_malformed_custody_lines_are_reported(signed_bundle, tmp_path, custody):
     res, _, _ = signed_bundle
     rep = verify_bundle(rewrite(res.path, tmp_path / "m.zip", change={"custody.jsonl": lambda d: custody + d}))
     assert not rep.ok and any("custody" in p for p in rep.problems)
+
+
+def test_flipped_byte_in_untouched_html_and_json_evidence(tmp_path):
+    from storage.bundle import build_bundle
+
+    ws, _ = init_workspace(tmp_path / "ws")
+    ids = seed(ws)
+    res = build_bundle(ws, post_ids=ids["seller_posts"] + ids["third_party_posts"], output=tmp_path / "clear.zip",
+                       redact=False, pdf=False)
+    ws.close()
+    for magic in (b"<html", b"{"):
+        name = member(res.path, "evidence/", lambda b, m=magic: b.startswith(m))
+        rep = verify_bundle(rewrite(res.path, tmp_path / "bad.zip", change={name: flip}))
+        assert not rep.ok and any(p.startswith(f"{name}:") for p in rep.problems), rep.problems
