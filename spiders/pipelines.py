@@ -262,7 +262,7 @@ BANNER_JS = """([text]) => {
   b.style.cssText = 'all:initial;display:block;box-sizing:border-box;width:100%;padding:8px 12px;' +
     'background:#ffd400;color:#000;font:bold 14px/1.4 monospace;border-bottom:3px solid #000;' +
     'position:relative;z-index:2147483647;white-space:pre-wrap;word-break:break-all;';
-  (document.body || document.documentElement).prepend(b);
+  document.documentElement.insertBefore(b, document.documentElement.firstChild);  // above the body's margin
 }"""
 
 

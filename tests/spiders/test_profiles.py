@@ -1,0 +1,150 @@
+"""Profiles as data: validation, the field sources, values, block/removal detection, shipped profiles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from spiders.profile import (
+    Page,
+    ProfileError,
+    detect_block,
+    detect_removed,
+    list_profiles,
+    load_profile,
+    parse_ad,
+    parse_currency,
+    parse_price,
+    parse_profile,
+    walk,
+)
+from storage.errors import VeilleError
+
+SHIPPED = ["avito_ma", "jemepropose", "leboncoin", "ouedkniss", "tayara", "vivastreet"]
+
+
+def test_shipped_profiles_load_and_are_dated():
+    assert set(SHIPPED) <= set(list_profiles())
+    for name in SHIPPED:
+        p = load_profile(name)
+        assert datetime.strptime(p.written_on, "%Y-%m-%d")
+        assert len(p.basis) > 80 and p.base_url.startswith("https://")
+        assert p.fields.get("title") and p.fields.get("text") and not p.robots_override
+        if p.spider == "profile":
+            assert p.search_urls and "{keyword}" in p.search_urls[0] and p.ad_links and p.ad_url_pattern
+
+
+def test_default_keywords_come_from_the_lexicon():
+    from spiders.keywords import default_keywords
+
+    lbc = default_keywords(load_profile("leboncoin"))
+    assert "préfecture" in lbc or "rdv" in lbc
+    avito = default_keywords(load_profile("avito_ma"))
+    assert any("\u0600" <= ch <= "\u06ff" for k in avito for ch in k)  # Arabic terms for the Maghreb sites
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"base_url": "https://x.example", "written_on": "2026-01-01"}, "basis"),
+    ({"base_url": "ftp://x.example", "written_on": "2026-01-01", "basis": "b"}, "http"),
+    ({"base_url": "https://x.example", "written_on": "2026-01-01", "basis": "b",
+      "politeness": {"robots_override": True}}, "robots_override_reason"),
+    ({"base_url": "https://x.example", "written_on": "2026-01-01", "basis": "b",
+      "ad": {"fields": {"colour": ["css:h1"]}}}, "unknown field"),
+    ({"base_url": "https://x.example", "written_on": "2026-01-01", "basis": "b",
+      "ad": {"fields": {"title": ["sql:select"]}}}, "unknown source kind"),
+    ({"base_url": "https://x.example", "written_on": "2026-01-01", "basis": "b",
+      "listing": {"ad_url_pattern": "(["}}, "ad_url_pattern"),
+])
+def test_bad_profiles_are_refused_with_the_key_named(data, words):
+    with pytest.raises(ProfileError, match=words):
+        parse_profile(data, name="demo")
+
+
+def test_unknown_profile_and_path_traversal():
+    with pytest.raises(VeilleError, match="unknown profile"):
+        load_profile("nosuch")
+    with pytest.raises(VeilleError, match="unknown profile"):
+        load_profile("../../etc/passwd")
+
+
+def test_values():
+    assert parse_price("1 200,50 €") == 1200.5
+    assert parse_price("1.200,00 DH") == 1200.0
+    assert parse_price("30\u202f000 DA") == 30000.0
+    assert parse_price("Demander le prix") is None
+    assert parse_price(150) == 150.0 and parse_price(None) is None and parse_price(True) is None
+    assert parse_currency("DH", None) == "MAD" and parse_currency("€", None) == "EUR"
+    assert parse_currency("TND", None) == "TND" and parse_currency(None, "DZD") == "DZD"
+    assert walk({"a": [{"b": 1}, {"b": 2}, {"c": 3}]}, "a.*.b") == [1, 2]
+    assert walk({"a": [10, 20]}, "a.1") == [20]
+
+
+def test_sources_prefer_structured_data_and_fall_back_to_css():
+    prof = parse_profile({
+        "base_url": "https://shop.example", "written_on": "2026-11-22", "basis": "test", "currency": "EUR",
+        "ad": {"fields": {"title": ["ld:Product:name", "css:h1"], "text": ["next:props.ad.body", "css:.desc"],
+                          "price": ["ld:Product:offers.price", "css:.price"],
+                          "author": ["re:\"seller\":\"([^\"]+)\""], "images": ["css:img::attr(src)"]}},
+    }, name="shop")
+    html = ('<html><head><script type="application/ld+json">{"@type":"Product","name":"Titre LD",'
+            '"offers":{"price":"42"}}</script></head><body><h1>Titre CSS</h1><div class="desc"><p>ligne 1</p>'
+            '<p>ligne 2</p></div><img src="/a.png"><img src="data:image/png;base64,xx">'
+            '<script>var x={"seller":"Vendeur \\u00e9"}</script></body></html>')
+    ad = parse_ad(prof, Page("https://shop.example/annonce/123456", html))
+    assert ad.post.title == "Titre LD" and ad.found["title"] == "ld:Product:name"
+    assert ad.post.text == "ligne 1\nligne 2" and ad.found["text"] == "css:.desc"
+    assert ad.post.price == 42.0 and ad.post.currency == "EUR"
+    assert ad.post.author == "Vendeur é"
+    assert ad.image_urls == ["https://shop.example/a.png"]
+    assert ad.post.external_id == "123456"
+    assert "posted_at" in ad.missing and "title" not in ad.missing
+
+
+def test_hostile_page_is_data_not_code():
+    prof = load_profile("leboncoin")
+    html = ('<h1 data-qa-id="adview_title">&lt;script&gt;alert(1)&lt;/script&gt;{{ 7*7 }}</h1>'
+            '<script id="__NEXT_DATA__" type="application/json">{not json</script>')
+    ad = parse_ad(prof, Page("https://www.leboncoin.fr/ad/x/1", html))
+    assert ad.post.title == "<script>alert(1)</script>{{ 7*7 }}"  # kept verbatim, escaped on output
+
+
+def test_block_and_removal_detection():
+    lbc = load_profile("leboncoin")
+    assert detect_block(lbc, 403, {}, b"<script src='https://ct.captcha-delivery.com/c.js'></script>")
+    assert detect_block(lbc, 200, {}, b"<html><title>Just a moment...</title>_cf_chl_opt</html>")
+    assert detect_block(lbc, 200, {"cf-mitigated": "challenge"}, b"")
+    assert detect_block(lbc, 429, {}, b"slow down")
+    assert detect_block(lbc, 200, {}, b"<h1>Vends passeport</h1>") is None
+    page = Page("https://www.leboncoin.fr/ad/x/1", "<h1>Cette annonce n'est plus en ligne</h1>")
+    assert "plus en ligne" in detect_removed(lbc, 200, page.url, page.url, page)
+    assert detect_removed(lbc, 410, page.url, page.url, None) == "HTTP 410"
+    tay = load_profile("tayara")
+    assert "redirected" in detect_removed(tay, 200, "https://www.tayara.tn/item/x/1/",
+                                          "https://www.tayara.tn/ads/c/immobilier/", None)
+    flagged = Page("https://www.tayara.tn/item/x/1/", '<script id="__NEXT_DATA__" type="application/json">'
+                   '{"props":{"pageProps":{"adDetails":{"deleted":true}}}}</script>')
+    assert "deleted" in detect_removed(tay, 200, flagged.url, flagged.url, flagged)
+
+
+def test_base_url_override_keeps_the_crawl_on_the_local_host():
+    p = load_profile("leboncoin").with_base("http://127.0.0.1:8000/leboncoin")
+    assert p.search_url(p.search_urls[0], "rdv préfecture", 2) == \
+        "http://127.0.0.1:8000/leboncoin/recherche?text=rdv+pr%C3%A9fecture&page=2"
+    assert p.rebase("https://www.leboncoin.fr/ad/services/1") == "http://127.0.0.1:8000/leboncoin/ad/services/1"
+    assert p.rebase("https://img.leboncoin.fr/api/v1/x.jpg") == "http://127.0.0.1:8000/leboncoin/api/v1/x.jpg"
+    assert p.rebase("http://127.0.0.1:8000/ad/services/1") == "http://127.0.0.1:8000/leboncoin/ad/services/1"
+    assert p.is_ad_url("http://127.0.0.1:8000/leboncoin/ad/services/1")
+    assert p.allowed_hosts == ["127.0.0.1"]
+
+
+def test_scrapy_list_works_as_for_any_scrapy_project():
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([str(Path(sys.executable).parent / "scrapy"), "list"], cwd=root, capture_output=True,
+                         text=True, timeout=120, env={"SCRAPY_SETTINGS_MODULE": "spiders.settings",
+                                                      "PATH": "/usr/bin:/bin", "HOME": str(root)})
+    assert out.returncode == 0, out.stderr
+    assert set(SHIPPED) <= set(out.stdout.split())
