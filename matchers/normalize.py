@@ -93,7 +93,20 @@ _RANGES = [(0x80, 0x3040), (0xD800, 0xE000), (0xFB00, 0x10000), (0x1D400, 0x1D80
 
 @lru_cache(maxsize=65536)
 def fold_char(ch: str) -> str:
-    """Fold one character: the value it gets in the translate table (may be '' or several chars)."""
+    """Fold one character: the value it gets in the translate table (may be '' or several chars).
+
+    Idempotent: the result folds to itself ("Ʀ" -> "ʀ" -> "r" gives "r").
+    """
+    s = _fold_once(ch)
+    for _ in range(3):
+        nxt = "".join(c if c == ch else _fold_once(c) for c in s)
+        if nxt == s:
+            break
+        s = nxt
+    return s
+
+
+def _fold_once(ch: str) -> str:
     if ch in _KEEP:
         return ch
     cp = ord(ch)
@@ -149,9 +162,9 @@ def _char_class(cps: list[int]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-def _build_table() -> tuple[dict[int, str], re.Pattern | None, re.Pattern]:
-    """The folding table, the class of length-changing code points, and the class of code points that
-    still need folding after ``str.lower()`` (1:1 ones)."""
+def _build_table() -> tuple[dict[int, str], re.Pattern]:
+    """The folding table, and runs of the code points that need it: the length-changing ones and
+    those that ``str.lower()`` does not fold completely (accents, full-width, punctuation …)."""
     table: dict[int, str] = {}
     changing: list[int] = []
     after_lower: list[int] = []
@@ -167,11 +180,12 @@ def _build_table() -> tuple[dict[int, str], re.Pattern | None, re.Pattern]:
     # lower() turns some code points into others that need folding too (e.g. full-width capitals)
     extra = {ord(c) for cp in after_lower for c in chr(cp).lower()}
     lowered = sorted(set(after_lower) | {c for c in extra if chr(c).translate(table) != chr(c)})
-    return (table, re.compile(_char_class(changing)) if changing else None,
-            re.compile(_char_class(lowered) + "+"))
+    return table, re.compile(_char_class(sorted(set(changing) | set(lowered))) + "+")
 
 
-_TABLE, _CHANGING, _FOLD_RUNS = _build_table()
+_TABLE, _ALL_RUNS = _build_table()
+_CHANGING_SET = frozenset(chr(cp) for cp, v in _TABLE.items() if len(v) != 1) | frozenset(
+    chr(cp) for lo, hi in _RANGES for cp in range(lo, hi) if len(chr(cp).lower()) != 1)
 _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]")
 _LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -287,10 +301,6 @@ def _apply(text: str, matches, repl) -> tuple[str, _Pass | None]:
     return new, _Pass(tuple(edits), tuple(x[0] for x in edits))
 
 
-def _translate_run(m: re.Match) -> str:
-    return m.group().translate(_TABLE)
-
-
 def _fold_homoglyph_words(text: str) -> str:
     """Fold look-alikes inside words that mix Latin and Cyrillic/Greek letters (1:1, offsets kept).
 
@@ -343,14 +353,31 @@ def normalize(text: str) -> Normalized:
     if text.isascii():
         t = text.translate(_TABLE)  # CPython's fast path for ASCII
     else:
-        t = text
-        if _CHANGING is not None and _CHANGING.search(t):
-            t, p = _apply(t, _CHANGING.finditer(t), lambda m: fold_char(m.group()))
-            if p is not None:
-                passes.append(p)
-        # what is left folds 1:1: lower() in C, then the few runs that still need the table
-        # (much faster than str.translate over a non-ASCII text)
-        t = _FOLD_RUNS.sub(_translate_run, t.lower())
+        # One pass over the runs of characters that need the table (accents, zero-width, ligatures,
+        # non-ASCII punctuation …; much faster than str.translate over a whole non-ASCII text),
+        # recording the runs whose length changes; then lower() in C for everything else (1:1).
+        edits: list[tuple[int, int, int, int]] = []
+        delta = 0
+
+        def fold_run(m: re.Match) -> str:
+            nonlocal delta
+            g = m.group()
+            r = g.translate(_TABLE)
+            if len(r) != len(g) or not _CHANGING_SET.isdisjoint(g):
+                # rare: record the edit of each character that changes length
+                pos = m.start()
+                for c in g:
+                    f = c.translate(_TABLE)
+                    if len(f) != 1:
+                        ns = pos + delta
+                        edits.append((ns, ns + len(f), pos, pos + 1))
+                        delta += len(f) - 1
+                    pos += 1
+            return r
+
+        t = _ALL_RUNS.sub(fold_run, text).lower()
+        if edits:
+            passes.append(_Pass(tuple(edits), tuple(e[0] for e in edits)))
         if _CYR_GREEK.search(t) and _LATIN.search(t):
             t = _fold_homoglyph_words(t)
     if _LEET_HINT.search(t):
