@@ -1,4 +1,4 @@
-"""A WACZ (Web Archive Collection Zipped, 1.2.0 layout) writer for stored captures.
+"""A WACZ (Web Archive Collection Zipped) writer for stored captures (layout of WACZ 1.1.1 / 1.2.0 draft).
 
 Each capture with an HTML (or JSON) body becomes, in ``archive/data.warc.gz``:
 
@@ -36,7 +36,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-WACZ_VERSION = "1.2.0"
+# The file layout follows the WACZ 1.2.0 draft, which keeps 1.1.1's layout (archive/, indexes/, pages/,
+# datapackage.json, datapackage-digest.json). The version field says 1.1.1, the latest released version:
+# the reference validator (py-wacz `wacz validate`) and replay tools reject versions they do not know.
+WACZ_VERSION = "1.1.1"
 SOFTWARE = "veille 0.1.0"
 CHUNK = 1 << 20
 _DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
