@@ -198,7 +198,12 @@ def digest_data(ws, start: str | None, end: str, report=None, lo: dict | None = 
                             "where seller_id = ? and id <= ? group by platform order by first_id", [sid, hi["posts"]])
         if not plats:
             continue
+        accounts = rows(ws.db, "select platform, coalesce(author, author_handle) as name from posts "
+                               "where seller_id = ? and id <= ? and coalesce(author, author_handle) is not null and "
+                               "coalesce(lower(author_role), '') in ('', 'seller', 'author', 'channel', 'admin', "
+                               "'owner') group by platform, name order by min(id)", [sid, hi["posts"]])
         info = {"id": sid, "label": labels.get(sid, f"seller #{sid}"),
+                "accounts": [f"{a['name']} ({a['platform']})" for a in accounts][:12],
                 "platforms": [p["platform"] for p in plats], "posts": sum(p["n"] for p in plats),
                 "links": _link_types(ws, sid), "shared": _shared_identifiers(ws, sid)}
         if len(plats) >= 2:
@@ -362,11 +367,12 @@ def send_email(ws, result: dict[str, Any], smtp_factory=smtplib.SMTP) -> str:
     msg.add_alternative(Path(result["html"]).read_text("utf-8"), subtype="html")
     port = int(ws.config.get("smtp.port", 587))
     user = ws.config.get("smtp.username") or ""
+    password = ws.config.secret("smtp.password_env") if user else None  # fail before connecting
     with smtp_factory(host, port, timeout=30) as smtp:
         if ws.config.get("smtp.starttls", True):
             smtp.starttls(context=ssl.create_default_context())
         if user:
-            smtp.login(user, ws.config.secret("smtp.password_env"))
+            smtp.login(user, password)
         smtp.send_message(msg)
     return "sent"
 

@@ -1,0 +1,215 @@
+"""End to end: `veille demo` in a temporary folder, then the graph export and Datasette on its workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+VEILLE = str(Path(sys.executable).with_name("veille"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def q(db: Path, sql: str, params=()):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("demo") / "ws"
+    t0 = time.monotonic()
+    p = subprocess.run([VEILLE, "demo", "--workspace", str(ws)], capture_output=True, text=True, timeout=170,
+                       cwd=ROOT)
+    return {"ws": ws, "db": ws / "veille.db", "out": p.stdout, "err": p.stderr, "code": p.returncode,
+            "seconds": time.monotonic() - t0}
+
+
+def _printed(out: str, label: str) -> int:
+    m = re.search(rf"^\s*{re.escape(label)}: (\d+)", out, re.M)
+    assert m, f"{label!r} not printed:\n{out}"
+    return int(m.group(1))
+
+
+def test_demo_runs_and_counts_match_the_database(demo):
+    out, db = demo["out"], demo["db"]
+    assert demo["code"] == 0, demo["out"] + demo["err"]
+    assert demo["seconds"] < 120
+    assert _printed(out, "posts") == q(db, "select count(*) from posts")[0][0] > 30
+    assert _printed(out, "offers") == q(db, "select count(*) from posts where category is not null "
+                                            "and category != 'none'")[0][0]
+    assert _printed(out, "hard negatives (classified none)") == q(db, "select count(*) from posts "
+                                                                      "where category = 'none'")[0][0]
+    assert _printed(out, "sellers") == q(db, "select count(*) from sellers")[0][0] >= 3
+    m = re.search(r"of which on 2\+ platforms: (\d+)", out)
+    assert int(m.group(1)) == q(db, "select count(*) from (select seller_id from posts where seller_id is not null "
+                                    "group by seller_id having count(distinct platform) >= 2)")[0][0] >= 2
+    assert _printed(out, "removed posts") == q(db, "select count(*) from posts where status in "
+                                                   "('removed', 'deleted')")[0][0] == 1
+    assert _printed(out, "relisting alerts") == q(db, "select count(*) from alerts where kind = 'relisting'")[0][0] >= 1
+    assert re.search(r"custody entries: (\d+)", out)
+    # every platform of the demo site, and the Telegram export, made it in
+    platforms = {r[0] for r in q(db, "select distinct platform from posts")}
+    assert {"leboncoin", "vivastreet", "jemepropose", "avito_ma", "ouedkniss", "tayara", "telegram"} <= platforms
+    # the hard negatives stayed negatives
+    for text in ("Recherche aide pour rendez-vous", "Étui passeport en cuir", "Avocate en droit des étrangers"):
+        assert q(db, "select category from posts where title like ?", [f"%{text}%"])[0][0] == "none"
+    # the removed ad is the one taken down on day 2, and proven by a capture
+    r = q(db, "select external_id, status_capture_id from posts where status = 'removed'")[0]
+    assert r[0] == "2890001002" and r[1]
+
+
+def test_demo_bundle_verifies_independently(demo):
+    bundle = re.search(r"^\s+bundle:\s+(/\S+\.zip)$", demo["out"], re.M).group(1)
+    assert Path(bundle).is_file()
+    p = subprocess.run([VEILLE, "verify", bundle], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for label in ("DSA notice", "complaint"):
+        path = re.search(rf"^\s+{label}:\s+(/\S+)$", demo["out"], re.M).group(1)
+        assert Path(path).is_file() and Path(path).stat().st_size > 500
+
+
+def test_demo_digests_name_sellers_and_cross_platform_links(demo):
+    out = demo["out"]
+    day1 = Path(re.search(r"digest day 1:\s+(\S+)", out).group(1)).read_text("utf-8")
+    # fictional sellers' accounts are named, and one seller is shown linked across platforms
+    for name in ("RdvExpress75", "Visa Sur", "Docs Pro"):
+        assert name in day1, name
+    cross = day1.split('id="cross"')[1].split('id="new-platform"')[0]
+    row = next(r for r in cross.split("<tr>") if "+33639984127" in r)
+    assert row.count('class="badge">') >= 3 and "leboncoin" in row and "telegram" in row
+    day2 = Path(re.search(r"digest day 2:\s+(\S+)", out).group(1)).read_text("utf-8")
+    removed = day2.split('id="removed"')[1].split('id="relisting"')[0]
+    assert "2890001002" in removed or "naturalisation" in removed
+    newplat = day2.split('id="new-platform"')[1].split('id="removed"')[0]
+    assert "jemepropose" in newplat
+    day3 = Path(re.search(r"digest day 3:\s+(\S+)", out).group(1)).read_text("utf-8")
+    relist = day3.split('id="relisting"')[1].split('id="prices"')[0]
+    assert "is back" in relist and "2890001003" in relist
+
+
+def test_graph_export_matches_database(demo, tmp_path):
+    db = demo["db"]
+    for fmt in ("gexf", "graphml"):
+        out = tmp_path / f"g.{fmt}"
+        p = subprocess.run([VEILLE, "export", "graph", "--format", fmt, "-o", str(out), "-w", str(demo["ws"]),
+                            "--json"], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        g = nx.read_gexf(out) if fmt == "gexf" else nx.read_graphml(out)
+        types = {}
+        for _, d in g.nodes(data=True):
+            types[d["type"]] = types.get(d["type"], 0) + 1
+        seller_posts = ("seller_id is not null and coalesce(lower(author_role), '') in "
+                        "('', 'seller', 'author', 'channel', 'admin', 'owner')")
+        assert types["seller"] == q(db, "select count(*) from sellers")[0][0]
+        accounts = q(db, f"select count(distinct platform || ':' || coalesce(author_handle, author)) from posts "  # noqa: S608
+                         f"where {seller_posts} and coalesce(author_handle, author) is not null")[0][0]
+        assert types["account"] == accounts
+        assert types["platform"] == q(db, f"select count(distinct platform) from posts where {seller_posts}")[0][0]  # noqa: S608
+        idents = q(db, "select count(distinct e.kind || ':' || e.value) from entities e join posts p on p.id = "  # noqa: S608
+                       "e.post_id where e.kind in ('phone','whatsapp','telegram','snapchat','instagram','tiktok',"
+                       "'email','wallet','iban') and p." + seller_posts.replace(" author", " p.author")
+                       .replace("(author", "(p.author"))[0][0]
+        assert types["identifier"] == idents
+        etypes = {}
+        for _, _, d in g.edges(data=True):
+            etypes[d["type"]] = etypes.get(d["type"], 0) + 1
+        assert etypes["has_account"] == accounts  # one seller per account here
+        assert etypes["on_platform"] == accounts
+        assert g.number_of_nodes() == json.loads(p.stdout)["nodes"]
+        assert g.number_of_edges() == json.loads(p.stdout)["edges"]
+        assert any(d["type"] not in ("has_account", "on_platform", "uses_identifier") for _, _, d in g.edges(data=True))
+        assert all(float(d["weight"]) > 0 for _, _, d in g.edges(data=True))
+        # third parties from the Telegram export never appear
+        labels = " ".join(str(d.get("label", "")) for _, d in g.nodes(data=True))
+        assert "Karim" not in labels and "Lina" not in labels
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=20) as r:
+        return r.status, dict(r.headers), r.read()
+
+
+def test_datasette_canned_queries(demo):
+    from storage.browse import prepare
+    from storage.workspace import Workspace
+
+    db = demo["db"]
+    ws = Workspace.open(demo["ws"])
+    cmd, meta, port = prepare(ws)
+    ws.close()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                _get(base + "/-/versions.json")
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("datasette did not start: " + (proc.stderr.read() if proc.poll() is not None else ""))
+
+        def canned(name, extra=""):
+            status, _, body = _get(f"{base}/veille/{name}.json?_shape=array{extra}")
+            assert status == 200
+            return json.loads(body)
+
+        multi = canned("sellers_multi_platform")
+        expected = {r[0] for r in q(db, "select seller_id from posts where seller_id is not null group by seller_id "
+                                        "having count(distinct platform) >= 2")}
+        assert {r["seller_id"] for r in multi} == expected and expected
+        removed = canned("removed_posts")
+        assert [r["id"] for r in removed] == [r[0] for r in q(db, "select id from posts where status in "
+                                                                  "('removed', 'deleted')")]
+        today = canned("new_offers_today")
+        assert len(today) == q(db, "select count(*) from posts where category != 'none' and category is not null "
+                                   "and first_seen_at >= strftime('%Y-%m-%dT00:00:00Z', 'now')")[0][0] > 0
+        shared = canned("shared_identifiers")
+        exp = q(db, "select count(*) from (select e.kind, e.value from entities e join posts p on p.id = e.post_id "
+                    "where p.seller_id is not null and e.kind in ('phone','whatsapp','telegram','snapchat',"
+                    "'instagram','tiktok','email','wallet','iban') group by e.kind, e.value "
+                    "having count(distinct p.seller_id) >= 2)")[0][0]
+        assert len(shared) == exp
+        # evidence of a post, and the file itself served inert
+        pid = removed[0]["id"]
+        ev = canned("post_evidence", f"&post_id={pid}")
+        assert ev and all(len(r["sha256"]) == 64 for r in ev)
+        html_sha = next(r["sha256"] for r in ev if r["role"] == "raw_html")
+        status, headers, body = _get(f"{base}/-/evidence/{html_sha}")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        assert "sandbox" in headers["Content-Security-Policy"]
+        # the evidence link is rendered in the table view
+        _, _, page = _get(f"{base}/veille/artifacts")
+        assert b'href="/-/evidence/' in page
+        # full-text search on posts
+        _, _, body = _get(base + "/veille/posts.json?_shape=array&_search=" + urllib.request.quote("passeport"))
+        hits = json.loads(body)
+        assert hits and all("passeport" in (h["title"] + h["text"]).lower() for h in hits)
+        # every table and column is described
+        _, _, body = _get(base + "/-/metadata.json")
+        md = json.loads(body)["databases"]["veille"]["tables"]
+        missing = [f"{t}.{c}" for t, d in md.items() for c, v in d["columns"].items() if "not described" in v]
+        assert missing == []
+        # read-only: a write through SQL is refused
+        n = q(db, "select count(*) from posts")[0][0]
+        try:
+            _get(base + "/veille.json?sql=" + urllib.request.quote("delete from posts"))  # noqa: S608
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (400, 403)
+        assert q(db, "select count(*) from posts")[0][0] == n
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
