@@ -396,7 +396,7 @@ def cluster(
     signatures: np.ndarray | None = None,
     common: CommonIdentifiers | None = None,
     explain_text: bool = True,
-    norm_texts: Sequence[str] | None = None,
+    text_lengths: Sequence[int] | None = None,
 ) -> ClusterResult:
     """Cluster ``posts`` into sellers; return the clusters and the links that made them.
 
@@ -405,8 +405,8 @@ def cluster(
     existing sellers of candidate posts). ``author_counts`` gives, per
     identifier key (``"phone:+33…"``), the number of distinct authors using it
     in the whole store, when ``posts`` is only part of it. ``signatures`` are
-    precomputed MinHash signatures aligned with ``posts`` (``norm_texts``: their
-    normalised texts, when the caller has them).
+    precomputed MinHash signatures aligned with ``posts`` (``text_lengths``: the
+    lengths of their normalised texts, required with ``signatures``).
     """
     s = settings or ClusterSettings()
     common = common or load_common()
@@ -553,10 +553,13 @@ def cluster(
                 yield list(reps.items())
 
     # text: MinHash LSH
-    norm = norm_texts if norm_texts is not None else [minhash.normalise_text(p.text) for p in posts]
-    if signatures is None:
-        signatures = minhash.signatures(norm)
-    has_text = np.fromiter((len(t) >= s.text_min_chars for t in norm), dtype=bool, count=n)
+    if signatures is None or text_lengths is None:
+        norm = [minhash.normalise_text(p.text) for p in posts]
+        if signatures is None:
+            signatures = minhash.signatures(norm)
+        text_lengths = [len(t) for t in norm]
+        del norm
+    has_text = np.fromiter((ln >= s.text_min_chars for ln in text_lengths), dtype=bool, count=n)
     pa: list[int] = []
     pb: list[int] = []
     text_seen: set[int] = set()

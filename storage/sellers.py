@@ -226,9 +226,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
                 f"where c.post_id is null and {ELIGIBLE}")]
         _temp_ids(db, "_cl_new", new_ids)
         new_posts, new_facts = _load_posts(db, "_cl_new")
-        norm = [minhash.normalise_text(p.text) for p in new_posts]
-        new_sigs = minhash.signatures(norm)
-        norm_lens = [len(t) for t in norm]
+        new_sigs, norm_lens = _signatures(new_posts)
         # incremental runs look the new posts' keys up; full runs only store them (in chunks, below)
         key_rows = [] if full else _post_keys(new_posts, new_sigs, s, norm_lens)
         if progress:
@@ -248,11 +246,9 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             previous = {pid: f["seller_id"] for pid, f in cand_facts.items() if f["seller_id"] is not None}
             decisions = _decisions(db, previous)
             pre = previous
-        if cand_posts:
-            norm += [minhash.normalise_text(p.text) for p in cand_posts]
+        lens = norm_lens + [len(minhash.normalise_text(p.text)) for p in cand_posts]
         res = cluster(posts, s, decisions=decisions, preclustered=pre, author_counts=author_counts,
-                      signatures=sigs, norm_texts=norm)
-        del norm
+                      signatures=sigs, text_lengths=lens)
         rep.stats = res.stats
 
         before_platforms = _platforms(db, None if full else set(previous.values()))
@@ -274,9 +270,9 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
              for lk in res.links))
         rep.links_added = len(res.links)
         if full:
-            for c0 in range(0, len(new_posts), 50_000):
-                chunk = _post_keys(new_posts[c0:c0 + 50_000], new_sigs[c0:c0 + 50_000], s,
-                                   norm_lens[c0:c0 + 50_000])
+            for k0 in range(0, len(new_posts), 50_000):
+                chunk = _post_keys(new_posts[k0:k0 + 50_000], new_sigs[k0:k0 + 50_000], s,
+                                   norm_lens[k0:k0 + 50_000])
                 db.conn.executemany("insert or ignore into cluster_keys(key, post_id, author) values (?,?,?)",
                                     chunk)
                 del chunk
@@ -305,6 +301,19 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             "sellers_total": rep.sellers_total, "settings": asdict(s)},
             subject_type="run", subject_id=run_id)
     return rep
+
+
+def _signatures(posts, chunk: int = 50_000) -> tuple[np.ndarray, list[int]]:
+    """MinHash signatures and normalised-text lengths, normalising in chunks (bounded memory)."""
+    from matchers import minhash
+
+    sigs = np.empty((len(posts), minhash.NUM_PERM), dtype=np.uint32)
+    lens: list[int] = []
+    for k0 in range(0, len(posts), chunk):
+        norm = [minhash.normalise_text(p.text) for p in posts[k0:k0 + chunk]]
+        sigs[k0:k0 + len(norm)] = minhash.signatures(norm)
+        lens.extend(len(t) for t in norm)
+    return sigs, lens
 
 
 def _candidates(db, new_posts, key_rows, s):
