@@ -27,6 +27,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -1106,6 +1107,14 @@ def _pdf(b: _Builder, html_path: Path) -> Path:
             raise ValueError(f"report.pdf: refusing to fetch {url[:80]}")
 
     out = html_path.parent / "report.pdf"
-    HTML(filename=str(html_path), base_url=str(html_path.parent) + "/",
-         url_fetcher=EvidenceOnly(allowed_protocols=("file", "data"))).write_pdf(str(out))
+    noisy = [logging.getLogger(n) for n in ("weasyprint", "fontTools")]
+    levels = [lg.level for lg in noisy]
+    for lg in noisy:  # unsupported CSS and missing glyphs (emoji flags) are not the user's concern
+        lg.setLevel(logging.ERROR)
+    try:
+        HTML(filename=str(html_path), base_url=str(html_path.parent) + "/",
+             url_fetcher=EvidenceOnly(allowed_protocols=("file", "data"))).write_pdf(str(out))
+    finally:
+        for lg, lv in zip(noisy, levels, strict=True):
+            lg.setLevel(lv)
     return out
