@@ -263,11 +263,12 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
 
 
 _CLAUSE_BREAK = re.compile(r"[,;.:!?|()\[\]\n]")
+_GAP_WORD = re.compile(r"\w+")
 
 
-def _direct_sale(r: _Tally, t: str, near: int):
+def _direct_sale(r: _Tally, t: str, near: int, max_words: int, purpose: frozenset):
     """A sale word close to a document noun, in the same clause ("buy passport", "passeport à
-    vendre"; not "car for sale, licence needed"): (hit, span) or None."""
+    vendre"; not "car for sale, licence needed", not "lessons for the licence"): (hit, span) or None."""
     for s, e, h in r.near_spans:
         for ds, de, sub in r.doc_spans:
             if sub == "other":
@@ -283,8 +284,24 @@ def _direct_sale(r: _Tally, t: str, near: int):
             else:
                 continue
             if gap[1] - gap[0] <= near and not _CLAUSE_BREAK.search(t, gap[0], gap[1]):
-                return h, (min(s, ds), max(e, de))
+                words = _GAP_WORD.findall(t, gap[0], gap[1])
+                if len(words) <= max_words and not purpose.intersection(words):
+                    return h, (min(s, ds), max(e, de))
     return None
+
+
+_PURPOSE_CACHE: dict[int, frozenset] = {}
+
+
+def _purpose_words(rules: dict) -> frozenset:
+    key = id(rules)
+    if key not in _PURPOSE_CACHE:
+        words = set()
+        for w in rules.get("purpose_words", []):
+            words.update(normalize(w).text.split())
+        _PURPOSE_CACHE.clear()
+        _PURPOSE_CACHE[key] = frozenset(words)
+    return _PURPOSE_CACHE[key]
 
 
 def _decide(r: _Tally, t: str, has_price: bool, rules: dict):
@@ -292,7 +309,8 @@ def _decide(r: _Tally, t: str, has_price: bool, rules: dict):
     is_offer = r.offer >= float(rules["offer_min"]) and r.offer > r.negative
     if not is_offer:
         return "none", None, None, None
-    direct = _direct_sale(r, t, int(rules["near_chars"])) if r.docs and not r.forgery else None
+    direct = _direct_sale(r, t, int(rules["near_chars"]), int(rules.get("near_max_words", 2)),
+                              _purpose_words(rules)) if r.docs and not r.forgery else None
     specific_docs = [k for k in r.docs if k != "other"]
     catalogue = len(specific_docs) >= int(rules.get("catalogue_min_types", 3))
     doc_rule = ("rules.forgery_marker" if r.forgery else "rules.direct_sale" if direct

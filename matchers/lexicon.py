@@ -184,6 +184,12 @@ def _load_rules(path: Path) -> dict:
     for key in ("offer_min", "price_weight", "near_chars", "fuzzy_cutoff", "fuzzy_min_len", "score_scale"):
         if not isinstance(rules.get(key), (int, float)) or isinstance(rules.get(key), bool):
             raise LexiconError(f"{path.name}: [rules] {key} must be a number")
+    for key in ("near_max_words", "catalogue_min_types"):
+        if key in rules and (not isinstance(rules[key], int) or isinstance(rules[key], bool) or rules[key] < 0):
+            raise LexiconError(f"{path.name}: [rules] {key} must be a whole number")
+    pw = rules.get("purpose_words", [])
+    if not isinstance(pw, list) or not all(isinstance(w, str) and w.strip() for w in pw):
+        raise LexiconError(f"{path.name}: [rules] purpose_words must be a list of words")
     return rules
 
 

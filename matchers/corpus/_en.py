@@ -52,4 +52,5 @@ LINES = [
     (N, "Apartment for rent, deposit required, copy of ID card and payslips", "innocent"),
     (N, "Can someone explain the difference between a residence permit and a visa?", "question"),
     (N, 'Driver wanted, driving licence required, good pay, contact us', "probe: innocent use"),
+    (N, 'We sell photo booth prints for passports and ID cards, 10 dollars', "probe: document is the purpose, not what is sold"),
 ]

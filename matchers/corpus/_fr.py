@@ -93,4 +93,7 @@ LINES = [
     (N, 'Rendez-vous disponibles chez notre coiffeur cette semaine, prix doux', "probe: innocent use"),
     (N, 'VFS Global annonce des créneaux supplémentaires disponibles en août', "probe: innocent use"),
     (N, "Offre d'emploi : chauffeur livreur, permis B exigé, contactez-nous", "probe: innocent use"),
+    (N, 'Je propose mon aide pour remplir votre dossier de titre de séjour, 20€', "probe: document is the purpose, not what is sold"),
+    (N, "Je propose des cours de conduite pour le permis B, 30€ de l'heure", "probe: document is the purpose, not what is sold"),
+    (N, 'Achat de timbre fiscal pour passeport en ligne, 86 euros', "probe: document is the purpose, not what is sold"),
 ]

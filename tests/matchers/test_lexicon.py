@@ -104,6 +104,14 @@ def test_bad_rules_value_is_refused(tmp_path):
         compile_lexicon(d)
 
 
+def test_bad_purpose_words_are_refused(tmp_path):
+    d = _copy(tmp_path)
+    text = (d / "rules.toml").read_text(encoding="utf-8").replace("purpose_words = [", "purpose_words = [3, ")
+    (d / "rules.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(LexiconError, match="purpose_words"):
+        compile_lexicon(d)
+
+
 def test_invalid_utf8_file_is_refused(tmp_path):
     d = _copy(tmp_path)
     (d / "xx.toml").write_bytes(b"[meta]\nlang = \"\xff\xfe\"\n")
