@@ -570,7 +570,7 @@ def _snippet(text: str, start, end, width: int = 60) -> str:
         s, e = int(start), int(end)
     except (TypeError, ValueError):
         return ""
-    if not (0 <= s <= e <= len(text)):
+    if not (0 <= s < e <= len(text)):
         return ""
     return text[max(0, s - width):s] + "⟦" + text[s:e] + "⟧" + text[e:e + width]
 
@@ -582,7 +582,9 @@ def _report_items(b: _Builder) -> Iterator[dict]:
         reasons = []
         for rz in it["reasons"] if isinstance(it["reasons"], list) else []:
             if isinstance(rz, dict):
-                original = post["text"] or ""
+                # matchers report spans in Post.full_text: title and text joined by a newline
+                title, body = post["title"] or "", post["text"] or ""
+                original = f"{title}\n{body}" if title and body else (title or body)
                 if b.redact and b.red and b.red.contains(original):
                     # context could cut a third party's identifier in half: show the matched term only
                     snip = _snippet(original, rz.get("start"), rz.get("end"), width=0)

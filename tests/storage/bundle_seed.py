@@ -104,7 +104,8 @@ def seed(ws) -> dict:
                       headers={"Content-Type": "text/html; charset=utf-8", "Server": "demo"},
                       fetched_at=when + timedelta(hours=1), user_agent="veille-test/1", artifacts=arts)
         ents = [Entity("phone", "+33639980101", "06 39 98 01 01", 0, 14)]
-        r = save_post(ws, p, cap, verdict=_verdict(text, "RDV" if "RDV" in text else "VFS"), entities=ents)
+        # matchers give spans in Post.full_text (title + "\n" + text)
+        r = save_post(ws, p, cap, verdict=_verdict(p.full_text, "RDV" if "RDV" in text else "VFS"), entities=ents)
         ids["seller_posts"].append(r.post_id)
     # third parties
     tps = [

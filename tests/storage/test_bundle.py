@@ -98,6 +98,7 @@ def test_bundle_layout_and_verify(seeded, tmp_path):
         assert "Content-Security-Policy" in report and "default-src 'none'" in report
         assert "<script" not in report.lower()
         assert "CHECK BY HAND" in report and "VÉRIFIER À LA MAIN" in report
+        assert "⟦RDV⟧ préfecture Bobigny" in report  # why flagged: the matched span, in context
         # evidence files are named by their hash
         for n in names:
             if n.startswith("evidence/"):
