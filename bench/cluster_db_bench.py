@@ -62,7 +62,7 @@ def step(args) -> None:
         out.update(new_sellers=len(rep.new_sellers), merges=len(rep.merges), new_platform=len(rep.new_platform))
     else:
         ws = Workspace.open(ws_path)
-        rep = evaluate_sellers(ws, args.data / "truth.jsonl")
+        rep = evaluate_sellers(ws, args.data / "truth.jsonl", by_evidence=False)
         out = {"pairwise": rep["pairwise"], "bcubed": rep["bcubed"], "items": rep["items"]}
     out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(out), flush=True)
