@@ -240,7 +240,12 @@ def build_redactor(ws, post_ids: list[int], key: bytes | None = None) -> Redacto
     neighbours: list[dict] = []
     for chunk in _chunks(sources, 200):
         marks = ",".join("?" * len(chunk))
-        neighbours += rows(ws.db, f"select {cols} from posts where source in ({marks}) limit 200000", chunk)  # noqa: S608
+        # only the rows that can be third parties or list chat members (a site's source holds every ad on it)
+        neighbours += rows(ws.db, f"select {cols} from posts where source in ({marks}) and ("  # noqa: S608
+                                  "(author_role is not null and lower(author_role) not in "
+                                  "('', 'seller', 'author', 'channel', 'admin', 'owner')) "
+                                  "or extra like '%\"chat_type\"%' or extra like '%\"chat_members\"%' "
+                                  "or extra like '%\"members\"%') limit 200000", chunk)
     everyone = {p["id"]: p for p in selected + neighbours}
     # protect the sellers first
     seller_ids = {p["seller_id"] for p in everyone.values() if p["seller_id"] is not None}
