@@ -47,7 +47,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "collect.download_delay": 0.0,
     "collect.concurrency_per_site": 4,
     "collect.sites": list(SITES),
-    "collect.keywords": ["rendez-vous préfecture", "rdv", "titre de séjour", "passeport", "visa", "permis"],
+    "collect.keywords": ["rendez-vous préfecture", "rdv", "titre de séjour", "passeport", "visa", "permis", "موعد"],
     "collect.max_pages": 3,
     "collect.recapture_interval_hours": 0,
     "collect.screenshots": True,
@@ -235,6 +235,14 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
                     res.exit_code = 1
                 if day == 1:
                     res.outputs["day1_counts"] = demo_counts(ws)
+                    if have_spiders:
+                        # Offers got their screenshot at first capture on day 1; re-crawls skip them so the
+                        # demo stays well under two minutes on a small machine.
+                        ws.close()
+                        cfg.write_text(set_config_values(cfg.read_text("utf-8"), {"collect.screenshots": False}),
+                                       encoding="utf-8")
+                        ws = Workspace.open(root)
+                        say("  (screenshots were taken on day 1; days 2 and 3 crawl without them, for speed)")
         _evidence_and_drafts(ws, res, stage)
         res.counts = demo_counts(ws)
         res.sellers = _sellers_summary(ws)

@@ -333,14 +333,21 @@ def tg_embed(data: DemoData, m: DemoMessage | None) -> str:
 
 def search(ads: list[DemoAd], keyword: str) -> list[DemoAd]:
     """The demo's search engine: an ad matches when any keyword word occurs in it."""
-    from .data import slugify
-
-    words = [w for w in slugify(keyword or "", " ").split() if len(w) >= 3]
+    words = [w for w in _fold(keyword or "").split() if len(w) >= 3]
     if not words:
         return list(ads)
     out = []
     for a in ads:
-        hay = " " + slugify(f"{a.title} {a.text}", " ") + " "
+        hay = " " + _fold(f"{a.title} {a.text}") + " "
         if any(f" {w}" in hay for w in words):
             out.append(a)
     return out
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents removed, any script kept (Arabic keywords find Arabic ads)."""
+    import re
+    import unicodedata
+
+    t = "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+    return " ".join(re.findall(r"\w+", t))
