@@ -113,14 +113,16 @@ def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
         for m in lex.infix_pattern.finditer(t):
             for info in lookup_infix.get(term_key(m.group(1)), ()):
                 hits.append(_Hit(info, m.start(), m.end()))
-    # long offer phrases that carry their topic ("hızlı vize randevusu"): topic words inside them count too
+    # topic words inside longer offer or negative phrases count too ("hızlı vize randevusu",
+    # "mon rendez-vous" …): the longest match would otherwise hide them
     inner: list[_Hit] = []
     for h in hits:
-        if h.info.group.implies and h.end - h.start > 6:
+        kind = h.info.group.kind
+        if (kind == "offer" or kind == "negative") and h.end - h.start > 6 and not t[h.start:h.end].isalnum():
             for m in lex.pattern.finditer(t, h.start + 1, h.end):
                 mode, g = ("word", 1) if m.group(1) is not None else ("prefix", 2)
                 for info in lex.infos(mode, m.group(g)):
-                    if info.group.kind in ("venue", "document", "forgery"):
+                    if info.group.kind in ("appointment", "venue", "document", "forgery"):
                         inner.append(_Hit(info, m.start(), m.end()))
     hits.extend(inner)
     # hashtag bodies and joined letters ("#rdvprefecture", "r d v p r e f e c t u r e"): no word boundaries
@@ -213,10 +215,13 @@ class _Tally:
     offer: float = 0.0
     negative: float = 0.0
     first: dict = None  # subtype -> first position (ties go to the first mentioned)
+    appt_spans: list = None  # appointment nouns and phrases that imply one
+    offer_spans: list = None
 
 
 def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
-    r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[], first={})
+    r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[], first={},
+               appt_spans=[], offer_spans=[])
     counted: set = set()  # a (subtype, span) counts once even when several languages list the term
     for h in hits:
         g = h.info.group
@@ -228,6 +233,7 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
             r.first.setdefault(g.subtype, h.start)
         if g.kind == "appointment":
             r.appt = True
+            r.appt_spans.append((h.start, h.end))
         elif g.kind == "venue":
             r.venues[g.subtype] = r.venues.get(g.subtype, 0.0) + g.weight
         elif g.kind == "document":
@@ -239,6 +245,7 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
             # a term counts once, whatever the number of occurrences or of languages listing it
             key = (g.name, term_key(t[h.start:h.end]))
             r.offer_terms[key] = max(r.offer_terms.get(key, 0.0), g.weight)
+            r.offer_spans.append((h.start, h.end))
             if g.near_document:
                 r.near_spans.append((h.start, h.end, h))
             if g.name.startswith("price"):
@@ -250,6 +257,7 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
             kind, _, sub = imp.partition(":")
             if kind == "appointment":
                 r.appt = True
+                r.appt_spans.append((h.start, h.end))
             elif kind == "venue":
                 r.venues[sub] = r.venues.get(sub, 0.0) + g.weight
             elif kind == "document":
@@ -304,7 +312,16 @@ def _purpose_words(rules: dict) -> frozenset:
     return _PURPOSE_CACHE[key]
 
 
-def _decide(r: _Tally, t: str, has_price: bool, rules: dict):
+def _near_any(spans: list, others: list, near: int) -> bool:
+    """Is any span of ``others`` within ``near`` characters of a span of ``spans``?"""
+    for s, e in spans[:200]:
+        for os_, oe in others[:200]:
+            if os_ - e <= near and s - oe <= near:
+                return True
+    return False
+
+
+def _decide(r: _Tally, t: str, has_price: bool, rules: dict, prices: list = ()):
     """(category, subtype, rule) from a tally; rule names the decisive rule for the reasons."""
     is_offer = r.offer >= float(rules["offer_min"]) and r.offer > r.negative
     if not is_offer:
@@ -315,12 +332,16 @@ def _decide(r: _Tally, t: str, has_price: bool, rules: dict):
     catalogue = len(specific_docs) >= int(rules.get("catalogue_min_types", 3))
     doc_rule = ("rules.forgery_marker" if r.forgery else "rules.direct_sale" if direct
                 else "rules.document_catalogue" if catalogue else None)
-    # a prefecture / visa-centre procedure sold for a price ("comptez 15 euros pour …")
-    procedure = bool(r.venues) and has_price and r.price_words
+    # a procedure at an office sold for a price ("pour la préfecture de Bobigny, comptez 15 euros pour une
+    # demande de renouvellement"): a price word, a price and at least two venue/procedure words
+    procedure = has_price and r.price_words and sum(r.venues.values()) >= 2
     category, rule = "none", None
     if r.docs and doc_rule and (r.forgery or not r.appt):
         category, rule = "forged_documents", doc_rule
-    elif r.appt:
+    elif r.appt and _near_any(r.appt_spans, r.offer_spans + list(prices),
+                              int(rules.get("appointment_near_chars", 80))):
+        # the offer must be about the appointment: a signal close to an appointment word,
+        # not "sofa for sale … my visa appointment next week"
         category, rule = "appointment_resale", "rules.appointment_offer"
     elif r.docs and doc_rule:
         category, rule = "forged_documents", doc_rule
@@ -358,14 +379,14 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     prices = find_prices(t)
     has_price = bool(prices)
     r = _tally(hits, t, has_price, rules)
-    category, subtype, rule, direct = _decide(r, t, has_price, rules)
+    category, subtype, rule, direct = _decide(r, t, has_price, rules, prices)
     if category == "none" and r.offer >= float(rules["offer_min"]) and r.offer > r.negative:
         # an offer with no (or not enough) topic: look for misspelled topic words
         extra = _fuzzy(lex, t, {h.start for h in hits})
         if extra:
             hits.extend(extra)
             r = _tally(hits, t, has_price, rules)
-            category, subtype, rule, direct = _decide(r, t, has_price, rules)
+            category, subtype, rule, direct = _decide(r, t, has_price, rules, prices)
 
     topic = (1.0 if r.appt or r.docs else 0.0) + (0.5 if r.venues else 0.0) + (1.0 if r.forgery else 0.0)
     margin = topic + r.offer - r.negative

@@ -53,4 +53,5 @@ LINES = [
     (N, "Can someone explain the difference between a residence permit and a visa?", "question"),
     (N, 'Driver wanted, driving licence required, good pay, contact us', "probe: innocent use"),
     (N, 'We sell photo booth prints for passports and ID cards, 10 dollars', "probe: document is the purpose, not what is sold"),
+    (N, "I'm selling my sofa, I have a visa appointment next week and I'm moving", 'probe: unrelated sale'),
 ]

@@ -38,4 +38,5 @@ LINES = [
     (N, "Me pidieron 150 euros por una cita de huellas, no lo hice", "testimony"),
     (N, "Cómo puedo renovar mi pasaporte en el consulado? Gracias", "question"),
     (N, 'Se necesita conductor con carnet de conducir, llamar por la mañana', "probe: innocent use"),
+    (N, 'Vendo mi coche porque tengo cita en extranjería y me voy', 'probe: unrelated sale'),
 ]

@@ -96,4 +96,8 @@ LINES = [
     (N, 'Je propose mon aide pour remplir votre dossier de titre de séjour, 20€', "probe: document is the purpose, not what is sold"),
     (N, "Je propose des cours de conduite pour le permis B, 30€ de l'heure", "probe: document is the purpose, not what is sold"),
     (N, 'Achat de timbre fiscal pour passeport en ligne, 86 euros', "probe: document is the purpose, not what is sold"),
+    (N, "Je vends mes meubles avant mon départ, j'ai enfin eu mon rendez-vous à la préfecture", 'probe: unrelated sale + own appointment'),
+    (N, "Garde d'enfants disponible le mardi, j'ai un rendez-vous à la préfecture le jeudi", 'probe: own appointment'),
+    (N, 'Taxi disponible pour vos trajets au consulat, prix fixe 30€', 'probe: service around the appointment'),
+    (A, 'Je vends mon rendez-vous du 12 mars à la préfecture de Lyon, 50€', "probe: resale of one's own slot"),
 ]
