@@ -930,6 +930,125 @@ def eval_sellers_cmd(
                    f"F1 {r['bcubed']['f1']:.4f}")
 
 
+@app.command("digest")
+def digest_cmd(
+    workspace: WorkspaceOpt = None,
+    send: Annotated[bool, typer.Option("--send", help="Also e-mail it / post it to the webhook as configured.")]
+    = False,
+    list_: Annotated[bool, typer.Option("--list", help="List the digests already written instead.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a digest of what changed since the previous one (HTML + Markdown in digests/), or list them.
+
+    `veille daily` writes one at the end of every run; this command writes one on demand.
+
+    Examples: veille digest -w ~/veille-ws  |  veille digest --list --json
+    """
+    from storage.digest import deliver, list_digests, write_digest
+
+    with open_ws(workspace) as ws:
+        if list_:
+            ds = list_digests(ws)
+            if as_json:
+                print_json(ds)
+                return
+            for d in ds:
+                c = d["counts"]
+                typer.echo(f"{d['day']}\t{d['html_path']}\t{c.get('new_offers', 0)} new offers\t"
+                           f"{c.get('removed', 0)} removed\t{c.get('relisting', 0)} relisting")
+            return
+        res = write_digest(ws)
+        if send:
+            res["delivered"] = deliver(ws, res)
+    res.pop("data", None)
+    if as_json:
+        print_json(res)
+        return
+    c = res["counts"]
+    typer.echo(f"{res['html']}\n{res['md']}\n{c['new_offers']} new offers, {c['new_sellers']} new sellers, "
+               f"{c['removed']} removed, {c['relisting']} relisting alerts")
+    for k, v in (res.get("delivered") or {}).items():
+        typer.echo(f"{k}: {v}")
+
+
+@app.command("purge")
+def purge_cmd(
+    older_than: Annotated[int | None, typer.Option("--older-than", help="Days (default: retention.days).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be removed.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete posts classified `none` not seen for DAYS days, with their now-unreferenced evidence files.
+
+    Offers, unclassified posts and anything held in a case or named in a notice
+    are always kept. A custody entry lists every post and file removed.
+
+    Examples: veille purge --older-than 180 --dry-run  |  veille purge -w ~/veille-ws
+    """
+    from storage.purge import purge
+
+    with open_ws(workspace) as ws:
+        days = older_than if older_than is not None else int(ws.config.get("retention.days", 180))
+        rep = purge(ws, days, dry_run=dry_run)
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"{verb} {rep.posts} post(s), {rep.captures} capture(s), {rep.blobs} file(s) "
+               f"({rep.bytes:,} bytes) last seen before {rep.cutoff}; kept {rep.kept_in_cases} held in a case "
+               "or notice")
+
+
+@app.command("browse")
+def browse_cmd(
+    workspace: WorkspaceOpt = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port on 127.0.0.1 (default: a free one).")] = None,
+) -> None:
+    """Open the workspace database in Datasette, read-only, on 127.0.0.1.
+
+    Every table and column is described; canned queries: new offers today,
+    sellers on 2+ platforms, identifiers shared by 2+ sellers, removed posts,
+    evidence of a post. Full-text search on posts. SHA-256 cells link to the
+    evidence files (shown as text or image, never rendered). Ctrl-C stops it.
+
+    Examples: veille browse -w ~/veille-ws  |  veille browse --port 8001
+    """
+    from storage.browse import prepare, serve
+
+    with open_ws(workspace) as ws:
+        _cmd, _meta, p = prepare(ws, port)
+        typer.echo(f"Datasette on http://127.0.0.1:{p}/veille (Ctrl-C to stop)")
+        code = serve(ws, p)
+    if code:
+        raise typer.Exit(code)
+
+
+@export_app.command("graph")
+def export_graph_cmd(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default graph.FORMAT).")]
+    = None,
+    fmt: Annotated[str, typer.Option("--format", help="gexf (Gephi) or graphml (Maltego, yEd, Cytoscape).")]
+    = "gexf",
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export sellers, accounts, identifiers and platforms as a graph, with link types and weights.
+
+    Third parties never appear: only posts written by sellers are used.
+
+    Examples: veille export graph --format gexf -o sellers.gexf  |  veille export graph --format graphml
+    """
+    from storage.graph import export_graph
+
+    with open_ws(workspace, readonly=True) as ws:
+        res = export_graph(ws, output or Path(f"graph.{fmt}"), fmt)
+    if as_json:
+        print_json(res)
+        return
+    typer.echo(f"{res['path']}: {res['nodes']} nodes ({', '.join(f'{k} {v}' for k, v in res['nodes_by_type'].items())}),"
+               f" {res['edges']} edges ({', '.join(f'{k} {v}' for k, v in res['edges_by_type'].items())})")
+
+
 # ---------------------------------------------------------------- telegram (issue 5)
 telegram_app = _typer("Telegram with an account (Telethon): login, watch, backfill, discover, search.")
 app.add_typer(telegram_app, name="telegram")
