@@ -30,9 +30,11 @@ All components follow the Zyte pattern: ``from_crawler()`` reads the settings,
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,34 @@ from .items import AdItem, BlockedItem, FetchErrorItem, PageItem, RemovedItem
 from .wsstate import workspace
 
 log = logging.getLogger("veille.spiders.pipelines")
+
+
+#: Blob writes (each one fsyncs a file and its folder) run on a small thread pool, and every database
+#: write on one dedicated thread (one SQLite connection, one writer), so the reactor keeps downloading and
+#: parsing while evidence is being made durable.
+_BLOB_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="veille-blobs")
+_DB_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veille-db")
+
+
+async def in_blob_pool(fn, *args):
+    return await asyncio.wrap_future(_BLOB_POOL.submit(fn, *args))
+
+
+async def in_db_thread(fn, *args):
+    return await asyncio.wrap_future(_DB_POOL.submit(fn, *args))
+
+
+def db_call(fn, *args):
+    """Run a database call on the database thread and wait for it (from reactor callbacks and signals)."""
+    return _DB_POOL.submit(fn, *args).result()
+
+
+def _put_blobs(ws, capture: Capture) -> None:
+    """Write a capture's bytes to the evidence store (before its database transaction)."""
+    for a in capture.artifacts:
+        if a.data is not None and not a.sha256:
+            a.sha256 = ws.store.put_bytes(a.data)
+            a.size = len(a.data)
 
 
 def _results(crawler) -> list[dict]:
@@ -112,8 +142,8 @@ class MediaPipeline:
             return None
         body = bytes(resp.body)
         ws = workspace(self.workspace_path)
-        sha = ws.store.put_bytes(body)
-        phash, mime = perceptual_hash(body)
+        sha = await in_blob_pool(ws.store.put_bytes, body)
+        phash, mime = await in_blob_pool(perceptual_hash, body)
         ctype = (resp.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
         entry = {"url": url, "sha256": sha, "kind": "image", "size": len(body), "mime": mime or ctype or None,
                  "phash": phash}
@@ -156,36 +186,43 @@ class StoragePipeline:
     def _inc(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"veille/{key}", n)
 
-    def process_item(self, item):
+    async def process_item(self, item):
         try:
             if isinstance(item, AdItem):
-                self._ad(item)
+                cap = self._ad_capture(item)
+                await in_blob_pool(_put_blobs, self.ws, cap)
+                await in_db_thread(self._ad, item, cap)
             elif isinstance(item, PageItem):
                 if self.store_listings:
-                    add_capture(self.ws, item.evidence.to_capture(kind="fetch", note=item.note or f"{item.kind} page",
-                                                                  extra={"page": item.kind, "site": item.site}))
+                    cap = item.evidence.to_capture(kind="fetch", note=item.note or f"{item.kind} page",
+                                                   extra={"page": item.kind, "site": item.site})
+                    await in_blob_pool(_put_blobs, self.ws, cap)
+                    await in_db_thread(add_capture, self.ws, cap)
                 self._inc("pages")
             elif isinstance(item, RemovedItem):
-                self._removed(item)
+                await in_db_thread(self._removed, item)
             elif isinstance(item, BlockedItem):
-                self._blocked(item)
+                await in_db_thread(self._blocked, item)
             elif isinstance(item, FetchErrorItem):
-                self._error(item)
+                await in_db_thread(self._error, item)
         except Exception as exc:  # noqa: BLE001 - a storage failure is reported, the crawl goes on
             log.exception("storing %s failed", type(item).__name__)
             _errors(self.crawler).append(f"store {type(item).__name__}: {type(exc).__name__}: {exc}")
             self._inc("store_errors")
         return item
 
-    def _ad(self, item: AdItem) -> None:
-        from storage.ingest import ingest
-
+    def _ad_capture(self, item: AdItem) -> Capture:
         kind = "recapture" if item.recapture else "fetch"
         cap = item.evidence.to_capture(kind=kind, extra={"site": item.site, "missing_fields": item.missing_fields})
         for m in item.post.media:
             if m.get("sha256") and m.get("size") is not None:
                 cap.artifacts.append(Artifact(role="media", sha256=m["sha256"], size=m["size"], mime=m.get("mime"),
                                               extra={"url": m.get("url"), "phash": m.get("phash")}))
+        return cap
+
+    def _ad(self, item: AdItem, cap: Capture) -> None:
+        from storage.ingest import ingest
+
         before = None
         if item.recapture and item.post_id:
             before = self.ws.db.execute("select title, text, price from posts where id = ?",
@@ -304,7 +341,9 @@ class ScreenshotPipeline:
                           artifacts=[Artifact(role="screenshot", data=png, mime="image/png", name="screenshot.png",
                                               extra={"banner": banner, "full_page": True})],
                           extra={"site": item.site, "banner": banner})
-            add_capture(workspace(self.workspace_path), cap, post_id=item.post_id)
+            ws = workspace(self.workspace_path)
+            await in_blob_pool(_put_blobs, ws, cap)
+            await in_db_thread(add_capture, ws, cap, item.post_id)
             self.crawler.stats.inc_value("veille/screenshots")
         except Exception as exc:  # noqa: BLE001 - a failed screenshot is reported, the item is kept
             log.warning("screenshot of %s failed: %s: %s", url, type(exc).__name__, exc)
@@ -343,8 +382,8 @@ class RunRecorder:
 
     def spider_opened(self, spider):
         if self.run_kind != "none":
-            self.run_id = start_run(workspace(self.workspace_path), getattr(spider, "site", spider.name),
-                                    self.run_kind)
+            self.run_id = db_call(start_run, workspace(self.workspace_path), getattr(spider, "site", spider.name),
+                                  self.run_kind)
 
     def spider_error(self, failure, response, spider):
         _errors(self.crawler).append(f"parse error on {response.url}: {failure.getErrorMessage()}"[:500])
@@ -380,7 +419,8 @@ class RunRecorder:
         rep = self.summary(reason)
         if self.run_id is not None:
             try:
-                finish_run(workspace(self.workspace_path), self.run_id, rep["status"], rep["items"], rep["error"])
+                db_call(finish_run, workspace(self.workspace_path), self.run_id, rep["status"], rep["items"],
+                        rep["error"])
             except Exception:  # noqa: BLE001
                 log.exception("could not close run %s", self.run_id)
         if self.report_dir:

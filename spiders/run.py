@@ -57,6 +57,7 @@ class SiteResult:
     recaptured: int = 0
     media: int = 0
     screenshots: int = 0
+    screenshot_errors: int = 0
     requests: int = 0
     backoffs: int = 0
     error: str | None = None

@@ -1,0 +1,240 @@
+"""Crawl throughput: full veille pipeline vs a bare Scrapy spider, on a local site of N ad pages.
+
+Usage::
+
+    .venv/bin/python bench/crawl_bench.py [--ads 5000] [--per-page 50] [--concurrency 16] [--shots 20]
+
+A local fixture site (127.0.0.1, one thread per connection) serves N
+leboncoin-style ad pages (``__NEXT_DATA__`` + ``data-qa-id`` markup, one image
+each, half of them resale offers) behind result pages of ``--per-page`` links.
+In the same run, side by side:
+
+(a) ``spiders.run.crawl`` with the shipped leboncoin profile (base URL
+    overridden): parse, classify, extract, store the post, the raw page, the
+    headers and the image (SHA-256 + perceptual hash) with custody entries;
+    no screenshots;
+(b) a bare ``scrapy.Spider`` that follows the same result pages and yields
+    ``{"url": ...}`` for every ad page, with no pipeline;
+
+both with the same concurrency, no delay, robots.txt on. The ratio is
+(a) ads/s divided by (b) ads/s (target: >= 0.5). Then ``--shots`` positive ads
+are crawled with screenshots on and off to give screenshots per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TEXTS = [
+    ("Vends rendez-vous préfecture", "Je vends un rendez-vous préfecture pour titre de séjour, 150 euros, "
+     "contact WhatsApp +33 6 39 98 12 34."),
+    ("Vélo de ville", "Vélo de ville en bon état, pneus neufs, 120 euros."),
+    ("Créneau naturalisation", "Créneau de dépôt naturalisation à vendre, 200 euros, tel 06 39 98 45 67."),
+    ("Table en chêne", "Table en chêne massif, six places, à venir chercher."),
+]
+
+
+def _png(seed: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (96, 96), (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256))
+    ImageDraw.Draw(im).ellipse([seed % 30, seed % 20, 60 + seed % 30, 70], fill=(250, 250, 250))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def ad_page(i: int) -> bytes:
+    title, text = TEXTS[i % len(TEXTS)]
+    title = f"{title} n°{i}"
+    ad = {"list_id": 100000 + i, "subject": title, "body": text, "price": [100 + i % 300],
+          "first_publication_date": "2026-11-20 10:00:00", "images": {"urls_large": [f"/img/{i}.jpg"]},
+          "owner": {"user_id": f"u{i % 700}", "name": f"Vendeur {i % 700}"}, "location": {"city_label": "Paris"}}
+    nd = json.dumps({"props": {"pageProps": {"ad": ad}}}, ensure_ascii=False).replace("</", "<\\/")
+    filler = "".join(f"<li>Caractéristique {k} de l'annonce {i}</li>" for k in range(40))  # ~ a real page's weight
+    return (f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>{escape(title)}</title></head><body>'
+            f'<h1 data-qa-id="adview_title">{escape(title)}</h1><div data-qa-id="adview_price">{100 + i % 300} €</div>'
+            f'<div data-qa-id="adview_description_container"><p>{escape(text)}</p></div><ul>{filler}</ul>'
+            f'<script id="__NEXT_DATA__" type="application/json">{nd}</script></body></html>').encode()
+
+
+def make_server(n_ads: int, per_page: int) -> ThreadingHTTPServer:
+    pngs = [_png(k) for k in range(16)]
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def _send(self, code, body, ctype="text/html; charset=utf-8"):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):  # noqa: N802
+            u = urlsplit(self.path)
+            p = u.path
+            if p == "/robots.txt":
+                return self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+            if p.endswith("/recherche"):
+                page = int(parse_qs(u.query).get("page", ["1"])[0])
+                lo, hi = (page - 1) * per_page, min(page * per_page, n_ads)
+                links = "".join(f'<a data-qa-id="aditem_container" href="/b/ad/services/{100000 + i}">ad</a>'
+                                for i in range(lo, hi))
+                nxt = f'<a data-qa-id="pagination_next" href="/b/recherche?page={page + 1}">next</a>' \
+                    if hi < n_ads else ""
+                return self._send(200, f"<html><body>{links}{nxt}</body></html>".encode())
+            if "/ad/services/" in p:
+                i = int(p.rsplit("/", 1)[1]) - 100000
+                return self._send(200, ad_page(i)) if 0 <= i < n_ads else self._send(404, b"gone")
+            if "/img/" in p:
+                i = int(p.rsplit("/", 1)[1].split(".")[0])
+                return self._send(200, pngs[i % 16], "image/jpeg")
+            return self._send(404, b"not found")
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+# ------------------------------------------------------------------ (b) bare spider, run in a child process
+def bare(base: str, pages: int, concurrency: int, out: str) -> None:
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    counter = {"n": 0}
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+
+        async def start(self):
+            yield scrapy.Request(f"{base}/recherche?page=1", callback=self.parse_list, meta={"page": 1})
+
+        def parse_list(self, response):
+            for href in response.css("a[data-qa-id=aditem_container]::attr(href)").getall():
+                yield response.follow(href, self.parse_ad)
+            nxt = response.css("a[data-qa-id=pagination_next]::attr(href)").get()
+            if nxt and response.meta["page"] < pages:
+                yield response.follow(nxt, self.parse_list, meta={"page": response.meta["page"] + 1})
+
+        def parse_ad(self, response):
+            counter["n"] += 1
+            yield {"url": response.url}
+
+    proc = CrawlerProcess({"LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 0,
+                           "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+                           "AUTOTHROTTLE_ENABLED": False, "COOKIES_ENABLED": False,
+                           "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
+    proc.crawl(Bare)
+    t0 = time.monotonic()
+    proc.start()
+    Path(out).write_text(json.dumps({"items": counter["n"], "seconds": time.monotonic() - t0}))
+
+
+def run_bare(base: str, pages: int, concurrency: int) -> tuple[int, float]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        out = fh.name
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out], check=True,
+                   cwd=ROOT)
+    wall = time.monotonic() - t0
+    data = json.loads(Path(out).read_text())
+    os.unlink(out)
+    return data["items"], wall
+
+
+def new_ws(root: Path):
+    from storage import Workspace, init_workspace
+
+    ws, _ = init_workspace(root)
+    ws.close()
+    cfg = root / "veille.toml"
+    cfg.write_text(cfg.read_text("utf-8").replace("download_delay = 2.0", "download_delay = 0.0"), "utf-8")
+    return Workspace.open(root)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--bare":
+        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ads", type=int, default=5000)
+    ap.add_argument("--per-page", type=int, default=50)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--shots", type=int, default=20)
+    ap.add_argument("--no-images", action="store_true", help="full pipeline without image downloads")
+    args = ap.parse_args()
+    from spiders.run import crawl
+
+    srv = make_server(args.ads, args.per_page)
+    base = f"http://127.0.0.1:{srv.server_address[1]}/b"
+    pages = -(-args.ads // args.per_page)
+    settings = {"CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
+                "AUTOTHROTTLE_ENABLED": False, "VEILLE_DOWNLOAD_IMAGES": not args.no_images}
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
+        n_bare, t_bare = run_bare(base, pages, args.concurrency)
+        ws = new_ws(Path(tmp) / "full")
+        t0 = time.monotonic()
+        rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=pages, base_urls={"leboncoin": base},
+                    screenshots=False, settings=settings)
+        t_full = time.monotonic() - t0
+        r = rep.sites["leboncoin"]
+        n_posts = ws.db.execute("select count(*) from posts").fetchone()[0]
+        n_pos = ws.db.execute("select count(*) from posts where category != 'none'").fetchone()[0]
+        n_blobs = ws.db.execute("select count(*) from blobs").fetchone()[0]
+        ws.close()
+        results["bare"] = {"ads": n_bare, "seconds": round(t_bare, 1), "ads_per_s": round(n_bare / t_bare, 1)}
+        results["full"] = {"ads": r.items, "posts": n_posts, "positive": n_pos, "blobs": n_blobs,
+                           "media": r.media, "status": r.status, "seconds": round(t_full, 1),
+                           "ads_per_s": round(r.items / t_full, 1)}
+        results["ratio_full_over_bare"] = round((r.items / t_full) / (n_bare / t_bare), 3)
+        if args.shots:
+            per = args.shots * 2  # half of the ads are offers
+            shot_pages = 1
+            srv2 = make_server(per, per)
+            base2 = f"http://127.0.0.1:{srv2.server_address[1]}/b"
+            times = {}
+            for on in (False, True):
+                ws2 = new_ws(Path(tmp) / f"shots-{on}")
+                t0 = time.monotonic()
+                rep2 = crawl(ws2, ["leboncoin"], keywords=["rdv"], max_pages=shot_pages,
+                             base_urls={"leboncoin": base2}, screenshots=on, settings=settings)
+                times[on] = (time.monotonic() - t0, rep2.sites["leboncoin"])
+                ws2.close()
+            n_shots = times[True][1].screenshots
+            extra = max(times[True][0] - times[False][0], 1e-6)
+            results["screenshots"] = {"taken": n_shots, "errors": times[True][1].screenshot_errors,
+                                      "crawl_seconds_with": round(times[True][0], 1),
+                                      "crawl_seconds_without": round(times[False][0], 1),
+                                      "per_minute_marginal": round(n_shots / extra * 60, 1),
+                                      "per_minute_overall": round(n_shots / times[True][0] * 60, 1)}
+            srv2.shutdown()
+    srv.shutdown()
+    results["settings"] = {"ads": args.ads, "per_page": args.per_page, "concurrency": args.concurrency,
+                           "images": not args.no_images, "cpus": os.cpu_count()}
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
