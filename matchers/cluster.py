@@ -520,7 +520,9 @@ def cluster(
         if len(roots) < 2:
             continue
         k = len(roots)
-        w = identifier_weight(k, s, KIND_BASE.get(ns, 1.0))
+        # incremental runs see only part of the store: the store-wide author count is a floor
+        k_eff = max(k, author_counts.get(key, 0)) if author_counts else k
+        w = identifier_weight(k_eff, s, KIND_BASE.get(ns, 1.0))
         ev = {"kind": ns, "value": v, "authors": n_authors(key), "sellers": k}
         reps = list(roots.values())
         if w >= s.merge_threshold:

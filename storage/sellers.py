@@ -343,11 +343,15 @@ def _candidates(db, new_posts, key_rows, s):
             reps.setdefault(seller_of.get(pid) or -pid, pid)
         if len(reps) < cap_sellers:  # a key shared by more sellers makes no comparison: skip it
             cand.update(reps.values())
-    # distinct authors of each identifier in the whole store (stops counting past the cap)
+    _temp_ids(db, "_cl_cand", cand)
+    cposts, cfacts = _load_posts(db, "_cl_cand")
+    # distinct authors of each identifier of the loaded posts (new AND candidates: two candidates may share
+    # an agency number that looks rare among the few posts loaded) in the whole store, counting stops past
+    # the cap
     common = load_common()
     author_counts: dict[str, int] = {}
     seen_keys = set()
-    for p in new_posts:
+    for p in (*new_posts, *cposts):
         for _ns, _v, key in identifier_keys(p, common):
             if key in seen_keys:
                 continue
@@ -356,8 +360,6 @@ def _candidates(db, new_posts, key_rows, s):
                           [stable_key(key), s.max_authors_per_identifier + 1]).fetchone()[0]
             if n:
                 author_counts[key] = n
-    _temp_ids(db, "_cl_cand", cand)
-    cposts, cfacts = _load_posts(db, "_cl_cand")
     from matchers import minhash
 
     sigs = np.full((len(cposts), minhash.NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)

@@ -248,3 +248,18 @@ def test_common_number_links_nobody_in_full_and_incremental_runs(workspace):
     emoji = [add(ws, f"e{i}", p, "😀😀😀", "🔥🔥🔥") for i, p in enumerate(["snapchat", "instagram"])]
     update_clusters(ws)
     assert seller_of(ws, emoji[0]) != seller_of(ws, emoji[1])
+
+
+def test_incremental_run_counts_authors_of_identifiers_shared_by_candidates(workspace):
+    """Two known sellers sharing an agency number (12 authors) must not merge because a new post
+    happens to load both of them through unrelated keys (where the number looks rare)."""
+    ws = workspace
+    agency = "+33199000888"
+    a = add(ws, "a", "telegram", "zz_alpha_one", TEXT.format(p=60) + f" agence {agency}", agency)
+    b = add(ws, "b", "instagram", "rdv_prefecture_93", f"Autre annonce sans rapport, agence {agency}", agency)
+    others = [add(ws, f"o{i}", "leboncoin", f"u{i}", f"annonce {i} agence {agency}", agency) for i in range(10)]
+    update_clusters(ws)
+    assert len({seller_of(ws, p) for p in [a, b, *others]}) == 12
+    add(ws, "n", "snapchat", "rdv.prefecture93", TEXT.format(p=70) + " !!")
+    update_clusters(ws)
+    assert seller_of(ws, a) != seller_of(ws, b)
