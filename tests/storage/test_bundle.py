@@ -206,6 +206,7 @@ def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
 
     k = bytes.fromhex(json.loads(key.read_text())["key_hex"])
     assert Redactor(key=k).pseudonym("handle", "jeanne_b_77") == handle_ps
+    assert all(k.hex() not in t for t in texts.values())  # the key never travels with the bundle
     assert verify_bundle(res.path).ok
 
 
