@@ -364,7 +364,15 @@ def _import_file(ws, path: Path) -> int:
         return rep.imported + rep.updated
     if path.is_dir() or path.name.endswith(".json"):
         imp = _optional("telegram_watch.export", "import_export", "import_telegram_export")
-        return _count(imp(ws, path))
+        # A sellers.txt next to result.json names the sellers (from_id or display name, one a line);
+        # everyone else in the export is a third party.
+        folder = path if path.is_dir() else path.parent
+        sellers_file = folder / "sellers.txt"
+        sellers = []
+        if sellers_file.is_file():
+            sellers = [ln.strip() for ln in sellers_file.read_text("utf-8", "replace").splitlines()
+                       if ln.strip() and not ln.lstrip().startswith("#")][:1000]
+        return _count(imp(ws, path, sellers=sellers) if sellers else imp(ws, path))
     if path.suffix.lower() in (".html", ".htm"):
         imp = _optional("spiders.run", "import_html", "import_pages")
         return _count(imp(ws, [path]))

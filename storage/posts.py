@@ -174,6 +174,13 @@ def _write_entities(db, post_id: int, entities) -> None:
 def save_post(ws, post: Post, capture: Capture | None = None, verdict=None, entities=None,
               alert_on_offer: bool = True) -> SaveResult:
     """Save a post (new or new version), its capture, verdict and entities atomically."""
+    # --- pseudonymised mode (issue 9, storage/pseudonymise.py): with workspace.pseudonymise_third_parties,
+    # third parties' identifiers are replaced by keyed pseudonyms before anything is stored.
+    if ws.config.get("workspace.pseudonymise_third_parties", False):
+        from .pseudonymise import pseudonymise_post
+
+        post, entities = pseudonymise_post(ws, post, entities)
+    # ---
     key = post.dedupe_key()
     if capture is not None:
         store_artifacts(ws, capture)
