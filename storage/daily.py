@@ -16,8 +16,8 @@ One run, in order:
 
 A :class:`~storage.lock.FileLock` in the workspace (``daily.lock``) keeps two
 runs from overlapping; a stale lock is taken over with a message. The exit code
-is non-zero when a source or a stage failed (blocked sources too when
-``daily.fail_on_blocked``).
+is non-zero when a source or a stage failed, even partly (blocked sources too
+when ``daily.fail_on_blocked``).
 
 A part another package provides that is not installed is reported as
 ``unavailable`` on its own line; it is not a failure.
@@ -83,7 +83,7 @@ class DailyReport:
 
     @property
     def failed(self) -> list[Step]:
-        bad = {"failed", "blocked"} if self.fail_on_blocked else {"failed"}
+        bad = {"failed", "partial", "blocked"} if self.fail_on_blocked else {"failed", "partial"}
         return [s for s in self.steps if s.status in bad]
 
     @property
@@ -289,15 +289,16 @@ def source_classifieds(ws, step: Step, base_urls: dict[str, str], reporter: Repo
             st = _get(r, "status", "ok")
             if st in ("failed", "blocked", "error"):
                 bad.append(f"{site}: {st}" + (f" ({_get(r, 'error')})" if _get(r, "error") else ""))
-        step.data["sites"] = {k: (r if isinstance(r, dict) else getattr(r, "__dict__", str(r)))
+        step.data["sites"] = {k: (r if isinstance(r, dict) else r.to_dict() if hasattr(r, "to_dict") else str(r))
                               for k, r in per_site.items()}
     step.detail = f"{len(sites)} site(s): {', '.join(sites)}"
     if bad:
-        blocked_only = all(": blocked" in b for b in bad)
-        step.status = "blocked" if blocked_only and len(bad) == len(sites) else "partial"
+        failed = [b for b in bad if ": blocked" not in b]
         step.error = "; ".join(bad)
-        if len(bad) == len(sites) and not blocked_only:
-            step.status = "failed"
+        if failed:  # some site failed: the source failed (partly)
+            step.status = "failed" if len(failed) == len(sites) else "partial"
+        else:  # only blocks: reported, counted as failure only with daily.fail_on_blocked
+            step.status = "blocked"
 
 
 TELEGRAM_WEB = (("telegram_watch.preview", ("crawl_channels",)), ("spiders.run", ("crawl_channels",)))
@@ -338,18 +339,17 @@ def source_telegram_web(ws, step: Step, channels: list[str], base_url: str | Non
 
 
 def source_telegram_backfill(ws, step: Step, channels: list[str]) -> None:
-    backfill = _optional("telegram_watch.backfill", "backfill_channels", "backfill")
-    total = 0
+    """Telethon history of each channel (telegram_watch.commands.backfill), resuming after the last message."""
+    backfill = _optional("telegram_watch.commands", "backfill")
+    reps = backfill(ws, channels) or []
     errors = []
-    for ch in channels:
-        try:
-            total += _count(backfill(ws, ch))
-        except VeilleError as exc:  # one channel's failure stops no other
-            errors.append(f"{ch}: {exc}")
-    step.items = total
+    for r in reps:
+        step.items += int(_get(r, "imported", 0) or 0) + int(_get(r, "updated", 0) or 0)
+        if _get(r, "status") in ("failed", "blocked"):
+            errors.append(f"{_get(r, 'chat')}: {_get(r, 'error') or _get(r, 'status')}")
     step.detail = f"{len(channels)} channel(s)"
     if errors:
-        step.status = "partial" if len(errors) < len(channels) else "failed"
+        step.status = "partial" if len(errors) < max(len(reps), 1) else "failed"
         step.error = "; ".join(errors)
 
 

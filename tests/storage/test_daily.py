@@ -120,11 +120,11 @@ def test_lock_blocks_a_concurrent_run(workspace):
     lock = FileLock(workspace.path(daily.LOCK_NAME)).acquire()
     try:
         with pytest.raises(LockedError, match="another daily run is in progress"):
-            daily.run_daily(workspace, reporter=_quiet(), send=False)
+            daily.run_daily(workspace, reporter=_quiet(), send=False, only={"inbox"})
     finally:
         lock.release()
     assert not workspace.path(daily.LOCK_NAME).exists()
-    daily.run_daily(workspace, reporter=_quiet(), send=False)  # free again
+    daily.run_daily(workspace, reporter=_quiet(), send=False, only={"inbox"})  # free again
 
 
 def test_lock_held_by_another_process_cli(workspace, runner, cli_app):
@@ -134,7 +134,7 @@ def test_lock_held_by_another_process_cli(workspace, runner, cli_app):
         "time.sleep(60)")], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     try:
         assert holder.stdout.readline().strip() == "locked"
-        res = runner.invoke(cli_app, ["daily", "-w", str(workspace.root), "--no-send"])
+        res = runner.invoke(cli_app, ["daily", "-w", str(workspace.root), "--no-send", "--only", "inbox"])
         assert res.exit_code == 1
         assert "another daily run is in progress" in res.output
         assert f"PID {holder.pid}" in res.output
@@ -149,7 +149,7 @@ def test_stale_lock_dead_pid_is_taken_over(workspace):
     workspace.path(daily.LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename,
                                                            "created": time.time(), "at": "2026-11-22T03:00:00Z"}))
     r = _quiet()
-    rep = daily.run_daily(workspace, reporter=r, send=False)
+    rep = daily.run_daily(workspace, reporter=r, send=False, only={"inbox"})
     assert any("took over a stale lock" in m and f"process {dead.pid} is no longer running" in m
                for m in rep.messages)
     assert any("took over a stale lock" in line for line in r.lines)
@@ -160,7 +160,7 @@ def test_stale_lock_too_old_is_taken_over(workspace):
     # a live process (this one) but a lock older than daily.lock_stale_hours: a hung run
     workspace.path(daily.LOCK_NAME).write_text(json.dumps({"pid": os.getppid(), "host": os.uname().nodename,
                                                            "created": time.time() - 13 * 3600, "at": "old"}))
-    rep = daily.run_daily(workspace, reporter=_quiet(), send=False)
+    rep = daily.run_daily(workspace, reporter=_quiet(), send=False, only={"inbox"})
     assert any("hours old" in m for m in rep.messages)
 
 
@@ -203,7 +203,30 @@ def test_parse_base_urls():
 
 
 def test_plain_log_lines_when_not_a_terminal(workspace, runner, cli_app):
-    res = runner.invoke(cli_app, ["daily", "-w", str(workspace.root), "--no-send"])
+    res = runner.invoke(cli_app, ["daily", "-w", str(workspace.root), "--no-send", "--only", "inbox"])
     assert res.exit_code == 0, res.output
     assert "[stage] digest: OK" in res.output
     assert "digest " in res.output
+
+
+def test_backfill_runs_only_with_a_session(workspace, monkeypatch):
+    import telegram_watch.commands as tgc
+
+    ws = configure(workspace, {"telegram.channels": ["chan_a", "chan_b"]})
+    seen = []
+
+    def fake_backfill(ws_, channels, **kw):
+        seen.append(list(channels))
+        return [{"chat": "chan_a", "status": "ok", "imported": 4, "updated": 1},
+                {"chat": "chan_b", "status": "failed", "error": "FloodWait of 3600 s"}]
+
+    monkeypatch.setattr(tgc, "backfill", fake_backfill)
+    monkeypatch.setattr(daily, "telegram_web_crawler", lambda: (lambda ws_, ch, base_url=None: {"items": 0}))
+    rep = daily.run_daily(ws, reporter=_quiet(), send=False, only={"backfill"})
+    assert rep.step("telegram backfill") is None and seen == []  # no session file: no backfill
+    ws.path("telegram.session").write_bytes(b"x")
+    rep = daily.run_daily(ws, reporter=_quiet(), send=False, only={"backfill"})
+    st = rep.step("telegram backfill")
+    assert seen == [["chan_a", "chan_b"]] and st.items == 5
+    assert st.status == "partial" and "FloodWait" in st.error
+    ws.close()
