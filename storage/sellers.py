@@ -122,7 +122,7 @@ def _load_posts(db, table: str) -> tuple[list, dict[int, dict]]:
         posts.append(ClusterPost(pid, platform or "", author, body, idents, _media_phashes(media),
                                  prices.get(pid, []),
                                  [v for k, v in idents if k in ("telegram", "snapchat", "instagram", "tiktok")]))
-        facts[pid] = {"seller_id": seller_id, "sha": sha}
+        facts[pid] = (seller_id, sha)
     return posts, facts
 
 
@@ -227,6 +227,8 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         _temp_ids(db, "_cl_new", new_ids)
         new_posts, new_facts = _load_posts(db, "_cl_new")
         new_sigs, norm_lens = _signatures(new_posts)
+        for p in new_posts:  # texts are not needed any more (spans are computed for the text links only)
+            p.text = ""
         # incremental runs look the new posts' keys up; full runs only store them (in chunks, below)
         key_rows = [] if full else _post_keys(new_posts, new_sigs, s, norm_lens)
         if progress:
@@ -239,16 +241,19 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         sigs = new_sigs if not cand_posts else np.vstack([new_sigs, cand_sigs])
         facts = {**new_facts, **cand_facts}
         if full:
-            previous = {pid: f["seller_id"] for pid, f in new_facts.items() if f["seller_id"] is not None}
+            previous = {pid: f[0] for pid, f in new_facts.items() if f[0] is not None}
             decisions = _decisions(db)
             pre = None
         else:
-            previous = {pid: f["seller_id"] for pid, f in cand_facts.items() if f["seller_id"] is not None}
+            previous = {pid: f[0] for pid, f in cand_facts.items() if f[0] is not None}
             decisions = _decisions(db, previous)
             pre = previous
         lens = norm_lens + [len(minhash.normalise_text(p.text)) for p in cand_posts]
+        for p in cand_posts:
+            p.text = ""
         res = cluster(posts, s, decisions=decisions, preclustered=pre, author_counts=author_counts,
-                      signatures=sigs, text_lengths=lens)
+                      signatures=sigs, text_lengths=lens, explain_text=False)
+        _add_text_spans(db, res.links)
         rep.stats = res.stats
 
         before_platforms = _platforms(db, None if full else set(previous.values()))
@@ -281,7 +286,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
                                 key_rows)
         db.conn.executemany(
             "insert or replace into cluster_posts(post_id, sig, content_sha256, clustered_at) values (?,?,?,?)",
-            ((p.id, new_sigs[i].tobytes(), facts[p.id]["sha"], now) for i, p in enumerate(new_posts)))
+            ((p.id, new_sigs[i].tobytes(), facts[p.id][1], now) for i, p in enumerate(new_posts)))
         affected = set(assignment.values()) | {m for g in merges for m in g["merged"]}
         if full:
             affected |= set(before_platforms)
@@ -301,6 +306,20 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             "sellers_total": rep.sellers_total, "settings": asdict(s)},
             subject_type="run", subject_id=run_id)
     return rep
+
+
+def _add_text_spans(db, links) -> None:
+    """Fill the shared passages of the text links from the stored texts (title + text, as clustered)."""
+    from matchers.cluster import text_spans
+
+    tl = [lk for lk in links if lk.type == "text" and "spans" not in lk.evidence]
+    if not tl:
+        return
+    _temp_ids(db, "_cl_txt", {p for lk in tl for p in (lk.post_a, lk.post_b)})
+    texts = {pid: (f"{t}\n{x}" if t and x else (t or x or "")) for pid, t, x in db.conn.execute(
+        "select p.id, p.title, p.text from posts p join _cl_txt t on t.id = p.id")}
+    for lk in tl:
+        lk.evidence["spans"] = text_spans(texts.get(lk.post_a, ""), texts.get(lk.post_b, ""))
 
 
 def _signatures(posts, chunk: int = 50_000) -> tuple[np.ndarray, list[int]]:
