@@ -186,6 +186,35 @@ def _build_table() -> tuple[dict[int, str], re.Pattern]:
 _TABLE, _ALL_RUNS = _build_table()
 _CHANGING_SET = frozenset(chr(cp) for cp, v in _TABLE.items() if len(v) != 1) | frozenset(
     chr(cp) for lo, hi in _RANGES for cp in range(lo, hi) if len(chr(cp).lower()) != 1)
+
+
+def _build_cp1252() -> tuple[bytes, re.Pattern]:
+    """A byte table folding Windows-1252 text (Western European: accents, €, ’, « », œ …) in one
+    ``bytes.translate``, and the bytes it cannot fold 1:1 (œ, ß, ½, soft hyphen …: the slow path)."""
+    table = bytearray(range(256))
+    slow = []
+    for v in range(128, 256):
+        try:
+            ch = bytes([v]).decode("cp1252")
+        except UnicodeDecodeError:
+            continue
+        f = ch.translate(_TABLE).lower()
+        try:
+            fb = f.encode("cp1252")
+        except UnicodeEncodeError:
+            fb = b""
+        if len(f) != 1 or len(fb) != 1 or ch in _CHANGING_SET:
+            slow.append(v)
+        else:
+            table[v] = fb[0]
+    for v in range(128):
+        f = chr(v).translate(_TABLE).lower()
+        table[v] = ord(f)
+    return bytes(table), re.compile(b"[" + b"".join(re.escape(bytes([v])) for v in slow) + b"]")
+
+
+_CP1252_TABLE, _CP1252_SLOW = _build_cp1252()
+_FAST_WESTERN = True  # tests turn it off to check both paths agree
 _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]")
 _LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -350,9 +379,20 @@ def normalize(text: str) -> Normalized:
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
     passes: list[_Pass] = []
+    cp1252 = None
     if text.isascii():
         t = text.translate(_TABLE)  # CPython's fast path for ASCII
-    else:
+    elif _FAST_WESTERN:
+        try:
+            cp1252 = text.encode("cp1252")
+        except UnicodeEncodeError:
+            cp1252 = None
+        if cp1252 is not None and _CP1252_SLOW.search(cp1252):
+            cp1252 = None
+    if cp1252 is not None:
+        # Western European text (accents, €, ’, « »): every character folds 1:1, in C
+        t = cp1252.translate(_CP1252_TABLE).decode("cp1252")
+    elif not text.isascii():
         # One pass over the runs of characters that need the table (accents, zero-width, ligatures,
         # non-ASCII punctuation …; much faster than str.translate over a whole non-ASCII text),
         # recording the runs whose length changes; then lower() in C for everything else (1:1).

@@ -147,3 +147,20 @@ def test_cheap_hints_never_hide_a_real_match():
         if N._LEET_RE.search(t):
             assert N._LEET_HINT.search(t), s
     assert normalize("aа").text in ("aa", "аа")
+
+
+def test_western_fast_path_agrees_with_the_general_path(monkeypatch):
+    import matchers.normalize as N
+
+    rnd = random.Random(9)
+    pool = [bytes([v]).decode("cp1252") for v in range(32, 256) if v not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)]
+    pool += list("abcrdv pref 3@$!.")
+    for _ in range(3000):
+        s = "".join(rnd.choice(pool) for _ in range(rnd.randint(1, 20)))
+        monkeypatch.setattr(N, "_FAST_WESTERN", True)
+        a = N.normalize(s)
+        monkeypatch.setattr(N, "_FAST_WESTERN", False)
+        b = N.normalize(s)
+        assert (a.text, a.joined) == (b.text, b.joined), s
+        for i in range(0, len(a.text) + 1, 2):
+            assert a.to_original(i, len(a.text)) == b.to_original(i, len(b.text)), s
