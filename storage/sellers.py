@@ -91,8 +91,14 @@ def _media_phashes(media_json: str | None) -> list[str]:
     return out
 
 
-def _load_posts(db, table: str) -> tuple[list, dict[int, dict]]:
-    """ClusterPosts for the post ids in temp ``table``, plus their rows' extra facts."""
+def _load_posts(db, table: str, sign: bool = False, chunk: int = 50_000):
+    """ClusterPosts for the post ids in temp ``table``, plus their rows' (seller_id, content hash).
+
+    With ``sign``, also their MinHash signatures and normalised-text lengths, computed chunk by chunk
+    while loading, and the texts are dropped (bounded memory on full runs): returns
+    ``(posts, facts, signatures, lengths)``.
+    """
+    from matchers import minhash
     from matchers.cluster import ClusterPost
 
     ents: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -115,15 +121,35 @@ def _load_posts(db, table: str) -> tuple[list, dict[int, dict]]:
     cur = db.conn.execute(
         "select p.id, p.platform, p.author_handle, p.author_url, p.title, p.text, p.media, p.seller_id, "  # noqa: S608
         f"p.content_sha256 from posts p join {table} t on t.id = p.id order by p.id")
+    sig_parts: list[np.ndarray] = []
+    lens: list[int] = []
+    pending: list[str] = []
+
+    def sign_pending() -> None:
+        norm = [minhash.normalise_text(t) for t in pending]
+        sig_parts.append(minhash.signatures(norm))
+        lens.extend(len(t) for t in norm)
+        pending.clear()
+
     for pid, platform, handle, author_url, title, text, media, seller_id, sha in cur:
         body = f"{title}\n{text}" if title and text else (title or text or "")
         author = handle or author_url or None  # a display name is not unique: never an account key
-        idents = ents.get(pid, [])
+        idents = ents.pop(pid, [])
+        if sign:
+            pending.append(body)
+            body = ""
         posts.append(ClusterPost(pid, platform or "", author, body, idents, _media_phashes(media),
-                                 prices.get(pid, []),
+                                 prices.pop(pid, []),
                                  [v for k, v in idents if k in ("telegram", "snapchat", "instagram", "tiktok")]))
         facts[pid] = (seller_id, sha)
-    return posts, facts
+        if sign and len(pending) >= chunk:
+            sign_pending()
+    if not sign:
+        return posts, facts
+    if pending:
+        sign_pending()
+    sigs = np.vstack(sig_parts) if sig_parts else np.zeros((0, minhash.NUM_PERM), dtype=np.uint32)
+    return posts, facts, sigs, lens
 
 
 def _post_keys(posts, sigs: np.ndarray, s, norm_lens: list[int]) -> list[tuple[int, int, int]]:
@@ -225,10 +251,8 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
                 f"select p.id from posts p left join cluster_posts c on c.post_id = p.id "  # noqa: S608
                 f"where c.post_id is null and {ELIGIBLE}")]
         _temp_ids(db, "_cl_new", new_ids)
-        new_posts, new_facts = _load_posts(db, "_cl_new")
-        new_sigs, norm_lens = _signatures(new_posts)
-        for p in new_posts:  # texts are not needed any more (spans are computed for the text links only)
-            p.text = ""
+        # texts are signed while loading and dropped: spans are computed afterwards for text links only
+        new_posts, new_facts, new_sigs, norm_lens = _load_posts(db, "_cl_new", sign=True)
         # incremental runs look the new posts' keys up; full runs only store them (in chunks, below)
         key_rows = [] if full else _post_keys(new_posts, new_sigs, s, norm_lens)
         if progress:
@@ -320,19 +344,6 @@ def _add_text_spans(db, links) -> None:
         "select p.id, p.title, p.text from posts p join _cl_txt t on t.id = p.id")}
     for lk in tl:
         lk.evidence["spans"] = text_spans(texts.get(lk.post_a, ""), texts.get(lk.post_b, ""))
-
-
-def _signatures(posts, chunk: int = 50_000) -> tuple[np.ndarray, list[int]]:
-    """MinHash signatures and normalised-text lengths, normalising in chunks (bounded memory)."""
-    from matchers import minhash
-
-    sigs = np.empty((len(posts), minhash.NUM_PERM), dtype=np.uint32)
-    lens: list[int] = []
-    for k0 in range(0, len(posts), chunk):
-        norm = [minhash.normalise_text(p.text) for p in posts[k0:k0 + chunk]]
-        sigs[k0:k0 + len(norm)] = minhash.signatures(norm)
-        lens.extend(len(t) for t in norm)
-    return sigs, lens
 
 
 def _candidates(db, new_posts, key_rows, s):
