@@ -1,8 +1,10 @@
 """Throughput of classify + extract on generated posts (a benchmark, not a test).
 
 Generates N posts (default 100,000) of 50-1,500 characters in mixed languages
-(French, English, Spanish, Arabic/Darija, Turkish, Persian, Russian), built
-from offer, hard-negative and filler sentences, with some obfuscation (zero-
+(French 35 %, English 15 %, Arabic/Darija 15 %, Spanish 10 %, Russian 10 %,
+Turkish 8 %, Persian 7 %; each post in one language with 10 % code-switching,
+or every language in every post with --mix), built from offer, hard-negative
+and filler sentences, with some obfuscation (zero-
 width characters, leetspeak, spaced letters, emoji, look-alike letters) and
 fictional phone numbers, then times ``classify`` and ``extract`` on one core.
 
@@ -26,48 +28,54 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# (language, text) pools; a post is written in one language (see make_posts). Filler sentences are
+# neutral text; the hard negatives are in NEGATIVES.
 OFFERS = [
-    "RDV préfecture dispo cette semaine, 60€, contactez moi au 06 39 98 {a} {b}",
-    "Vente rendez-vous VFS Global Alger, visa France, 15000 DA, WhatsApp +33 6 39 98 {a} {b}",
-    "We book your embassy appointment in 48 hours, guaranteed, DM on telegram @slots_{a}",
-    "Vendo cita extranjería huellas Madrid 50 euros, escríbeme",
-    "Hızlı vize randevusu alınır, fiyat 150 Euro, DM",
-    "kayn rdv TLS Rabat, taman 1200dh, sift f lkhas",
-    "مواعيد الفيزا متوفرة، الثمن 1500 درهم، راسلوني واتساب",
-    "نوبت سفارت فرانسه فوری، قیمت ۱۵ میلیون تومان",
-    "Продам запись в визовый центр, недорого, пишите в лс",
-    "Vends faux passeport et fausse carte d'identité, livraison rapide, contact rdv{a}@mail.example",
-    "Buy real and fake passports, ID cards and driving licences, registered, https://docs-{a}.example/shop",
-    "Купить паспорт с проводкой по базе, доставка",
+    ("fr", "RDV préfecture dispo cette semaine, 60€, contactez moi au 06 39 98 {a} {b}"),
+    ("fr", "Vente rendez-vous VFS Global Alger, visa France, 15000 DA, WhatsApp +33 6 39 98 {a} {b}"),
+    ("en", "We book your embassy appointment in 48 hours, guaranteed, DM on telegram @slots_{a}"),
+    ("es", "Vendo cita extranjería huellas Madrid 50 euros, escríbeme"),
+    ("tr", "Hızlı vize randevusu alınır, fiyat 150 Euro, DM"),
+    ("ar", "kayn rdv TLS Rabat, taman 1200dh, sift f lkhas"),
+    ("ar", "مواعيد الفيزا متوفرة، الثمن 1500 درهم، راسلوني واتساب"),
+    ("fa", "نوبت سفارت فرانسه فوری، قیمت ۱۵ میلیون تومان"),
+    ("ru", "Продам запись в визовый центр, недорого, пишите в лс"),
+    ("fr", "Vends faux passeport et fausse carte d'identité, livraison rapide, contact rdv{a}@mail.example"),
+    ("en", "Buy real and fake passports, ID cards and driving licences, registered, https://docs-{a}.example/shop"),
+    ("ru", "Купить паспорт с проводкой по базе, доставка"),
 ]
 NEGATIVES = [
-    "Je cherche un rendez-vous à la préfecture depuis deux mois, quelqu'un peut m'aider ?",
-    "Attention : la prise de rendez-vous est gratuite, ne payez jamais un intermédiaire.",
-    "J'ai payé 120 € à un homme pour avoir un rendez-vous, c'était une arnaque.",
-    "Appointments at the visa centre are free of charge. Never pay intermediaries.",
-    "Police arrested a gang selling fake passports for 3000 euros each.",
-    "Busco cita para extranjería, alguien sabe cómo conseguirla?",
-    "Terrain à vendre avec titre foncier, 500 m², 45000 €, tel 01 99 00 {a} {b}",
-    "Location studio meublé 550€/mois, pièce d'identité demandée.",
-    "أبحث عن موعد في القنصلية الفرنسية، هل من مساعدة؟",
-    "Vize randevusu bulamıyorum, nasıl alabilirim? Yardım lütfen",
-    "Подскажите, как записаться в визовый центр?",
-    "کسی میدونه چطور نوبت سفارت بگیرم؟",
+    ("fr", "Je cherche un rendez-vous à la préfecture depuis deux mois, quelqu'un peut m'aider ?"),
+    ("fr", "Attention : la prise de rendez-vous est gratuite, ne payez jamais un intermédiaire."),
+    ("fr", "J'ai payé 120 € à un homme pour avoir un rendez-vous, c'était une arnaque."),
+    ("en", "Appointments at the visa centre are free of charge. Never pay intermediaries."),
+    ("en", "Police arrested a gang selling fake passports for 3000 euros each."),
+    ("es", "Busco cita para extranjería, alguien sabe cómo conseguirla?"),
+    ("fr", "Terrain à vendre avec titre foncier, 500 m², 45000 €, tel 01 99 00 {a} {b}"),
+    ("fr", "Location studio meublé 550€/mois, pièce d'identité demandée."),
+    ("ar", "أبحث عن موعد في القنصلية الفرنسية، هل من مساعدة؟"),
+    ("tr", "Vize randevusu bulamıyorum, nasıl alabilirim? Yardım lütfen"),
+    ("ru", "Подскажите, как записаться в визовый центр?"),
+    ("fa", "کسی میدونه چطور نوبت سفارت بگیرم؟"),
 ]
 FILLER = [
-    "Bonjour à tous, j'espère que vous allez bien.",
-    "Le marché du quartier ouvre samedi matin avec des produits frais.",
-    "Merci de partager autour de vous.",
-    "The weather was nice and the train was on time for once.",
-    "Please read the group rules before posting anything.",
-    "El fin de semana fuimos a la playa con la familia.",
-    "Hafta sonu hava çok güzeldi, parkta yürüdük.",
-    "السلام عليكم، كيف حالكم جميعا؟",
-    "سلام به همه دوستان عزیز",
-    "Всем привет, хорошего дня!",
-    "Vends canapé trois places en bon état, à récupérer sur place.",
-    "Cours de guitare pour débutants, le mercredi après-midi.",
+    ("fr", "Bonjour à tous, j'espère que vous allez bien."),
+    ("fr", "Le marché du quartier ouvre samedi matin avec des produits frais."),
+    ("fr", "Merci de partager autour de vous."),
+    ("fr", "Vends canapé trois places en bon état, à récupérer sur place."),
+    ("fr", "Cours de guitare pour débutants, le mercredi après-midi."),
+    ("en", "The weather was nice and the train was on time for once."),
+    ("en", "Please read the group rules before posting anything."),
+    ("es", "El fin de semana fuimos a la playa con la familia."),
+    ("es", "Mañana hay partido en el estadio, nos vemos allí."),
+    ("tr", "Hafta sonu hava çok güzeldi, parkta yürüdük."),
+    ("ar", "السلام عليكم، كيف حالكم جميعا؟"),
+    ("ar", "الجو جميل اليوم والحمد لله، نتمنى لكم عطلة سعيدة."),
+    ("fa", "سلام به همه دوستان عزیز"),
+    ("ru", "Всем привет, хорошего дня!"),
+    ("ru", "Сегодня хорошая погода, гуляли в парке с детьми."),
 ]
+LANG_WEIGHTS = {"fr": 35, "en": 15, "es": 10, "ar": 15, "tr": 8, "fa": 7, "ru": 10}
 ZW = "\u200b"
 
 
@@ -92,20 +100,31 @@ def _obfuscate(s: str, rnd: random.Random) -> str:
     return " ".join(words)
 
 
-def make_posts(n: int, seed: int = 42) -> list[str]:
+def make_posts(n: int, seed: int = 42, mix: bool = False) -> list[str]:
+    """n posts; each in one language (weights LANG_WEIGHTS) with 10 % code-switching, or, with
+    ``mix``, sentences of every language in every post (the first version of this benchmark)."""
     rnd = random.Random(seed)
+    langs = list(LANG_WEIGHTS)
+    weights = [LANG_WEIGHTS[x] for x in langs]
+
+    def pick(pool, lang):
+        if mix or rnd.random() < 0.1:
+            return rnd.choice(pool)[1]
+        return rnd.choice([x for x in pool if x[0] == lang] or pool)[1]
+
     posts = []
     for _ in range(n):
+        lang = rnd.choices(langs, weights)[0]
         target = rnd.randint(50, 1500)
         parts: list[str] = []
         kind = rnd.random()
         if kind < 0.3:
-            parts.append(rnd.choice(OFFERS))
+            parts.append(pick(OFFERS, lang))
         elif kind < 0.6:
-            parts.append(rnd.choice(NEGATIVES))
+            parts.append(pick(NEGATIVES, lang))
         size = sum(len(p) for p in parts)
         while size < target:
-            p = rnd.choice(FILLER)
+            p = pick(FILLER, lang)
             parts.insert(rnd.randrange(len(parts) + 1), p)
             size += len(p) + 1
         text = " ".join(parts).format(a=f"{rnd.randrange(100):02d}", b=f"{rnd.randrange(100):02d}")
@@ -120,6 +139,8 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=100_000, help="number of posts (default 100000)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    ap.add_argument("--mix", action="store_true",
+                    help="put sentences of every language in every post (harder on normalisation)")
     args = ap.parse_args()
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -133,7 +154,7 @@ def main() -> None:
     extract("RDV préfecture dispo 50€ +33 6 39 98 00 12")
     startup = time.perf_counter() - t0
 
-    posts = make_posts(args.n)
+    posts = make_posts(args.n, mix=args.mix)
     chars = sum(len(p) for p in posts)
 
     def run(fn) -> tuple[float, float]:
@@ -155,6 +176,7 @@ def main() -> None:
         cats[c] = cats.get(c, 0) + 1
     fig = {
         "posts": len(posts), "mean_chars": round(chars / len(posts)), "lexicon": lex.version,
+        "languages": "every language in every post" if args.mix else "one language per post, 10 % code-switching",
         "startup_s": round(startup, 3),
         "classify_posts_per_s": round(len(posts) / wall_c), "extract_posts_per_s": round(len(posts) / wall_e),
         "classify_cpu_posts_per_s": round(len(posts) / cpu_c), "extract_cpu_posts_per_s": round(len(posts) / cpu_e),
@@ -169,7 +191,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(fig, indent=2))
         return
-    print(f"{fig['posts']} posts, mean {fig['mean_chars']} chars, lexicon {fig['lexicon']}")
+    print(f"{fig['posts']} posts, mean {fig['mean_chars']} chars, {fig['languages']}, lexicon {fig['lexicon']}")
     print(f"startup (imports, lexicon compile, first calls): {fig['startup_s']} s")
     print(f"classify:           {fig['classify_posts_per_s']:>8} posts/s ({fig['classify_cpu_posts_per_s']} per CPU-second)")
     print(f"extract:            {fig['extract_posts_per_s']:>8} posts/s ({fig['extract_cpu_posts_per_s']} per CPU-second)")
