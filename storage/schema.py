@@ -306,7 +306,10 @@ def _m_telegram_watchlist(db: sqlite_utils.Database) -> None:
     )""")
 
 
-from .sellers_schema import migrate_sellers_clustering  # noqa: E402 - issue 6 (seller clustering)
+from .sellers_schema import (  # noqa: E402 - issue 6 (seller clustering)
+    migrate_cluster_posts_no_fk,
+    migrate_sellers_clustering,
+)
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_core", _m0001_core),
@@ -315,6 +318,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0009_daily_digests", _m_daily_digests),
     ("0011_telegram_watchlist_sync", _m_telegram_watchlist),
     ("0006_sellers_clustering_state", migrate_sellers_clustering),
+    ("0007_sellers_cluster_posts_no_fk", migrate_cluster_posts_no_fk),
 ]
 
 

@@ -238,6 +238,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
     db = ws.db
     rep = ClusterReport("full" if full else "incremental")
     now = iso(utcnow())
+    left_sellers: set[int] = set()
     with transaction(db):
         run_id = db.execute("insert into runs(source, kind, started_at) values (?,?,?)",
                             ["cluster", rep.mode, now]).lastrowid
@@ -247,6 +248,17 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             db.execute("delete from seller_links")
             new_ids = [r[0] for r in db.conn.execute(f"select p.id from posts p where {ELIGIBLE}")]  # noqa: S608
         else:
+            # posts re-classified as none since they were clustered leave their seller
+            gone = [r[0] for r in db.conn.execute(
+                "select c.post_id from posts p join cluster_posts c on c.post_id = p.id where p.category = 'none'")]
+            if gone:
+                _temp_ids(db, "_cl_gone", gone)
+                left_sellers.update(r[0] for r in db.conn.execute(
+                    "select distinct seller_id from posts where id in (select id from _cl_gone) "
+                    "and seller_id is not null"))
+                db.execute("delete from cluster_posts where post_id in (select id from _cl_gone)")
+                db.execute("delete from cluster_keys where post_id in (select id from _cl_gone)")
+                db.execute("update posts set seller_id = null where id in (select id from _cl_gone)")
             new_ids = [r[0] for r in db.conn.execute(
                 f"select p.id from posts p left join cluster_posts c on c.post_id = p.id "  # noqa: S608
                 f"where c.post_id is null and {ELIGIBLE}")]
@@ -311,7 +323,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         db.conn.executemany(
             "insert or replace into cluster_posts(post_id, sig, content_sha256, clustered_at) values (?,?,?,?)",
             ((p.id, new_sigs[i].tobytes(), facts[p.id][1], now) for i, p in enumerate(new_posts)))
-        affected = set(assignment.values()) | {m for g in merges for m in g["merged"]}
+        affected = set(assignment.values()) | {m for g in merges for m in g["merged"]} | left_sellers
         if full:
             affected |= set(before_platforms)
         _refresh_summaries(db, affected, now)

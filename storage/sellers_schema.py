@@ -34,3 +34,18 @@ def migrate_sellers_clustering(db: sqlite_utils.Database) -> None:
     ]
     for sql in statements:
         db.execute(sql)
+
+
+def migrate_cluster_posts_no_fk(db: sqlite_utils.Database) -> None:
+    """``cluster_posts`` without a foreign key to ``posts``: a retention purge may delete a post that was
+    clustered before being classified ``none`` (its clustering state is then simply stale)."""
+    db.execute("""create table cluster_posts_new (
+        post_id integer primary key,
+        sig blob,
+        content_sha256 text,
+        clustered_at text not null
+    )""")
+    db.execute("insert into cluster_posts_new(post_id, sig, content_sha256, clustered_at) "
+               "select post_id, sig, content_sha256, clustered_at from cluster_posts")
+    db.execute("drop table cluster_posts")
+    db.execute("alter table cluster_posts_new rename to cluster_posts")

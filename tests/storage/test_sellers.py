@@ -263,3 +263,19 @@ def test_incremental_run_counts_authors_of_identifiers_shared_by_candidates(work
     add(ws, "n", "snapchat", "rdv.prefecture93", TEXT.format(p=70) + " !!")
     update_clusters(ws)
     assert seller_of(ws, a) != seller_of(ws, b)
+
+
+def test_post_reclassified_none_leaves_its_seller_and_can_be_purged(workspace):
+    from storage.posts import set_verdict
+
+    ws = workspace
+    a = add(ws, "1", "telegram", "x1", "", "+33639980011")
+    b = add(ws, "2", "leboncoin", "u2", "", "+33639980011")
+    update_clusters(ws)
+    sid = seller_of(ws, a)
+    assert seller_of(ws, b) == sid
+    set_verdict(ws, b, NONE)
+    update_clusters(ws)
+    assert seller_of(ws, b) is None
+    assert ws.db.execute("select post_count from sellers where id = ?", [sid]).fetchone()[0] == 1
+    assert ws.db.execute("select count(*) from cluster_posts where post_id = ?", [b]).fetchone()[0] == 0
