@@ -8,7 +8,8 @@ Nodes (attribute ``type``):
   wallet or IBAN found in a seller's posts;
 - ``platform``.
 
-Edges (attributes ``type`` and ``weight``):
+Edges (attributes ``link_type``, ``label`` and ``weight``; GEXF reserves the
+name ``type`` for directedness):
 
 - ``has_account`` seller -> account (weight: posts);
 - ``on_platform`` account -> platform (weight: posts);
@@ -71,9 +72,9 @@ def build_graph(ws) -> nx.MultiDiGraph:
         acc_posts[(seller, acc)] = acc_posts.get((seller, acc), 0) + 1
         plat_posts[(acc, plat)] = plat_posts.get((acc, plat), 0) + 1
     for (u, v), n in acc_posts.items():
-        g.add_edge(u, v, key="has_account", type="has_account", weight=float(n))
+        g.add_edge(u, v, key="has_account", link_type="has_account", label="has_account", weight=float(n))
     for (u, v), n in plat_posts.items():
-        g.add_edge(u, v, key="on_platform", type="on_platform", weight=float(n))
+        g.add_edge(u, v, key="on_platform", link_type="on_platform", label="on_platform", weight=float(n))
     kinds = ",".join(f"'{k}'" for k in IDENTIFYING_KINDS)
     ident_posts: dict[tuple[str, str], set[int]] = {}
     for e in rows(ws.db, f"select e.post_id, e.kind, e.value from entities e join posts p on p.id = e.post_id "  # noqa: S608
@@ -86,7 +87,7 @@ def build_graph(ws) -> nx.MultiDiGraph:
             g.add_node(node, type="identifier", label=e["value"][:200], kind=e["kind"])
         ident_posts.setdefault((acc, node), set()).add(e["post_id"])
     for (u, v), ids in ident_posts.items():
-        g.add_edge(u, v, key="uses_identifier", type="uses_identifier", weight=float(len(ids)))
+        g.add_edge(u, v, key="uses_identifier", link_type="uses_identifier", label="uses_identifier", weight=float(len(ids)))
     links: dict[tuple[str, str, str], float] = {}
     for r in rows(ws.db, "select post_a, post_b, type, weight from seller_links"):
         a, b = post_acc.get(r["post_a"]), post_acc.get(r["post_b"])
@@ -96,7 +97,7 @@ def build_graph(ws) -> nx.MultiDiGraph:
         k = (a, b, str(r["type"]))
         links[k] = links.get(k, 0.0) + float(r["weight"] or 0)
     for (a, b, t), w in links.items():
-        g.add_edge(a, b, key=f"link:{t}", type=t, weight=round(w, 4))
+        g.add_edge(a, b, key=f"link:{t}", link_type=t, label=t, weight=round(w, 4))
     return g
 
 
@@ -125,6 +126,6 @@ def export_graph(ws, output: Path | str, fmt: str = "gexf") -> dict:
         by_node[d["type"]] = by_node.get(d["type"], 0) + 1
     by_edge: dict[str, int] = {}
     for _, _, d in g.edges(data=True):
-        by_edge[d["type"]] = by_edge.get(d["type"], 0) + 1
+        by_edge[d["link_type"]] = by_edge.get(d["link_type"], 0) + 1
     return {"path": str(output), "format": fmt, "nodes": g.number_of_nodes(), "edges": g.number_of_edges(),
             "nodes_by_type": by_node, "edges_by_type": by_edge}

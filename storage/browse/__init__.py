@@ -29,7 +29,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
     "new_offers_today": {
         "title": "New offers today",
         "description": "Posts first seen today (UTC) and classified as an offer.",
-        "sql": "select p.id, p.platform, p.category, p.subtype, p.price, p.currency, p.title, "
+        "sql": "select p.id as post_id, p.platform, p.category, p.subtype, p.price, p.currency, p.title, "
                "substr(p.text, 1, 300) as text, p.url, p.seller_id, p.first_seen_at from posts p "
                "where p.category is not null and p.category != 'none' "
                "and p.first_seen_at >= strftime('%Y-%m-%dT00:00:00Z', 'now') order by p.first_seen_at desc",
@@ -56,7 +56,7 @@ CANNED_QUERIES: dict[str, dict[str, str]] = {
     "removed_posts": {
         "title": "Removed posts",
         "description": "Posts removed from a site or deleted from Telegram, with the capture that proves it.",
-        "sql": "select p.id, p.platform, p.status, p.status_at, p.title, substr(p.text, 1, 300) as text, p.url, "
+        "sql": "select p.id as post_id, p.platform, p.status, p.status_at, p.title, substr(p.text, 1, 300) as text, p.url, "
                "p.seller_id, p.status_capture_id from posts p where p.status in ('removed', 'deleted') "
                "order by p.status_at desc",
     },

@@ -125,12 +125,13 @@ def test_graph_export_matches_database(demo, tmp_path):
         assert types["identifier"] == idents
         etypes = {}
         for _, _, d in g.edges(data=True):
-            etypes[d["type"]] = etypes.get(d["type"], 0) + 1
+            etypes[d["link_type"]] = etypes.get(d["link_type"], 0) + 1
         assert etypes["has_account"] == accounts  # one seller per account here
         assert etypes["on_platform"] == accounts
         assert g.number_of_nodes() == json.loads(p.stdout)["nodes"]
         assert g.number_of_edges() == json.loads(p.stdout)["edges"]
-        assert any(d["type"] not in ("has_account", "on_platform", "uses_identifier") for _, _, d in g.edges(data=True))
+        assert any(d["link_type"] not in ("has_account", "on_platform", "uses_identifier")
+                   for _, _, d in g.edges(data=True))
         assert all(float(d["weight"]) > 0 for _, _, d in g.edges(data=True))
         # third parties from the Telegram export never appear
         labels = " ".join(str(d.get("label", "")) for _, d in g.nodes(data=True))
@@ -139,7 +140,7 @@ def test_graph_export_matches_database(demo, tmp_path):
 
 def _get(url: str):
     with urllib.request.urlopen(url, timeout=20) as r:
-        return r.status, dict(r.headers), r.read()
+        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
 
 
 def test_datasette_canned_queries(demo):
@@ -172,7 +173,7 @@ def test_datasette_canned_queries(demo):
                                         "having count(distinct platform) >= 2")}
         assert {r["seller_id"] for r in multi} == expected and expected
         removed = canned("removed_posts")
-        assert [r["id"] for r in removed] == [r[0] for r in q(db, "select id from posts where status in "
+        assert [r["post_id"] for r in removed] == [r[0] for r in q(db, "select id from posts where status in "
                                                                   "('removed', 'deleted')")]
         today = canned("new_offers_today")
         assert len(today) == q(db, "select count(*) from posts where category != 'none' and category is not null "
@@ -184,16 +185,18 @@ def test_datasette_canned_queries(demo):
                     "having count(distinct p.seller_id) >= 2)")[0][0]
         assert len(shared) == exp
         # evidence of a post, and the file itself served inert
-        pid = removed[0]["id"]
+        pid = removed[0]["post_id"]
         ev = canned("post_evidence", f"&post_id={pid}")
         assert ev and all(len(r["sha256"]) == 64 for r in ev)
         html_sha = next(r["sha256"] for r in ev if r["role"] == "raw_html")
         status, headers, body = _get(f"{base}/-/evidence/{html_sha}")
-        assert status == 200 and headers["Content-Type"].startswith("text/plain")
-        assert "sandbox" in headers["Content-Security-Policy"]
-        # the evidence link is rendered in the table view
-        _, _, page = _get(f"{base}/veille/artifacts")
-        assert b'href="/-/evidence/' in page
+        assert status == 200 and headers["content-type"].startswith("text/plain")
+        assert "sandbox" in headers["content-security-policy"]
+        # the links are rendered: post ids -> their evidence list, SHA-256 -> the file
+        _, _, page = _get(f"{base}/veille/removed_posts")
+        assert f'href="/veille/post_evidence?post_id={pid}"'.encode() in page
+        _, _, page = _get(f"{base}/veille/post_evidence?post_id={pid}")
+        assert f'href="/-/evidence/{html_sha}"'.encode() in page
         # full-text search on posts
         _, _, body = _get(base + "/veille/posts.json?_shape=array&_search=" + urllib.request.quote("passeport"))
         hits = json.loads(body)
