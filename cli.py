@@ -1008,8 +1008,9 @@ def browse_cmd(
 
     Every table and column is described; canned queries: new offers today,
     sellers on 2+ platforms, identifiers shared by 2+ sellers, removed posts,
-    evidence of a post. Full-text search on posts. SHA-256 cells link to the
-    evidence files (shown as text or image, never rendered). Ctrl-C stops it.
+    evidence of a post. Full-text search on posts. In query results, post ids
+    link to their evidence and SHA-256 cells open the evidence files (shown as
+    text or image, never rendered). Ctrl-C stops it.
 
     Examples: veille browse -w ~/veille-ws  |  veille browse --port 8001
     """
