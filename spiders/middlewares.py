@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.dupefilters import RFPDupeFilter
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from storage.post import utcnow
 
@@ -111,6 +111,36 @@ class SeenUrlsMiddleware:
                 if r is None:
                     continue
             yield r
+
+
+class AlreadySeen(IgnoreRequest):
+    """An ad request dropped because its URL is stored or was fetched in this run (not an error)."""
+
+
+class DownloadOnceMiddleware(SeenUrlsMiddleware):
+    """Downloader side of :class:`SeenUrlsMiddleware`: each ad URL is downloaded at most once.
+
+    Requests resumed from a JOBDIR queue never pass through the spider
+    middlewares, and the in-run duplicate filter does not know them; this
+    catches them (and any other duplicate) just before the download.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fetched: set[str] = set()
+
+    def process_request(self, request, spider=None):
+        if (request.meta.get("veille_kind") != "ad" or request.meta.get("veille_post_id")
+                or request.meta.get("retry_times") or request.meta.get("redirect_times")):
+            return None  # re-checks, retries and redirects of a request already let through
+        if self.seen is None:
+            self._load(spider or self.crawler.spider)
+        url = request.meta.get("veille_ad_url") or request.url
+        if url in self.seen or url in self.fetched:
+            self.crawler.stats.inc_value("veille/skipped_duplicate")
+            raise AlreadySeen(f"already fetched or stored: {url}")
+        self.fetched.add(url)
+        return None
 
 
 class BackoffMiddleware:

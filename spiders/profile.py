@@ -312,16 +312,31 @@ class Page:
             self._sel = Selector(text=self.text or "<html></html>")
         return self._sel
 
+    def _script_bodies(self, attr_re: str) -> list[str]:
+        """Bodies of the <script> elements whose attributes match, without parsing the whole page.
+
+        Structured data is read this way first (fast); the full HTML parse happens only if a CSS/XPath source
+        is needed. If the quick scan finds nothing, the parsed document is asked as well.
+        """
+        out = []
+        for m in _SCRIPT_RE.finditer(self.text):
+            if re.search(attr_re, m.group(1), re.I):
+                out.append(m.group(2))
+        return out
+
     def script_json(self, script_id: str) -> Any:
         if script_id not in self._scripts:
-            raw = self.sel.css(f'script[id="{script_id}"]::text').get()
+            bodies = self._script_bodies(r"""\bid\s*=\s*["']?""" + re.escape(script_id) + r"""(?:["'\s]|$)""")
+            raw = bodies[0] if bodies else self.sel.css(f'script[id="{script_id}"]::text').get()
             self._scripts[script_id] = _loads(raw)
         return self._scripts[script_id]
 
     def json_ld(self) -> list[dict]:
         if self._ld is None:
             out: list[dict] = []
-            for raw in self.sel.css('script[type="application/ld+json"]::text').getall():
+            raws = self._script_bodies(r"""type\s*=\s*["']?application/ld\+json""") or \
+                self.sel.css('script[type="application/ld+json"]::text').getall()
+            for raw in raws:
                 data = _loads(raw)
                 stack = data if isinstance(data, list) else [data]
                 for obj in stack:
@@ -336,6 +351,9 @@ class Page:
         if self._json is ...:
             self._json = _loads(self.text)
         return self._json
+
+
+_SCRIPT_RE = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 
 
 def _charset(content_type: str) -> str | None:

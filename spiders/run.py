@@ -161,12 +161,16 @@ def _run_worker(spec: dict, timeout: float | None) -> tuple[int | None, str]:
         _, err = proc.communicate(timeout=timeout)
         return proc.returncode, (err or "")[-4000:]
     except subprocess.TimeoutExpired:
-        proc.terminate()  # Scrapy closes the spiders: runs end "interrupted", the JOBDIR keeps the queue
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        # first SIGTERM: Scrapy closes the spiders (runs end "interrupted", the JOBDIR keeps the queue) once
+        # the requests already handed to the downloader are done; a second one forces it; then SIGKILL.
+        err = ""
+        for stop in (proc.terminate, proc.terminate, proc.kill):
+            stop()
+            try:
+                _, err = proc.communicate(timeout=20)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         return None, f"timed out after {timeout}s\n{(err or '')[-2000:]}"
     except BaseException:
         proc.kill()  # the caller was interrupted: never leave a crawl running behind it
@@ -239,6 +243,8 @@ def crawl(ws, sites: list[str] | None = None, keywords: list[str] | None = None,
                 "keywords": keywords, "max_pages": pages, "base_url": p.base_override}
         jobs.append({"site": name, "spider": _spider_path(p), "settings": s, "args": args})
     _execute(ws, jobs, report, timeout, verbose)
+    for r in report.sites.values():
+        r.results = []  # per-ad outcomes only matter to recheck(); keep the crawl report small
     report.seconds = time.monotonic() - t0
     return report
 

@@ -45,6 +45,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 CONCURRENT_REQUESTS = 16
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks per response; a result page yields at most ~50 requests and
+# an ad page one item, so 100 (the default) only costs task churn.
+CONCURRENT_ITEMS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 2.0
 RANDOMIZE_DOWNLOAD_DELAY = True
@@ -67,6 +70,7 @@ DEFAULT_REQUEST_HEADERS = {
 DUPEFILTER_CLASS = "spiders.middlewares.MemoryDupeFilter"
 SPIDER_MIDDLEWARES = {"spiders.middlewares.SeenUrlsMiddleware": 50}
 DOWNLOADER_MIDDLEWARES = {
+    "spiders.middlewares.DownloadOnceMiddleware": 40,
     "spiders.middlewares.BackoffMiddleware": 560,  # before RetryMiddleware (550) sees the response
     "spiders.middlewares.FetchTimeMiddleware": 990,
 }

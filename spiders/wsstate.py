@@ -10,15 +10,16 @@ _OPEN: dict[str, Workspace] = {}
 
 
 def workspace(root: str | Path) -> Workspace:
-    key = str(Path(root).resolve())
-    ws = _OPEN.get(key)
+    ws = _OPEN.get(str(root))  # called for every item: no path resolution on the hot path
     if ws is None:
-        ws = _OPEN[key] = Workspace.open(key)
+        key = str(Path(root).resolve())
+        ws = _OPEN.get(key) or Workspace.open(key)
+        _OPEN[key] = _OPEN[str(root)] = ws
     return ws
 
 
 def close_all() -> None:
-    for ws in _OPEN.values():
+    for ws in {id(w): w for w in _OPEN.values()}.values():
         try:
             ws.close()
         except Exception:  # noqa: BLE001, S110 - closing at exit

@@ -90,6 +90,10 @@ class ProfileSpider(scrapy.Spider):
         return out
 
     def errback(self, failure):
+        from ..middlewares import AlreadySeen
+
+        if failure.check(AlreadySeen):
+            return
         req = failure.request
         msg = failure.getErrorMessage() or type(failure.value).__name__
         if "robots.txt" in msg.lower() or type(failure.value).__name__ == "IgnoreRequest":

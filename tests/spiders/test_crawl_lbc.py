@@ -96,3 +96,22 @@ def test_recheck_records_removed_with_proof(site, fast_ws):
     arts = _rows(ws, "select role, sha256 from artifacts where capture_id = ?", [cap["id"]])
     assert b"plus en ligne" in ws.store.read(next(a["sha256"] for a in arts if a["role"] == "raw_html"))
     assert _rows(ws, "select status from posts where id = ?", [ids["1000"]])[0]["status"] == "live"
+
+
+def test_killed_crawl_resumes_without_duplicates(site, fast_ws):
+    ws = fast_ws
+    base = {"leboncoin": site.base("lbc")}
+    slow = {"DOWNLOAD_DELAY": 0.7, "CONCURRENT_REQUESTS": 1, "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+            "RANDOMIZE_DOWNLOAD_DELAY": False}
+    first = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=2, base_urls=base, settings=slow, timeout=6)
+    r1 = first.sites["leboncoin"]
+    assert r1.status == "interrupted"
+    done = _rows(ws, "select count(*) n from posts")[0]["n"]
+    assert done < 8
+    assert _rows(ws, "select status from runs where source = 'leboncoin'")[-1]["status"] == "interrupted"
+    second = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=2, base_urls=base).sites["leboncoin"]
+    assert second.status == "ok" and second.new == 8 - done
+    assert _rows(ws, "select count(*) n from posts")[0]["n"] == 8
+    dup = _rows(ws, "select post_id, count(*) n from captures where kind = 'fetch' and post_id is not null "
+                    "group by post_id having n > 1")
+    assert dup == []
