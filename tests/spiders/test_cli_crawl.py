@@ -81,3 +81,16 @@ def test_crawl_command(site, fast_ws):
     assert data["sites"]["tayara"]["removed"] == 1
     bad = runner.invoke(app, ["crawl", "tayara", "--base-url", "tayara=ftp://x", "-w", root])
     assert bad.exit_code == 1 and "--base-url" in bad.output
+
+
+def test_import_html_guesses_the_site_and_crawl_needs_a_workspace(tmp_path, workspace):
+    page = _saved_page(tmp_path, 2, "c.html")
+    res = runner.invoke(app, ["import", "html", str(page), "-w", str(workspace.root), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["imported"] == 1
+    plain = tmp_path / "plain.html"
+    plain.write_text("<html><h1>Vends passeport</h1></html>", "utf-8")
+    res = runner.invoke(app, ["import", "html", str(plain), "-w", str(workspace.root)])
+    assert res.exit_code == 1 and "pass --profile" in res.output
+    res = runner.invoke(app, ["crawl", "-w", str(tmp_path / "nowhere")])
+    assert res.exit_code == 1 and "no veille workspace" in res.output and "Traceback" not in res.output

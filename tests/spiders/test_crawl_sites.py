@@ -117,3 +117,38 @@ def test_20mb_page_is_stored_and_a_smaller_limit_is_reported(site, tmp_path):
     err = _rows(ws2, "select * from captures where outcome = 'error'")
     assert len(err) == 1 and "1000" in err[0]["url"]
     ws2.close()
+
+
+ROBOTS_PROFILE = """
+name = "{name}"
+base_url = "https://robots.test"
+written_on = "2026-11-22"
+basis = "test fixture"
+[search]
+urls = ["{{base}}/private/recherche?q={{keyword}}"]
+[listing]
+ad_links = ["css:a::attr(href)"]
+[ad.fields]
+title = ["css:h1"]
+[politeness]
+robots_override = {override}
+{reason}
+"""
+
+
+def test_robots_txt_is_obeyed_unless_a_profile_says_why(site, fast_ws):
+    ws = fast_ws
+    ws.path("profiles").mkdir(exist_ok=True)
+    ws.path("profiles", "polite.toml").write_text(
+        ROBOTS_PROFILE.format(name="polite", override="false", reason=""), "utf-8")
+    ws.path("profiles", "override.toml").write_text(
+        ROBOTS_PROFILE.format(name="override", override="true",
+                              reason='robots_override_reason = "test: the operator allowed it in writing"'), "utf-8")
+    site.state.hits.pop("/lbc/private/recherche", None)
+    rep = crawl(ws, ["polite"], keywords=["rdv"], max_pages=1, base_urls={"polite": site.base("lbc")})
+    r = rep.sites["polite"]
+    assert r.status == "failed" and "robots.txt" in r.error
+    assert "/lbc/private/recherche" not in site.state.hits  # never requested
+    rep = crawl(ws, ["override"], keywords=["rdv"], max_pages=1, base_urls={"override": site.base("lbc")})
+    assert site.state.hits.get("/lbc/private/recherche") == 1  # fetched (it answers 404 here)
+    assert "HTTP 404" in rep.sites["override"].error
