@@ -105,7 +105,7 @@ def _load_posts(db, table: str, sign: bool = False, chunk: int = 50_000):
     prices: dict[int, list[float]] = defaultdict(list)
     kinds = ",".join(f"'{k}'" for k in ENTITY_KINDS_LOADED)
     cur = db.conn.execute(
-        f"select e.post_id, e.kind, e.value, e.extra from entities e join {table} t on t.id = e.post_id "  # noqa: S608
+        f"select e.post_id, e.kind, e.value, e.extra from {table} t cross join entities e on e.post_id = t.id "  # noqa: S608
         f"where e.kind in ({kinds})")
     for pid, kind, value, extra in cur:
         if kind == "price":
@@ -120,7 +120,7 @@ def _load_posts(db, table: str, sign: bool = False, chunk: int = 50_000):
     posts, facts = [], {}
     cur = db.conn.execute(
         "select p.id, p.platform, p.author_handle, p.author_url, p.title, p.text, p.media, p.seller_id, "  # noqa: S608
-        f"p.content_sha256 from posts p join {table} t on t.id = p.id order by p.id")
+        f"p.content_sha256 from {table} t cross join posts p on p.id = t.id order by p.id")
     sig_parts: list[np.ndarray] = []
     lens: list[int] = []
     pending: list[str] = []
@@ -210,7 +210,7 @@ def _decisions(db, seller_of: dict[int, int] | None = None) -> list:
     needed = {p for a, b in side_sellers.values() for p in (*a, *b) if p not in cur_of}
     if needed:
         _temp_ids(db, "_cl_dec", needed)
-        for pid, sid in db.conn.execute("select p.id, p.seller_id from posts p join _cl_dec t on t.id = p.id"):
+        for pid, sid in db.conn.execute("select p.id, p.seller_id from _cl_dec t cross join posts p on p.id = t.id"):
             cur_of[pid] = sid
     widened = []
     for d in out:
@@ -353,7 +353,7 @@ def _add_text_spans(db, links) -> None:
         return
     _temp_ids(db, "_cl_txt", {p for lk in tl for p in (lk.post_a, lk.post_b)})
     texts = {pid: (f"{t}\n{x}" if t and x else (t or x or "")) for pid, t, x in db.conn.execute(
-        "select p.id, p.title, p.text from posts p join _cl_txt t on t.id = p.id")}
+        "select p.id, p.title, p.text from _cl_txt t cross join posts p on p.id = t.id")}
     for lk in tl:
         lk.evidence["spans"] = text_spans(texts.get(lk.post_a, ""), texts.get(lk.post_b, ""))
 
@@ -377,7 +377,7 @@ def _candidates(db, new_posts, key_rows, s):
         if got:
             hits[k] = got
     _temp_ids(db, "_cl_hit", {pid for v in hits.values() for pid in v})
-    seller_of = dict(db.conn.execute("select p.id, p.seller_id from posts p join _cl_hit t on t.id = p.id"))
+    seller_of = dict(db.conn.execute("select p.id, p.seller_id from _cl_hit t cross join posts p on p.id = t.id"))
     cand = set()
     for pids in hits.values():
         reps: dict[Any, int] = {}
@@ -406,7 +406,7 @@ def _candidates(db, new_posts, key_rows, s):
 
     sigs = np.full((len(cposts), minhash.NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
     pos = {p.id: i for i, p in enumerate(cposts)}
-    for pid, sig in db.conn.execute("select c.post_id, c.sig from cluster_posts c join _cl_cand t on t.id = c.post_id"):
+    for pid, sig in db.conn.execute("select c.post_id, c.sig from _cl_cand t cross join cluster_posts c on c.post_id = t.id"):
         if sig and pid in pos and len(sig) == 4 * minhash.NUM_PERM:
             sigs[pos[pid]] = np.frombuffer(sig, dtype=np.uint32)
     return cposts, cfacts, sigs, author_counts
@@ -418,7 +418,7 @@ def _platforms(db, ids: set[int] | None) -> dict[int, set[str]]:
         cur = db.conn.execute("select id, platforms from sellers where status = 'active'")
     else:
         _temp_ids(db, "_cl_pl", ids)
-        cur = db.conn.execute("select s.id, s.platforms from sellers s join _cl_pl t on t.id = s.id "
+        cur = db.conn.execute("select s.id, s.platforms from _cl_pl t cross join sellers s on s.id = t.id "
                               "where s.status = 'active'")
     return {sid: set(json.loads(p or "[]")) for sid, p in cur}
 
@@ -444,7 +444,7 @@ def _assign_incremental(db, clusters, previous):
     olds = set(previous.values())
     if olds:
         _temp_ids(db, "_cl_s", olds)
-        sizes = dict(db.conn.execute("select s.id, s.post_count from sellers s join _cl_s t on t.id = s.id"))
+        sizes = dict(db.conn.execute("select s.id, s.post_count from _cl_s t cross join sellers s on s.id = t.id"))
     nxt = _next_seller_id(db)
     seller_of: dict[int, int] = {}
     merges = []
@@ -472,11 +472,14 @@ def _write_assignment(db, seller_of: dict[int, int], previous: dict[int, int], m
     db.conn.executemany(
         "insert into sellers(id, label, created_at, updated_at) values (?,?,?,?)",
         ((sid, None, now, now) for sid in sorted(created)))
-    db.execute("create temp table if not exists _cl_asg (post_id integer primary key, seller_id integer)")
-    db.execute("delete from _cl_asg")
-    db.conn.executemany("insert into _cl_asg(post_id, seller_id) values (?,?)",
-                        ((p, sid) for p, sid in seller_of.items() if previous.get(p) != sid))
-    db.execute("update posts set seller_id = a.seller_id from _cl_asg a where posts.id = a.post_id")
+    changes = [(sid, p) for p, sid in seller_of.items() if previous.get(p) != sid]
+    if len(changes) < 50_000:  # index lookups
+        db.conn.executemany("update posts set seller_id = ? where id = ?", changes)
+    else:  # one pass over posts
+        db.execute("create temp table if not exists _cl_asg (post_id integer primary key, seller_id integer)")
+        db.execute("delete from _cl_asg")
+        db.conn.executemany("insert into _cl_asg(seller_id, post_id) values (?,?)", changes)
+        db.execute("update posts set seller_id = a.seller_id from _cl_asg a where posts.id = a.post_id")
     for g in merges:
         for old in g["merged"]:
             db.execute("update posts set seller_id = ? where seller_id = ?", [g["into"], old])
@@ -503,13 +506,13 @@ def _refresh_summaries(db, seller_ids: Iterable[int], now: str) -> None:
     for r in db.conn.execute(
             "select p.seller_id, count(*), min(coalesce(p.posted_at, p.first_seen_at)), "
             "max(coalesce(p.posted_at, p.last_seen_at)), min(p.price), max(p.price) "
-            "from posts p join _cl_sum t on t.id = p.seller_id group by p.seller_id"):
+            "from _cl_sum t cross join posts p on p.seller_id = t.id group by p.seller_id"):
         base[r[0]] = {"post_count": r[1], "first_seen": r[2], "last_seen": r[3], "price_min": r[4],
                       "price_max": r[5], "platforms": Counter(), "accounts": Counter(), "categories": Counter(),
                       "identifiers": Counter()}
     for sid, platform, handle, category, n in db.conn.execute(
-            "select p.seller_id, p.platform, p.author_handle, p.category, count(*) from posts p "
-            "join _cl_sum t on t.id = p.seller_id group by 1, 2, 3, 4"):
+            "select p.seller_id, p.platform, p.author_handle, p.category, count(*) from _cl_sum t "
+            "cross join posts p on p.seller_id = t.id group by 1, 2, 3, 4"):
         b = base[sid]
         b["platforms"][platform] += n
         if handle:
@@ -518,8 +521,9 @@ def _refresh_summaries(db, seller_ids: Iterable[int], now: str) -> None:
             b["categories"][category] += n
     kinds = ",".join(f"'{k}'" for k in IDENT_ENTITY_KINDS)
     for sid, kind, value, n in db.conn.execute(
-            "select p.seller_id, e.kind, e.value, count(*) from entities e join posts p on p.id = e.post_id "  # noqa: S608
-            f"join _cl_sum t on t.id = p.seller_id where e.kind in ({kinds}) group by 1, 2, 3"):
+            "select p.seller_id, e.kind, e.value, count(*) from _cl_sum t cross join posts p "  # noqa: S608
+            f"on p.seller_id = t.id cross join entities e on e.post_id = p.id where e.kind in ({kinds}) "
+            "group by 1, 2, 3"):
         base[sid]["identifiers"][f"{'phone' if kind == 'whatsapp' else kind}:{value}"] += n
     out = []
     for sid, b in base.items():
@@ -758,15 +762,15 @@ def _evaluate_by_evidence(ws, truth: dict[str, Any]) -> dict[str, Any]:
     from matchers.cluster_eval import score
 
     db = ws.db
-    ids = [r[0] for r in db.conn.execute("select p.id from posts p join _ev_urls u on u.url = p.url "
+    ids = [r[0] for r in db.conn.execute("select p.id from _ev_urls u cross join posts p on p.url = u.url "
                                          "where p.category is null or p.category != 'none'")]
     _temp_ids(db, "_ev_posts", ids)
     posts, _facts = _load_posts(db, "_ev_posts")
-    url_of = dict(db.conn.execute("select p.id, p.url from posts p join _ev_posts t on t.id = p.id"))
+    url_of = dict(db.conn.execute("select p.id, p.url from _ev_posts t cross join posts p on p.id = t.id"))
     spans: dict[int, list[tuple[int, int]]] = defaultdict(list)
     kinds = ",".join(f"'{k}'" for k in MASK_KINDS)
     for pid, st, en in db.conn.execute(
-            'select e.post_id, e.start, e."end" from entities e join _ev_posts t on t.id = e.post_id '  # noqa: S608
+            'select e.post_id, e.start, e."end" from _ev_posts t cross join entities e on e.post_id = t.id '  # noqa: S608
             f"where e.kind in ({kinds}) and e.start is not null and e.\"end\" is not null"):
         spans[pid].append((st, en))
     s = _settings(ws)
@@ -822,7 +826,7 @@ def evaluate_sellers(ws, truth_path: Path | str, by_evidence: bool = True) -> di
     db.execute("delete from _ev_urls")
     db.conn.executemany("insert or ignore into _ev_urls(url) values (?)", ((u,) for u in truth))
     for url, pid, sid in db.conn.execute(
-            "select p.url, p.id, p.seller_id from posts p join _ev_urls u on u.url = p.url"):
+            "select p.url, p.id, p.seller_id from _ev_urls u cross join posts p on p.url = u.url"):
         pred[url] = sid if sid is not None else f"post:{pid}"
     rep = score(pred, truth)
     if by_evidence:
@@ -831,8 +835,8 @@ def evaluate_sellers(ws, truth_path: Path | str, by_evidence: bool = True) -> di
     rep["missing_from_workspace"] = len(truth) - len(pred)
     # by link type: which kinds of links joined the posts of correctly / wrongly merged pairs
     kinds = Counter()
-    for t, in db.conn.execute("select l.type from seller_links l join posts p on p.id = l.post_a "
-                              "join _ev_urls u on u.url = p.url"):
+    for t, in db.conn.execute("select l.type from _ev_urls u cross join posts p on p.url = u.url "
+                              "cross join seller_links l on l.post_a = p.id"):
         kinds[t] += 1
     rep["links_by_type"] = dict(kinds)
     return rep
