@@ -57,6 +57,11 @@ class ClusterReport:
     cpu_seconds: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def items(self) -> int:
+        """Posts clustered by this run (what `veille daily` counts as the stage's items)."""
+        return self.posts_clustered
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
