@@ -2,7 +2,7 @@
 
 Deletes the posts classified ``none`` that veille has not seen for more than
 ``DAYS`` days (``last_seen_at``), with everything hanging off them (versions,
-entities, captures, artifacts, re-checks, alerts, seller links) and the blobs
+entities, captures, artifacts, re-checks, alerts, seller links, clustering state) and the blobs
 no other capture still references. Never touched:
 
 - posts held in a case (directly, or through their seller);
@@ -26,6 +26,7 @@ from . import custody
 from .db import rows, transaction
 from .errors import InputError
 from .post import iso, utcnow
+from .sellers import refresh_sellers
 
 PROTECTED_SQL = """
     p.id not in (select post_id from case_items where post_id is not null)
@@ -97,6 +98,11 @@ def purge(ws, older_than_days: int, dry_run: bool = False, now: datetime | None 
         rep.bytes = _size(ws, gone)
         return rep
     with transaction(db):
+        sellers: set[int] = set()
+        for chunk in _chunks(rep.post_ids):
+            sellers.update(r[0] for r in db.conn.execute(
+                f"select distinct seller_id from posts where id in ({_in(chunk)}) and seller_id is not null",  # noqa: S608
+                chunk))
         for chunk in _chunks(cap_ids):
             q = _in(chunk)
             db.execute(f"delete from artifacts where capture_id in ({q})", chunk)  # noqa: S608
@@ -106,13 +112,17 @@ def purge(ws, older_than_days: int, dry_run: bool = False, now: datetime | None 
                         f"delete from post_versions where post_id in ({q})",  # noqa: S608
                         f"delete from rechecks where post_id in ({q})",  # noqa: S608
                         f"delete from alerts where post_id in ({q})",  # noqa: S608
-                        f"delete from captures where post_id in ({q})"):  # noqa: S608
+                        f"delete from captures where post_id in ({q})",  # noqa: S608
+                        f"delete from cluster_keys where post_id in ({q})",  # noqa: S608
+                        f"delete from cluster_posts where post_id in ({q})"):  # noqa: S608
                 db.execute(sql, chunk)
             db.execute(f"delete from seller_links where post_a in ({q}) or post_b in ({q})",  # noqa: S608
                        chunk + chunk)
             db.execute(f"update posts set status_capture_id = null where status_capture_id in "  # noqa: S608
                        f"(select id from captures where post_id in ({q}))", chunk)
             db.execute(f"delete from posts where id in ({q})", chunk)  # noqa: S608
+        # the sellers the purged posts belonged to (posts clustered, then re-classified none) lose them now
+        refresh_sellers(db, sellers, iso(utcnow()))
         still = _still_referenced(ws, shas, set())
         gone = sorted(shas - still)
         rep.bytes = _size(ws, gone)

@@ -541,6 +541,14 @@ def _refresh_summaries(db, seller_ids: Iterable[int], now: str) -> None:
     db.conn.executemany(
         "update sellers set label=?, updated_at=?, platforms=?, accounts=?, identifiers=?, first_seen=?, "
         "last_seen=?, post_count=?, categories=?, price_min=?, price_max=?, status='active' where id=?", out)
+    # active sellers left without posts (their posts re-classified none, or purged) are 'empty', as after --full
+    db.conn.executemany("update sellers set status = 'empty', post_count = 0, updated_at = ? "
+                        "where id = ? and status = 'active'", ((now, sid) for sid in sorted(ids - set(base))))
+
+
+def refresh_sellers(db, seller_ids: Iterable[int], now: str) -> None:
+    """Recompute the summaries of these sellers after their posts changed outside clustering (purge)."""
+    _refresh_summaries(db, seller_ids, now)
 
 
 # ----------------------------------------------------------------------------- reading

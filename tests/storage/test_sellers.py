@@ -279,3 +279,36 @@ def test_post_reclassified_none_leaves_its_seller_and_can_be_purged(workspace):
     assert seller_of(ws, b) is None
     assert ws.db.execute("select post_count from sellers where id = ?", [sid]).fetchone()[0] == 1
     assert ws.db.execute("select count(*) from cluster_posts where post_id = ?", [b]).fetchone()[0] == 0
+
+
+def test_purge_removes_clustering_state_and_refreshes_sellers(workspace):
+    """A clustered post re-classified none and purged before the next `veille cluster` leaves no
+    cluster_posts / cluster_keys rows, and its seller's summary no longer counts it."""
+    from storage.posts import set_verdict
+    from storage.purge import purge
+
+    ws = workspace
+    a = add(ws, "1", "telegram", "x1", "RDV dispo", "+33639980011")
+    b = add(ws, "2", "leboncoin", "u2", "RDV dispo", "+33639980011")
+    c = add(ws, "3", "leboncoin", "u3", "Passeport rapide", "+33639980022")
+    update_clusters(ws)
+    sid, lone = seller_of(ws, a), seller_of(ws, c)
+    assert seller_of(ws, b) == sid and lone != sid
+    for p in (b, c):
+        set_verdict(ws, p, NONE)
+    ws.db.execute("update posts set last_seen_at = '2020-01-01T00:00:00Z' where id in (?, ?)", [b, c])
+    rep = purge(ws, 30)
+    assert sorted(rep.post_ids) == sorted([b, c])
+    for table in ("cluster_posts", "cluster_keys"):
+        n = ws.db.execute(f"select count(*) from {table} where post_id in (?, ?)", [b, c]).fetchone()[0]  # noqa: S608
+        assert n == 0, table
+    s = {x["id"]: x for x in list_sellers(ws, include_inactive=True, min_posts=0)}
+    assert s[sid]["post_count"] == 1 and s[sid]["platforms"] == ["telegram"] and s[sid]["status"] == "active"
+    assert s[lone]["status"] == "empty" and s[lone]["post_count"] == 0
+    assert lone not in {x["id"] for x in list_sellers(ws)}
+    # the next runs see nothing stale: a new post with the first number joins the remaining seller
+    assert update_clusters(ws).posts_clustered == 0
+    d = add(ws, "4", "vivastreet", "u4", "RDV dispo", "+33639980011")
+    update_clusters(ws)
+    assert seller_of(ws, d) == sid
+    assert update_clusters(ws, full=True).sellers_total == 1
