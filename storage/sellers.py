@@ -47,7 +47,8 @@ MAX_SUMMARY_ITEMS = 50
 @dataclass
 class ClusterReport:
     mode: str  # "incremental" | "full"
-    posts_clustered: int = 0
+    posts_clustered: int = 0  # new posts, and posts whose content changed since they were clustered
+    posts_changed: int = 0  # of which: posts re-keyed because their content changed
     sellers_total: int = 0
     new_sellers: list[int] = field(default_factory=list)
     new_platform: list[dict[str, Any]] = field(default_factory=list)  # {seller, platforms}
@@ -244,6 +245,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
     rep = ClusterReport("full" if full else "incremental")
     now = iso(utcnow())
     left_sellers: set[int] = set()
+    changed: dict[int, str] = {}
     with transaction(db):
         run_id = db.execute("insert into runs(source, kind, started_at) values (?,?,?)",
                             ["cluster", rep.mode, now]).lastrowid
@@ -267,6 +269,8 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             new_ids = [r[0] for r in db.conn.execute(
                 f"select p.id from posts p left join cluster_posts c on c.post_id = p.id "  # noqa: S608
                 f"where c.post_id is null and {ELIGIBLE}")]
+            changed = _rekey_changed(db)
+            new_ids += sorted(changed)
         _temp_ids(db, "_cl_new", new_ids)
         # texts are signed while loading and dropped: spans are computed afterwards for text links only
         new_posts, new_facts, new_sigs, norm_lens = _load_posts(db, "_cl_new", sign=True)
@@ -287,6 +291,9 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             pre = None
         else:
             previous = {pid: f[0] for pid, f in cand_facts.items() if f[0] is not None}
+            # re-keyed (edited) posts keep their seller: what their earlier version shared stays evidence
+            previous.update({pid: new_facts[pid][0] for pid in changed
+                             if pid in new_facts and new_facts[pid][0] is not None})
             decisions = _decisions(db, previous)
             pre = previous
         lens = norm_lens + [len(minhash.normalise_text(p.text)) for p in cand_posts]
@@ -304,6 +311,7 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             assignment, merges = _assign_incremental(db, res.clusters, previous)
         rep.merges = merges
         rep.posts_clustered = len(new_posts)
+        rep.posts_changed = len(changed)
         created_sellers = _write_assignment(db, assignment, previous, merges, now, full)
         rep.new_sellers = sorted(created_sellers)
         if full:  # posts no longer eligible (re-classified as none) leave their seller
@@ -347,6 +355,36 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             "sellers_total": rep.sellers_total, "settings": asdict(s)},
             subject_type="run", subject_id=run_id)
     return rep
+
+
+def _rekey_changed(db) -> dict[int, str]:
+    """Clustered posts whose content changed since (a new version): drop their blocking keys so this
+    run computes them again from the current text and identifiers, and mark their text and price-list
+    links with the version they were computed on (``evidence.compared``: post id -> content hash),
+    so ``veille seller show`` quotes that version. Returns post id -> the content hash clustered before."""
+    changed = {pid: sha for pid, sha in db.conn.execute(
+        "select p.id, c.content_sha256 from posts p indexed by posts_edited "  # noqa: S608
+        f"cross join cluster_posts c on c.post_id = p.id where p.version > 1 and {ELIGIBLE} "
+        "and c.content_sha256 is not p.content_sha256")}
+    if not changed:
+        return changed
+    _temp_ids(db, "_cl_chg", changed)
+    db.execute("delete from cluster_keys where post_id in (select id from _cl_chg)")
+    marked = []
+    for lid, a, b, ev in db.conn.execute(
+            "select l.id, l.post_a, l.post_b, l.evidence from seller_links l where l.type in ('text', 'template') "
+            "and (l.post_a in (select id from _cl_chg) or l.post_b in (select id from _cl_chg))").fetchall():
+        try:
+            evidence = json.loads(ev or "{}")
+        except ValueError:
+            continue
+        compared = evidence.setdefault("compared", {})
+        for pid in (a, b):
+            if pid in changed and changed[pid]:
+                compared.setdefault(str(pid), changed[pid])  # the first edit after the link names its version
+        marked.append((json.dumps(evidence, ensure_ascii=False), lid))
+    db.conn.executemany("update seller_links set evidence = ? where id = ?", marked)
+    return changed
 
 
 def _add_text_spans(db, links) -> None:
@@ -601,10 +639,13 @@ def _reason(link: dict[str, Any], texts: dict[int, str]) -> str:
     if t == "same_account":
         return f"both were posted by the account {ev.get('account')}"
     if t == "text":
-        msg = f"their texts are {ev.get('similarity', 0):.2f} similar"
+        edited = sorted(int(p) for p in (ev.get("compared") or {}))
+        msg = f"their texts {'were' if edited else 'are'} {ev.get('similarity', 0):.2f} similar"
+        if edited:
+            msg += " before post" + ("s " if len(edited) > 1 else " ") + " and ".join(map(str, edited)) + " changed"
         spans = ev.get("spans") or []
         if spans:
-            a = texts.get(link["post_a"], "")
+            a = link.get("text_a") if link.get("text_a") is not None else texts.get(link["post_a"], "")
             sp = spans[0]
             quote = " ".join(a[sp["a_start"]:sp["a_end"]].split())[:80]
             if quote:
@@ -616,7 +657,8 @@ def _reason(link: dict[str, Any], texts: dict[int, str]) -> str:
         return (f"they show the same photo (perceptual hashes {ev.get('phash_a')} / {ev.get('phash_b')}, "
                 f"{ev.get('distance')} bits apart)")
     if t == "template":
-        return f"they use the same price list ({ev.get('prices')})"
+        was = " (before an edit)" if ev.get("compared") else ""
+        return f"they use the same price list ({ev.get('prices')}){was}"
     if t == "manual":
         return f"an investigator decided so (decision {ev.get('decision')})"
     return t
@@ -670,6 +712,13 @@ def seller_detail(ws, seller_id: int, max_posts: int = 500) -> dict[str, Any]:
         r = db.execute("select title, text from posts where id = ?", [pid]).fetchone()
         if r:
             texts[pid] = (r[0] + "\n" + r[1]) if r[0] and r[1] else (r[0] or r[1])
+    # text links computed before a post was edited quote the version they compared
+    for lk in links:
+        sha = (lk["evidence"].get("compared") or {}).get(str(lk["post_a"])) if lk["type"] == "text" else None
+        if sha:
+            r = db.execute("select title, text from post_versions where post_id = ? and content_sha256 = ? "
+                           "order by version limit 1", [lk["post_a"], sha]).fetchone()
+            lk["text_a"] = ((r[0] + "\n" + r[1]) if r[0] and r[1] else (r[0] or r[1] or "")) if r else ""
     timeline = [{"at": p["posted_at"] or p["first_seen_at"], "post_id": p["id"], "platform": p["platform"],
                  "account": p["author_handle"], "url": p["url"], "status": p["status"]} for p in posts]
     decisions = rows(db, "select id, kind, seller_a, seller_b, at, actor, note from seller_decisions "

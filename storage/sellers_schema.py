@@ -49,3 +49,9 @@ def migrate_cluster_posts_no_fk(db: sqlite_utils.Database) -> None:
                "select post_id, sig, content_sha256, clustered_at from cluster_posts")
     db.execute("drop table cluster_posts")
     db.execute("alter table cluster_posts_new rename to cluster_posts")
+
+
+def migrate_edited_posts_index(db: sqlite_utils.Database) -> None:
+    """A partial index of the posts that have more than one version: an incremental ``veille cluster``
+    finds the clustered posts whose content changed since without scanning all posts."""
+    db.execute("create index posts_edited on posts(id) where version > 1")

@@ -312,3 +312,40 @@ def test_purge_removes_clustering_state_and_refreshes_sellers(workspace):
     update_clusters(ws)
     assert seller_of(ws, d) == sid
     assert update_clusters(ws, full=True).sellers_total == 1
+
+
+def test_edited_post_is_rekeyed_on_the_incremental_run(workspace):
+    """A post whose content changed is clustered again on its new content at the next incremental run
+    (no --full needed): it keeps its seller, and what its new version shares links further sellers;
+    links computed on its earlier version say so and quote that version."""
+    ws = workspace
+    a = add(ws, "1", "telegram", "rdv_prefecture_75", TEXT.format(p=60))
+    b = add(ws, "2", "instagram", "rdv.prefecture75", TEXT.format(p=70) + " !!")
+    c = add(ws, "3", "leboncoin", "u1", "Passeport rapide, appelez +33639981234", "+33639981234")
+    update_clusters(ws)
+    sid, other = seller_of(ws, a), seller_of(ws, c)
+    assert seller_of(ws, b) == sid != other
+    # re-saved unchanged: nothing to do
+    add(ws, "1", "telegram", "rdv_prefecture_75", TEXT.format(p=60))
+    rep = update_clusters(ws)
+    assert rep.posts_clustered == 0 and rep.posts_changed == 0
+    # the seller edits post a: it now gives the number of seller `other`
+    add(ws, "1", "telegram", "rdv_prefecture_75", "Nouveau: passeports aussi, appelez +33639981234",
+        "+33639981234")
+    rep = update_clusters(ws)
+    assert rep.posts_changed == 1 and rep.posts_clustered == 1 and rep.new_sellers == []
+    assert {seller_of(ws, p) for p in (a, b, c)} == {sid}
+    assert rep.merges == [{"into": sid, "merged": [other]}]
+    det = seller_detail(ws, sid)
+    text_links = [lk for lk in det["links"] if "text" in lk["types"]]
+    assert text_links, det["links"]
+    sentence = text_links[0]["explanation"]
+    assert "were 0." in sentence and f"before post {a} changed" in sentence
+    quote = sentence.split("shared passage:", 1)[1]
+    assert "Bobigny" in quote or "préfecture" in quote  # the version that was compared, not the new text
+    assert "phone +33 6 39 98 12 34" in " ".join(lk["explanation"] for lk in det["links"])
+    # the stored keys are the new version's: a further post with that number joins, nothing is redone
+    assert update_clusters(ws).posts_clustered == 0
+    d = add(ws, "4", "vivastreet", "u4", "RDV et passeports +33639981234", "+33639981234")
+    update_clusters(ws)
+    assert seller_of(ws, d) == sid
