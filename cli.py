@@ -775,8 +775,8 @@ def cluster_cmd(
 ) -> None:
     """Group posts into sellers from shared identifiers, similar handles, texts and photos.
 
-    Incremental: only the posts stored since the last run are compared (through
-    blocking keys) with the sellers already known. --full rebuilds everything;
+    Incremental: only the posts stored (or edited) since the last run are compared
+    (through blocking keys) with the sellers already known. --full rebuilds everything;
     seller ids stay stable and investigators' merge/split decisions are kept.
 
     Examples: veille cluster  |  veille cluster --full --json
@@ -788,7 +788,8 @@ def cluster_cmd(
     if as_json:
         print_json(rep.to_dict())
         return
-    typer.echo(f"{rep.mode}: {rep.posts_clustered} post(s) clustered in {rep.seconds:.1f} s "
+    changed = f" ({rep.posts_changed} edited since clustered)" if rep.posts_changed else ""
+    typer.echo(f"{rep.mode}: {rep.posts_clustered} post(s){changed} clustered in {rep.seconds:.1f} s "
                f"({rep.cpu_seconds:.1f} s CPU); "
                f"{rep.sellers_total} active sellers, {len(rep.new_sellers)} new, {len(rep.merges)} merge(s), "
                f"{len(rep.new_platform)} seen on a new platform, {rep.links_added} link(s) added")
