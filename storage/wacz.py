@@ -1,4 +1,4 @@
-"""A WACZ (Web Archive Collection Zipped) writer for stored captures (layout of WACZ 1.1.1 / 1.2.0 draft).
+"""A WACZ (Web Archive Collection Zipped) writer for stored captures (WACZ 1.2.0 layout, 1.1.1 package fields).
 
 Each capture with an HTML (or JSON) body becomes, in ``archive/data.warc.gz``:
 
@@ -36,10 +36,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-# The file layout follows the WACZ 1.2.0 draft, which keeps 1.1.1's layout (archive/, indexes/, pages/,
-# datapackage.json, datapackage-digest.json). The version field says 1.1.1, the latest released version:
-# the reference validator (py-wacz `wacz validate`) and replay tools reject versions they do not know.
+# Which WACZ version this is (checked against the specification and the tools' sources, Dec. 2026):
+# - the files and folders follow WACZ 1.2.0 (archive/*.warc.gz stored, indexes/ holding CDXJ, pages/pages.jsonl,
+#   datapackage.json with every resource's path, sha256 and size, datapackage-digest.json), and so does the
+#   `home` object (1.2.0's replacement for mainPageUrl/mainPageDate);
+# - 1.2.0 also changed `profile` to "wacz" and dropped `wacz_version`. Neither tool a recipient will use accepts
+#   that: py-wacz (0.6.0, the reference validator) fails any package whose `wacz_version` is not "1.1.1", and its
+#   frictionless check rejects the profile "wacz"; ReplayWeb.page / wabac.js only load the profiles "data-package",
+#   "wacz-package" or none, and throw "Unknown package profile" otherwise. So datapackage.json keeps 1.1.1's
+#   `profile: "data-package"`, `wacz_version: "1.1.1"` and mainPageUrl/mainPageDate, next to 1.2.0's `home`
+#   (1.2.0 allows custom properties): one package that validates as 1.1.1 and replays everywhere.
 WACZ_VERSION = "1.1.1"
+WACZ_LAYOUT = "1.2.0"
 SOFTWARE = "veille 0.1.0"
 CHUNK = 1 << 20
 _DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
@@ -248,6 +256,8 @@ def write_wacz(captures: Iterable[WebCapture], out_path: Path, title: str = "vei
                 "mainPageDate": pages[0]["ts"] if pages else None,
                 "resources": resources,
             }
+            if pages:  # WACZ 1.2.0: the collection's home page
+                package["home"] = {"url": pages[0]["url"], "ts": pages[0]["ts"]}
             pkg_bytes = json.dumps(package, indent=2, ensure_ascii=False).encode("utf-8")
             zf.writestr("datapackage.json", pkg_bytes)
             digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(pkg_bytes).hexdigest()}

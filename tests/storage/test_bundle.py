@@ -121,7 +121,14 @@ def test_wacz_readable_by_warcio(seeded, tmp_path):
                 "datapackage-digest.json"} <= names
         assert wz.getinfo("archive/data.warc.gz").compress_type == zipfile.ZIP_STORED
         pkg = json.loads(wz.read("datapackage.json"))
-        assert pkg["profile"] == "data-package" and pkg["wacz_version"]
+        # 1.1.1 package fields (what py-wacz validate and ReplayWeb.page accept) plus 1.2.0's `home`
+        assert pkg["profile"] == "data-package" and pkg["wacz_version"] == "1.1.1"
+        assert pkg["home"] == {"url": pkg["mainPageUrl"], "ts": pkg["mainPageDate"]}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", pkg["created"])
+        # 1.2.0: every file but the two package files is a listed resource with path, sha256 and size
+        assert {r["path"] for r in pkg["resources"]} == names - {"datapackage.json", "datapackage-digest.json"}
+        assert all(r["hash"].startswith("sha256:") and r["bytes"] == wz.getinfo(r["path"]).file_size
+                   for r in pkg["resources"])
         import hashlib
 
         for r in pkg["resources"]:
@@ -161,6 +168,25 @@ def test_wacz_readable_by_warcio(seeded, tmp_path):
     assert r.returncode == 0 and "digest pass" in r.stdout and "fail" not in r.stdout, r.stdout + r.stderr
     assert pages[0]["format"] == "json-pages-1.0" and {p["url"] for p in pages[1:]} == {
         "https://www.leboncoin.example/ad/1001", "https://t.me/rdvexpress/55"}
+    # 1.2.0: each page has a url and an RFC 3339 ts
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", p["ts"]) for p in pages[1:])
+
+
+def test_wacz_passes_the_reference_validator(seeded, tmp_path):
+    """py-wacz's `wacz validate` (not a dependency: set WACZ_BIN or put `wacz` on PATH to run this)."""
+    import shutil
+    import subprocess
+
+    wacz_bin = os.environ.get("WACZ_BIN") or shutil.which("wacz")
+    if not wacz_bin:
+        pytest.skip("py-wacz not installed (pip install wacz; WACZ_BIN=/path/to/wacz)")
+    ws, ids = seeded
+    res = build_bundle(ws, seller=ids["seller_id"], output=tmp_path / "b.zip")
+    with zipfile.ZipFile(res.path) as zf:
+        (tmp_path / "web.wacz").write_bytes(zf.read("web.wacz"))
+    r = subprocess.run([wacz_bin, "validate", "-f", str(tmp_path / "web.wacz")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and "invalid" not in r.stdout.lower(), r.stdout + r.stderr
 
 
 def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
