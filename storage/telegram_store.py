@@ -62,6 +62,26 @@ def find_message(ws, chat: str, msg_id: int | str) -> dict | None:
     return r[0] if r else None
 
 
+def stored_media(ws, chat: str, msg_id: int | str) -> list[dict]:
+    """The ``media`` list of a stored message (current version), or [] when it is not stored."""
+    import json
+
+    r = ws.db.execute("select media from posts where dedupe_key = ?", [message_key(chat, msg_id)]).fetchone()
+    if not r or not r[0]:
+        return []
+    try:
+        media = json.loads(r[0])
+    except ValueError:
+        return []
+    return [m for m in media if isinstance(m, dict)] if isinstance(media, list) else []
+
+
+def has_capture_kind(ws, post_id: int, kind: str) -> bool:
+    """Whether the post has a successful capture of this kind (e.g. a ``screenshot``)."""
+    return ws.db.execute("select 1 from captures where post_id = ? and kind = ? and outcome = 'ok' limit 1",
+                         [post_id, kind]).fetchone() is not None
+
+
 def capture_key_exists(ws, key: str) -> bool:
     return ws.db.execute("select 1 from captures where capture_key = ?", [key]).fetchone() is not None
 

@@ -641,6 +641,9 @@ def import_pages(ws, files: list[str]) -> PageImportReport:
 
 
 # --------------------------------------------------------------------- daily crawl (no Scrapy)
+MAX_PHOTOS_PER_MESSAGE = 10  # an album has at most 10
+
+
 @dataclass
 class CrawlReport:
     channels: int = 0
@@ -649,8 +652,13 @@ class CrawlReport:
     imported: int = 0
     updated: int = 0
     positives: int = 0
+    media_stored: int = 0
+    media_errors: int = 0
+    screenshots: int = 0
+    screenshot_errors: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # media and screenshot problems (the crawl went on)
 
     @property
     def items(self) -> int:
@@ -660,92 +668,279 @@ class CrawlReport:
         return dict(self.__dict__, items=self.items)
 
 
+class PoliteWeb:
+    """The GETs of the t.me/s crawl: user agent, robots.txt, a delay between requests to a host, size caps.
+
+    ``fetcher(url) -> (status, final_url, body, headers)`` replaces the HTTP GET
+    (tests, demo); ``sleep`` replaces ``time.sleep``. robots.txt is read once
+    per host through the same fetcher: 200 → its rules apply to the
+    workspace user agent; 401/403 → everything is refused; anything else
+    (404, network error) → allowed, as crawlers usually do.
+    """
+
+    def __init__(self, user_agent: str, delay: float, obey_robots: bool = True, fetcher=None, sleep=None):
+        import time
+
+        self.user_agent = user_agent
+        self.delay = max(0.0, float(delay))
+        self.obey_robots = obey_robots
+        self.fetcher = fetcher
+        self.sleep = sleep or time.sleep
+        self._seen_hosts: set[str] = set()
+        self._robots: dict[str, Any] = {}
+        self.requests = 0
+
+    def get(self, url: str, max_bytes: int = MAX_PAGE_BYTES) -> tuple[int, str, bytes, dict]:
+        """GET with the per-host delay; SourceError on network failure or a body above ``max_bytes``."""
+        host = urllib.parse.urlsplit(url).netloc
+        if host in self._seen_hosts and self.delay:
+            self.sleep(self.delay)
+        self._seen_hosts.add(host)
+        self.requests += 1
+        if self.fetcher is not None:
+            status, final_url, body, headers = self.fetcher(url)
+        else:
+            status, final_url, body, headers = fetch(url, self.user_agent, max_bytes=max_bytes + 1)
+        if len(body) > max_bytes:
+            raise SourceError(f"{url}: larger than {max_bytes} bytes, not stored")
+        return status, final_url, body, headers
+
+    def allowed(self, url: str) -> bool:
+        if not self.obey_robots:
+            return True
+        import urllib.robotparser
+
+        parts = urllib.parse.urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        if key not in self._robots:
+            rp = None
+            try:
+                status, _, body, _ = self.get(key + "/robots.txt", max_bytes=500_000)
+            except SourceError:
+                status, body = None, b""
+            if status == 200:
+                rp = urllib.robotparser.RobotFileParser()
+                rp.parse(body.decode("utf-8", "replace").splitlines())
+            elif status in (401, 403):
+                rp = urllib.robotparser.RobotFileParser()
+                rp.disallow_all = True
+            self._robots[key] = rp
+        rp = self._robots[key]
+        return rp is None or rp.can_fetch(self.user_agent, url)
+
+
+def _image_info(data: bytes) -> tuple[str | None, str | None]:
+    """(perceptual hash, mime) of image bytes, computed as for the classifieds' images."""
+    try:
+        from spiders.pipelines import perceptual_hash
+    except ImportError:  # pragma: no cover - Scrapy is a dependency of veille
+        from .export import perceptual_hash as _ph
+
+        return _ph(data), None
+    return perceptual_hash(data)
+
+
+def download_photos(ws, web: PoliteWeb, post: Post, max_bytes: int, errors: list[str]) -> list:
+    """Download the photos of a t.me/s message into ``post.media``; return their ``media`` artifacts.
+
+    Each photo entry gains ``sha256``, ``size``, ``mime`` and ``phash`` (as the
+    classifieds' images). A photo already stored for this message (same URL)
+    is not fetched again: its stored fields are reused, so an unchanged
+    message stays unchanged. A photo above ``max_bytes`` is recorded as such
+    (``note``); a failed download leaves the entry as parsed and is reported
+    in ``errors`` (it is tried again on the next crawl).
+    """
+    import hashlib
+
+    from storage.posts import Artifact
+    from storage.telegram_store import stored_media
+
+    chat, mid = post.external_id.rsplit("/", 1)
+    before = {m.get("url"): m for m in stored_media(ws, chat, mid) if m.get("url")}
+    arts = []
+    tried = 0
+    for i, m in enumerate(post.media):
+        url = m.get("url")
+        if m.get("kind") != "photo" or not url:
+            continue
+        old = before.get(url)
+        if old is not None and (old.get("sha256") or old.get("note")):
+            for k in ("sha256", "size", "mime", "phash", "note"):
+                if old.get(k) is not None:
+                    m[k] = old[k]
+            continue
+        if tried >= MAX_PHOTOS_PER_MESSAGE:
+            break
+        tried += 1
+        if not web.allowed(url):
+            errors.append(f"{post.external_id}: photo {url} disallowed by robots.txt")
+            continue
+        try:
+            status, _, body, headers = web.get(url, max_bytes=max_bytes)
+        except SourceError as exc:
+            if "larger than" in str(exc):
+                m["note"] = f"larger than {max_bytes} bytes: not downloaded"
+            errors.append(f"{post.external_id}: photo: {exc}")
+            continue
+        if status != 200 or not body:
+            errors.append(f"{post.external_id}: photo {url}: HTTP {status}")
+            continue
+        phash, mime = _image_info(body)
+        ctype = str({k.lower(): v for k, v in headers.items()}.get("content-type") or "").split(";")[0].strip()
+        m.update(sha256=hashlib.sha256(body).hexdigest(), size=len(body), mime=mime or ctype or None, phash=phash)
+        arts.append(Artifact(role="media", data=body, mime=m["mime"], name=f"{chat}-{mid}-photo{i + 1}",
+                             extra={"url": url, "phash": phash, "kind": "photo"}))
+    return arts
+
+
+def embed_url(base: str, post: Post) -> str:
+    chat, mid = post.external_id.rsplit("/", 1)
+    return f"{base}/{chat}/{mid}?embed=1"
+
+
 def crawl_channels(ws, channels: list[str], base_url: str | None = None, max_pages: int | None = None,
-                   fetcher=None, sleep=None) -> CrawlReport:
+                   fetcher=None, sleep=None, screenshots: bool | None = None, shooter=None) -> CrawlReport:
     """Read public channels through t.me/s (``veille daily``): newest page first, then back via ``before=``.
 
-    Polite: the workspace user agent, ``collect.download_delay`` seconds between
-    requests, ``collect.max_pages`` pages per channel, and paging stops at the
-    first page with nothing new. Each channel is a run (``veille status``); a
-    channel that does not exist or is private is reported in ``failed`` and
-    stops no other. The Scrapy spider ``tme`` (spiders/sites/tme.py) does the
-    same through the spiders' pipelines.
-    """
-    import time
+    Polite: the workspace user agent, robots.txt (``collect.obey_robots``),
+    ``collect.download_delay`` seconds between two requests to a host,
+    ``collect.max_pages`` pages per channel, and paging stops at the first page
+    with nothing new. Each channel is a run (``veille status``); a channel that
+    does not exist, is private, or is refused by robots.txt is reported in
+    ``failed`` and stops no other.
 
+    Evidence, as for the classifieds: the raw page (every message's capture
+    points at it); the photos of new messages, downloaded up to
+    ``telegram.max_media_bytes`` into the evidence store with their SHA-256 and
+    perceptual hash; and, for each message classified positive, a screenshot
+    of its public page with a URL/UTC banner (``collect.screenshots``; needs
+    Chromium). A failed photo or screenshot is reported and stops nothing.
+
+    ``fetcher`` / ``sleep`` replace the HTTP GET and ``time.sleep``; ``shooter``
+    replaces the Chromium screenshotter (an object with ``take(url, extra)`` and
+    ``close()``). The Scrapy spider ``tme`` (spiders/sites/tme.py) does the same
+    through the spiders' pipelines.
+    """
+    from storage.errors import ConfigError
     from storage.ingest import ingest_many
-    from storage.posts import add_capture, finish_run, start_run
+    from storage.posts import Capture, add_capture, finish_run, start_run
+    from storage.telegram_store import has_capture_kind
 
     base = (base_url or TME).rstrip("/")
-    ua = ws.config.get("collect.user_agent", "veille")
-    delay = float(ws.config.get("collect.download_delay", 2.0))
-    max_pages = int(max_pages or ws.config.get("collect.max_pages", 3))
-    fetch_fn = fetcher or (lambda u: fetch(u, ua))
-    pause = sleep or time.sleep
-    rep = CrawlReport()
-    first_request = True
-    for raw_name in channels:
-        try:
-            channel = normalise_channel(raw_name)
-        except InputError as exc:
-            rep.failed[str(raw_name)] = str(exc)
-            continue
-        rep.channels += 1
-        run_id = start_run(ws, f"tme:{channel}", "crawl")
-        before: int | None = None
-        n_items = 0
-        try:
-            for page_no in range(1, max_pages + 1):
-                url = f"{base}/s/{channel}" + (f"?before={before}" if before else "")
-                if not first_request:
-                    pause(delay)
-                first_request = False
-                status, final_url, body, headers = fetch_fn(url)
-                rep.pages += 1
-                if status in (404, 410):
-                    raise SourceError(f"Telegram channel {channel!r} does not exist or is private (HTTP {status} "
-                                      f"for {url})")
-                if status != 200:
-                    raise SourceError(f"HTTP {status} for {url}")
-                page = parse_channel_page(body, url=final_url, channel=channel)
-                if page.not_found or (page_no == 1 and not page.posts and page.before is None):
-                    from storage.posts import Capture
+    cfg = ws.config
+    ua = cfg.get("collect.user_agent", "veille")
+    web = PoliteWeb(ua, float(cfg.get("collect.download_delay", 2.0)), bool(cfg.get("collect.obey_robots", True)),
+                    fetcher=fetcher, sleep=sleep)
+    max_pages = int(max_pages or cfg.get("collect.max_pages", 3))
+    max_media = int(cfg.get("telegram.max_media_bytes", cfg.get("collect.max_media_bytes", 15_000_000)))
+    shots_on = bool(cfg.get("collect.screenshots", True)) if screenshots is None else screenshots
+    own_shooter = False
+    if shots_on and shooter is None:
+        from .screenshot import Screenshotter
 
-                    add_capture(ws, Capture(kind="fetch", url=url, final_url=final_url, http_status=status,
-                                            user_agent=ua, outcome="error",
-                                            note=f"channel {channel} does not exist or is private",
-                                            artifacts=[_raw_artifact(body, channel)]))
-                    raise SourceError(f"Telegram channel {channel!r} does not exist, is private, or has no public "
-                                      "preview")
-                sha = ws.store.put_bytes(body)
-                pairs = page_captures(page, sha, len(body), url, f"tme-{channel}-{page_no}.html", "fetch",
-                                      "veille t.me/s", http_status=status)
-                for _, cap in pairs:
-                    cap.final_url, cap.user_agent = final_url, ua
-                    cap.headers = {k: v for k, v in headers.items() if k.lower() not in ("set-cookie", "cookie")}
-                fresh = 0
-                for res in ingest_many(ws, pairs):
-                    s = res.save
-                    rep.posts += 1
-                    rep.imported += s.created
-                    rep.updated += s.changed
-                    fresh += s.created or s.changed
-                    if res.positive and (s.created or s.changed):
-                        rep.positives += 1
-                        v = res.analysis.verdict
-                        rep.alerts.append({"post_id": s.post_id, "chat": channel, "category": v.category,
-                                           "subtype": v.subtype, "score": round(float(v.score), 3)})
-                n_items += fresh
-                if not fresh or not page.before or not page.posts:
-                    break
-                oldest = min(int(p.extra["message_id"]) for p in page.posts)
-                if page.before > oldest:
-                    break
-                before = page.before
-            finish_run(ws, run_id, "ok", n_items)
+        shooter, own_shooter = Screenshotter.from_config(cfg, ua), True
+    rep = CrawlReport()
+
+    def note_error(msg: str) -> None:
+        if len(rep.errors) < 200:
+            rep.errors.append(msg[:500])
+
+    def screenshot(post: Post, post_id: int) -> None:
+        nonlocal shooter
+        url = embed_url(base, post)
+        if not web.allowed(url):
+            rep.screenshot_errors += 1
+            note_error(f"screenshot of {url}: disallowed by robots.txt")
+            return
+        try:
+            cap = shooter.take(url, {"chat": post.source, "message_id": post.extra.get("message_id")})
+        except ConfigError as exc:  # no Chromium: say it once, take no more screenshots this run
+            rep.screenshot_errors += 1
+            note_error(f"screenshots off: {exc}")
+            shooter = None
+            return
         except (SourceError, InputError) as exc:
-            rep.failed[channel] = str(exc)
-            finish_run(ws, run_id, "failed", n_items, str(exc))
+            rep.screenshot_errors += 1
+            note_error(str(exc))
+            return
+        add_capture(ws, cap, post_id)
+        rep.screenshots += 1
+
+    try:
+        for raw_name in channels:
+            try:
+                channel = normalise_channel(raw_name)
+            except InputError as exc:
+                rep.failed[str(raw_name)] = str(exc)
+                continue
+            rep.channels += 1
+            run_id = start_run(ws, f"tme:{channel}", "crawl")
+            before: int | None = None
+            n_items = 0
+            try:
+                for page_no in range(1, max_pages + 1):
+                    url = f"{base}/s/{channel}" + (f"?before={before}" if before else "")
+                    if not web.allowed(url):
+                        raise SourceError(f"{url} is disallowed by robots.txt for user agent {ua!r} "
+                                          "(collect.obey_robots); import saved pages instead")
+                    status, final_url, body, headers = web.get(url)
+                    rep.pages += 1
+                    if status in (404, 410):
+                        raise SourceError(f"Telegram channel {channel!r} does not exist or is private (HTTP "
+                                          f"{status} for {url})")
+                    if status != 200:
+                        raise SourceError(f"HTTP {status} for {url}")
+                    page = parse_channel_page(body, url=final_url, channel=channel)
+                    if page.not_found or (page_no == 1 and not page.posts and page.before is None):
+                        add_capture(ws, Capture(kind="fetch", url=url, final_url=final_url, http_status=status,
+                                                user_agent=ua, outcome="error",
+                                                note=f"channel {channel} does not exist or is private",
+                                                artifacts=[_raw_artifact(body, channel)]))
+                        raise SourceError(f"Telegram channel {channel!r} does not exist, is private, or has no "
+                                          "public preview")
+                    sha = ws.store.put_bytes(body)
+                    pairs = page_captures(page, sha, len(body), url, f"tme-{channel}-{page_no}.html", "fetch",
+                                          "veille t.me/s", http_status=status)
+                    for post, cap in pairs:
+                        cap.final_url, cap.user_agent = final_url, ua
+                        cap.headers = {k: v for k, v in headers.items() if k.lower() not in ("set-cookie", "cookie")}
+                        photos = download_photos(ws, web, post, max_media, rep.errors)
+                        cap.artifacts.extend(photos)
+                        rep.media_stored += len(photos)
+                        rep.media_errors += sum(1 for m in post.media if m.get("kind") == "photo" and m.get("url")
+                                                and not m.get("sha256") and not m.get("note"))
+                    fresh = 0
+                    shots: list[tuple[Post, int]] = []
+                    for (post, _), res in zip(pairs, ingest_many(ws, pairs), strict=True):
+                        s = res.save
+                        rep.posts += 1
+                        rep.imported += s.created
+                        rep.updated += s.changed
+                        fresh += s.created or s.changed
+                        if res.positive and (s.created or s.changed):
+                            rep.positives += 1
+                            v = res.analysis.verdict
+                            rep.alerts.append({"post_id": s.post_id, "chat": channel, "category": v.category,
+                                               "subtype": v.subtype, "score": round(float(v.score), 3)})
+                        if res.positive:
+                            shots.append((post, s.post_id))
+                    for post, pid in shots:  # also retried for positives left without one (failure, kill)
+                        if shooter is not None and not has_capture_kind(ws, pid, "screenshot"):
+                            screenshot(post, pid)
+                    n_items += fresh
+                    if not fresh or not page.before or not page.posts:
+                        break
+                    oldest = min(int(p.extra["message_id"]) for p in page.posts)
+                    if page.before > oldest:
+                        break
+                    before = page.before
+                finish_run(ws, run_id, "ok", n_items)
+            except (SourceError, InputError) as exc:
+                rep.failed[channel] = str(exc)
+                finish_run(ws, run_id, "failed", n_items, str(exc))
+    finally:
+        if own_shooter and shooter is not None:
+            shooter.close()
     return rep
 
 

@@ -147,16 +147,19 @@ def test_crawl_channels_for_daily(workspace, tme_server):
     workspace.config.data["collect"]["download_delay"] = 0.25
     slept = []
     rep = crawl_channels(workspace, ["rdv_express_test", "@nobody_here_test", "bad name!"],
-                         base_url=tme_server.url, sleep=slept.append)
+                         base_url=tme_server.url, sleep=slept.append, screenshots=False)
     assert rep.imported == 8 and rep.pages == 3 and rep.items == 8
     assert set(rep.failed) == {"nobody_here_test", "bad name!"} and "does not exist" in rep.failed["nobody_here_test"]
-    assert slept == [0.25, 0.25]  # polite delay between requests
+    # a polite delay between two requests to one host: 127.0.0.1 (robots.txt, then 3 pages; the redirect's
+    # landing page follows inside one GET), and cdn.example (its robots.txt, then the photo of message 101)
+    assert slept == [0.25] * 4 and tme_server.hits[0] == "/robots.txt"
     runs = dict(workspace.db.execute("select source, status from runs"))
     assert runs == {"tme:rdv_express_test": "ok", "tme:nobody_here_test": "failed"}
     # second day: the first page has nothing new, paging stops there
     hits = len(tme_server.hits)
-    rep = crawl_channels(workspace, ["rdv_express_test"], base_url=tme_server.url, sleep=slept.append)
-    assert rep.imported == 0 and len(tme_server.hits) == hits + 1
+    rep = crawl_channels(workspace, ["rdv_express_test"], base_url=tme_server.url, sleep=slept.append,
+                         screenshots=False)
+    assert rep.imported == 0 and len(tme_server.hits) == hits + 2  # robots.txt and the first page
 
 
 def test_recheck_private_chat_is_an_error_not_a_crash(workspace):
@@ -165,3 +168,126 @@ def test_recheck_private_chat_is_an_error_not_a_crash(workspace):
     res = save_post(workspace, Post(platform="telegram", source="chat/9", external_id="chat/9/3", text="x"))
     r = recheck(workspace, res.post_id)
     assert r.outcome == "error" and "no public t.me address" in r.note
+
+
+def _jpeg(color, size=(64, 48)) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", size, color)
+    ImageDraw.Draw(im).rectangle([5, 5, size[0] // 2, size[1] // 2], fill=(255, 255, 255))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _photo_page(tgf, srv, chan="photo_chan_test"):
+    photo = lambda name: (f'<a class="tgme_widget_message_photo_wrap" href="https://t.me/{chan}/1?single" '  # noqa: E731
+                          f'style="background-image:url(\'{srv.url}/file/{name}\')"></a>')
+    m = [tgf.msg_html(7, f"""{photo("ok.jpg")}{photo("huge.jpg")}{photo("gone.jpg")}
+     <div class="tgme_widget_message_text js-message_text" dir="auto">{tgf.OFFER}</div>
+     {tgf.footer(7, "2026-11-03T10:00:00+00:00", "40", chan=chan)}""", chan),
+         tgf.msg_html(8, f"""<div class="tgme_widget_message_text js-message_text" dir="auto">{tgf.NEUTRAL}</div>
+     {tgf.footer(8, "2026-11-03T11:00:00+00:00", "41", chan=chan)}""", chan)]
+    return tgf.channel_page(m, before=None, chan=chan)
+
+
+class _Shooter:
+    """Records the screenshot requests (the real Chromium path is tested in test_crawl_screenshot_chromium)."""
+
+    def __init__(self):
+        self.urls = []
+
+    def take(self, url, extra=None):
+        from storage.posts import Artifact, Capture
+
+        self.urls.append(url)
+        return Capture(kind="screenshot", url=url, http_status=200, note=f"veille capture | {url}",
+                       artifacts=[Artifact(role="screenshot", data=b"\x89PNG fake " + url.encode(), mime="image/png")])
+
+    def close(self):
+        pass
+
+
+def test_crawl_channels_robots_photos_and_screenshots(workspace, tme_server, tgf):
+    import hashlib
+
+    from telegram_watch.preview import crawl_channels
+
+    srv = tme_server
+    srv.route("/robots.txt", "User-agent: *\nDisallow: /s/secret_chan_test\nDisallow: /file/private\n",
+              headers={"Content-Type": "text/plain"})
+    srv.route("/s/photo_chan_test", _photo_page(tgf, srv))
+    ok = _jpeg((200, 30, 30))
+    srv.route("/file/ok.jpg", ok, headers={"Content-Type": "image/jpeg"})
+    srv.route("/file/huge.jpg", b"\xff\xd8" + b"0" * 5000, headers={"Content-Type": "image/jpeg"})
+    workspace.config.data["telegram"]["max_media_bytes"] = 4000
+    shooter = _Shooter()
+    rep = crawl_channels(workspace, ["secret_chan_test", "photo_chan_test"], base_url=srv.url, sleep=lambda s: None,
+                         shooter=shooter)
+    # robots.txt is read first and obeyed: the disallowed channel is never fetched
+    assert srv.hits[0] == "/robots.txt" and "/s/secret_chan_test" not in srv.hits
+    assert "robots.txt" in rep.failed["secret_chan_test"]
+    assert rep.imported == 2 and rep.positives == 1
+    row = workspace.db.execute("select id, media, version from posts where external_id='photo_chan_test/7'").fetchone()
+    media = {m["url"].rsplit("/", 1)[1]: m for m in json.loads(row[1])}
+    good = media["ok.jpg"]
+    assert good["sha256"] == hashlib.sha256(ok).hexdigest() and good["size"] == len(ok)
+    assert good["mime"] == "image/jpeg" and len(good["phash"]) == 16
+    assert workspace.store.read(good["sha256"]) == ok
+    assert "larger than 4000 bytes" in media["huge.jpg"]["note"] and not media["huge.jpg"].get("sha256")
+    assert not media["gone.jpg"].get("sha256") and any("gone.jpg: HTTP 404" in e for e in rep.errors)
+    assert rep.media_stored == 1 and rep.media_errors == 1
+    art = workspace.db.execute("select a.role from artifacts a join captures c on c.id=a.capture_id "
+                               "where c.post_id=? and a.sha256=?", [row[0], good["sha256"]]).fetchone()
+    assert art == ("media",)
+    # the positive message (only) got a screenshot of its public page, stored as a capture of the post
+    assert shooter.urls == [f"{srv.url}/photo_chan_test/7?embed=1"]
+    shot = workspace.db.execute("select c.kind, a.role from captures c join artifacts a on a.capture_id=c.id "
+                                "where c.post_id=? and c.kind='screenshot'", [row[0]]).fetchall()
+    assert shot == [("screenshot", "screenshot")]
+    # next day: nothing fetched again but the page (and the photo that failed), nothing changes, no 2nd screenshot
+    hits = list(srv.hits)
+    rep2 = crawl_channels(workspace, ["photo_chan_test"], base_url=srv.url, sleep=lambda s: None, shooter=shooter)
+    new_hits = srv.hits[len(hits):]
+    assert sorted(new_hits) == ["/file/gone.jpg", "/robots.txt", "/s/photo_chan_test"], new_hits
+    assert rep2.imported == 0 and rep2.updated == 0 and len(shooter.urls) == 1
+    assert workspace.db.execute("select version from posts where id=?", [row[0]]).fetchone()[0] == 1
+
+
+def test_crawl_channels_photo_disallowed_and_robots_403(workspace, tme_server, tgf):
+    from telegram_watch.preview import crawl_channels
+
+    srv = tme_server
+    srv.route("/robots.txt", "User-agent: *\nDisallow: /file/\n")
+    srv.route("/s/photo_chan_test", _photo_page(tgf, srv))
+    rep = crawl_channels(workspace, ["photo_chan_test"], base_url=srv.url, sleep=lambda s: None, screenshots=False)
+    assert rep.imported == 2 and rep.media_stored == 0
+    assert not any(h.startswith("/file/") for h in srv.hits)
+    assert any("disallowed by robots.txt" in e for e in rep.errors)
+    srv.route("/robots.txt", "no", status=403)
+    rep = crawl_channels(workspace, ["photo_chan_test"], base_url=srv.url, sleep=lambda s: None, screenshots=False)
+    assert "robots.txt" in rep.failed["photo_chan_test"]
+
+
+@pytest.mark.browser
+def test_crawl_screenshot_chromium(workspace, tme_server, tgf):
+    import io
+
+    from PIL import Image
+
+    from telegram_watch.preview import crawl_channels
+
+    srv = tme_server
+    srv.route("/s/photo_chan_test", _photo_page(tgf, srv))
+    srv.route("/photo_chan_test/7?embed=1", tgf.embed_page(7, tgf.OFFER, chan="photo_chan_test"))
+    rep = crawl_channels(workspace, ["photo_chan_test"], base_url=srv.url, sleep=lambda s: None, screenshots=True)
+    assert rep.screenshots == 1 and rep.screenshot_errors == 0, rep.errors
+    note, sha = workspace.db.execute(
+        "select c.note, a.sha256 from captures c join artifacts a on a.capture_id=c.id join posts p on p.id=c.post_id "
+        "where p.external_id='photo_chan_test/7' and c.kind='screenshot' and a.role='screenshot'").fetchone()
+    assert f"{srv.url}/photo_chan_test/7?embed=1" in note and "Z (UTC)" in note and "HTTP 200" in note
+    png = workspace.store.read(sha)
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG" and im.convert("RGB").getpixel((4, 4)) == (255, 212, 0)  # the banner
