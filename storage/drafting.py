@@ -128,6 +128,11 @@ def _load_toml(path: Path | None, shipped: str) -> tuple[dict, str]:
         raise InputError(f"{path or shipped}: {exc}") from exc
 
 
+def _date_or_empty(value: Any) -> bool:
+    """A checked-on date (TOML date), or "" for "never checked": a date is never claimed when none was."""
+    return (isinstance(value, date) and not isinstance(value, datetime)) or value == ""
+
+
 def load_grounds(ws=None) -> dict:
     """The legal-grounds file: ``{"grounds": {key: entry}, "labels": {...}, "source": path}``."""
     data, where = _load_toml(_ws_file(ws, "drafting.legal_grounds", "legal_grounds.toml"), "legal_grounds.toml")
@@ -135,11 +140,13 @@ def load_grounds(ws=None) -> dict:
     if not isinstance(grounds, dict):
         raise InputError(f"{where}: [grounds] must be a table")
     for key, g in grounds.items():
-        for req in ("code", "article", "title_fr", "penalty_fr", "applies_to", "verified_on"):
+        for req in ("code", "article", "title_fr", "penalty_fr", "applies_to"):
             if not g.get(req):
                 raise InputError(f"{where}: ground '{key}' has no '{req}'")
-        if not isinstance(g["verified_on"], date):
-            raise InputError(f"{where}: ground '{key}': verified_on must be a date (YYYY-MM-DD)")
+        if "verified_on" not in g:
+            raise InputError(f"{where}: ground '{key}' has no 'verified_on' (a date, or \"\" when never verified)")
+        if not _date_or_empty(g["verified_on"]):
+            raise InputError(f"{where}: ground '{key}': verified_on must be a date (YYYY-MM-DD) or \"\"")
         if isinstance(g["applies_to"], str):
             g["applies_to"] = [g["applies_to"]]
         for opt in GROUND_OPTIONAL:
@@ -153,9 +160,13 @@ def load_routes(ws=None) -> dict:
                              "platform_routes.toml")
     routes = data.get("routes") or {}
     for key, r in routes.items():
-        for req in ("name", "platforms", "last_checked"):
+        for req in ("name", "platforms"):
             if not r.get(req):
                 raise InputError(f"{where}: route '{key}' has no '{req}'")
+        if "last_checked" not in r:
+            raise InputError(f"{where}: route '{key}' has no 'last_checked' (a date, or \"\" when never checked)")
+        if not _date_or_empty(r["last_checked"]):
+            raise InputError(f"{where}: route '{key}': last_checked must be a date (YYYY-MM-DD) or \"\"")
         for f in r.get("fields", []):
             if f.get("from") not in FIELD_SOURCES:
                 raise InputError(f"{where}: route '{key}', field {f.get('label')!r}: unknown 'from' "
@@ -197,6 +208,10 @@ def stale_grounds(ws, used: list[dict], today: date | None = None) -> list[str]:
     today = today or utcnow().date()
     out = []
     for g in used:
+        if not g["verified_on"]:
+            out.append(f"legal ground {g['code']} art. {g['article']} has never been compared with the official "
+                       "text (verified_on is empty): check it on Légifrance, then set verified_on")
+            continue
         age = (today - g["verified_on"]).days
         if age > max_age:
             out.append(f"legal ground {g['code']} art. {g['article']} was last verified on {g['verified_on']} "
@@ -743,6 +758,10 @@ def draft_notice(ws, platform: str, post_ids=None, seller_id: int | None = None,
         ctx = notice_context(ws, platform, lang=lang, bundle=binfo, at=when, ref=the_ref, seller_id=seller_id,
                              _posts=posts)
         warnings += stale_grounds(ws, ctx["grounds"]) + _uncaptured(ctx["items"])
+        if not route["last_checked"]:
+            warnings.append(f"route '{route['key']}' ({ctx['routes_source']}) has never been checked on "
+                            f"{route['name']}'s site (last_checked is empty): check the address and fields, "
+                            "then set last_checked")
         if not ctx["grounds"]:
             warnings.append("no legal ground in the grounds file applies to these offers: the notice relies on "
                             "the platform's own rule")

@@ -44,8 +44,9 @@ def _golden(name: str, data: bytes) -> None:
 def _notice(ws, fmt="md", lang="fr", tmp=None, **kw):
     kw.setdefault("seller_id", 1)
     kw.setdefault("platform", "telegram")
+    kw.setdefault("ref", REF)
     out = (tmp / f"notice.{fmt}") if tmp else None
-    return drafting.draft_notice(ws, lang=lang, fmt=fmt, at=AT, ref=REF, build_bundle=False, output=out, **kw)
+    return drafting.draft_notice(ws, lang=lang, fmt=fmt, at=AT, build_bundle=False, output=out, **kw)
 
 
 # ------------------------------------------------------------------ goldens
@@ -95,7 +96,8 @@ def test_every_dsa_element_is_present(ws, tmp_path, lang, fmt):
     assert "900 EUR" in flat and "150 EUR" in flat
     for art in ("441-1", "441-2", "441-3", "313-1"):
         assert art in flat
-    assert ("scam users" if lang == "en" else "escroquer d'autres utilisateurs") in flat
+    assert ("selling or offering illegal goods and services (drugs, firearms, forged documents)" if lang == "en"
+            else "la vente ou l'offre de biens et services illégaux (drogues, armes à feu, faux documents)") in flat
     # (b) exact locations: URLs with ids, channel, capture times
     for n in ("101", "140"):
         assert f"https://t.me/rdv_prefecture_75/{n}" in flat
@@ -330,7 +332,10 @@ def test_legal_grounds_file():
     arts = {v["article"]: v for v in g["grounds"].values()}
     assert set(arts) == {"441-1", "441-2", "441-3", "313-1"}
     for v in arts.values():
-        assert isinstance(v["verified_on"], date) and v["penalty_fr"] and v["code"] == "Code pénal"
+        assert v["penalty_fr"] and v["code"] == "Code pénal"
+        # none was compared with the official text: the file must not claim a verification date
+        assert v["verified_on"] == "" and "not compared" in v["verified_how"]
+        assert isinstance(v["written_on"], date)
     assert "trois ans" in arts["441-1"]["penalty_fr"] and "45 000" in arts["441-1"]["penalty_fr"]
     assert "375 000" in arts["313-1"]["penalty_fr"]
     # no article is invented for appointment resale: only 313-1 (under its condition) applies
@@ -346,7 +351,8 @@ def test_platform_routes_file():
     assert "@EURegulation" in r["telegram"]["in_app"]
     assert "legal removal" in r["meta"]["web_form"]
     for key, route in r.items():
-        assert isinstance(route["last_checked"], date), key
+        # none was checked on the platform's site: no check date is claimed
+        assert route["last_checked"] == "" and isinstance(route["written_on"], date), key
         assert "verify" in route["basis"].lower(), key
         assert route["fields"], key
     assert drafting.find_route(drafting.load_routes(), "avito_ma")["key"] == "avito"
@@ -356,10 +362,42 @@ def test_platform_routes_file():
 
 
 def test_stale_grounds_warn(ws):
-    used = list(drafting.load_grounds(ws)["grounds"].values())
+    used = [dict(g, verified_on=date(2026, 11, 22)) for g in drafting.load_grounds(ws)["grounds"].values()]
     assert drafting.stale_grounds(ws, used, today=date(2026, 12, 1)) == []
     warnings = drafting.stale_grounds(ws, used, today=date(2028, 12, 1))
-    assert len(warnings) == 4 and "Légifrance" in warnings[0]
+    assert len(warnings) == 4 and "Légifrance" in warnings[0] and "last verified on 2026-11-22" in warnings[0]
+
+
+def test_unverified_grounds_and_unchecked_routes_are_said_so(ws, tmp_path):
+    res = _notice(ws, "md", "fr", tmp_path, ref="VEILLE-20261120-0101")
+    assert sum("never been compared with the official text" in w for w in res.warnings) == 4
+    assert any("route 'telegram'" in w and "never been checked" in w for w in res.warnings)
+    assert "jamais vérifiée sur le site de la plateforme" in res.path.read_text("utf-8")
+    en = _notice(ws, "txt", "en", tmp_path, ref="VEILLE-20261120-0102").path.read_text("utf-8")
+    assert "never checked on the platform's site" in en
+    comp = drafting.draft_complaint(ws, 1, fmt="md", at=AT, ref="VEILLE-20261120-0103", build_bundle=False,
+                                    output=tmp_path / "c.md")
+    text = comp.path.read_text("utf-8")
+    assert "texte non vérifié sur Légifrance" in text and "texte vérifié le" not in text
+    assert any("never been compared" in w for w in comp.warnings)
+    # once a person has checked them, the dates are printed and the warnings go away
+    grounds = (Path(drafting.__file__).parent / "data" / "legal_grounds.toml").read_text("utf-8")
+    (ws.root / "legal_grounds.toml").write_text(grounds.replace('verified_on = ""', "verified_on = 2026-12-01"),
+                                                "utf-8")
+    routes = (Path(drafting.__file__).parent / "data" / "platform_routes.toml").read_text("utf-8")
+    (ws.root / "platform_routes.toml").write_text(routes.replace('last_checked = ""', "last_checked = 2026-12-02"),
+                                                  "utf-8")
+    res = _notice(ws, "md", "fr", tmp_path, ref="VEILLE-20261120-0104")
+    assert not any("never" in w for w in res.warnings)
+    assert "vérifiée pour la dernière fois le 2026-12-02" in res.path.read_text("utf-8")
+    comp = drafting.draft_complaint(ws, 1, fmt="md", at=AT, ref="VEILLE-20261120-0105", build_bundle=False,
+                                    output=tmp_path / "c2.md")
+    assert "texte vérifié le 2026-12-01" in comp.path.read_text("utf-8")
+    # a date that is not a date is refused, naming the entry
+    (ws.root / "legal_grounds.toml").write_text(grounds.replace('verified_on = ""', 'verified_on = "yes"', 1),
+                                                "utf-8")
+    with pytest.raises(InputError, match="ground 'cp_441_1': verified_on must be a date"):
+        _notice(ws, "md", "fr", tmp_path, ref="VEILLE-20261120-0106")
 
 
 def test_workspace_grounds_file_replaces_the_shipped_one(ws, tmp_path):
