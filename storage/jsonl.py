@@ -26,7 +26,7 @@ from .db import rows
 from .errors import InputError
 from .ingest import ingest_many
 from .post import Post, iso, utcnow
-from .posts import Artifact, Capture
+from .posts import Artifact, Capture, finish_run, start_run
 
 EXPORT_FIELDS = ("id", "platform", "url", "external_id", "author", "author_handle", "text", "posted_at",
                  "category", "subtype", "score", "seller_id")
@@ -105,6 +105,8 @@ def import_jsonl(ws, source: str | Path, max_line_bytes: int | None = None, batc
         if not path.is_file():
             raise InputError(f"{path}: no such file")
     report = ImportReport()
+    run_id = start_run(ws, f"import:{Path(display).name}", "import jsonl")
+    status, error = "failed", "interrupted"
     try:
         file_sha, file_size = ws.store.put_file(path)
         report.source_sha256 = file_sha
@@ -157,7 +159,14 @@ def import_jsonl(ws, source: str | Path, max_line_bytes: int | None = None, batc
             "lines": report.lines, "imported": report.imported, "updated": report.updated,
             "unchanged": report.unchanged, "rejected": len(report.rejected), "at": iso(utcnow())},
             subject_type="file", subject_id=file_sha)
+        status = "partial" if report.rejected else "ok"
+        error = f"{len(report.rejected)} line(s) rejected" if report.rejected else None
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        error = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
+        finish_run(ws, run_id, status, report.imported + report.updated, error)
         if spooled:
             spooled.unlink(missing_ok=True)
     return report

@@ -84,6 +84,11 @@ def test_import_reports_each_bad_line(runner, tmp_path):
     assert [r["external_id"] for r in rows] == ["1", "3", "4"]
     assert set(rows[0]) == {"id", "platform", "url", "external_id", "author", "author_handle", "text",
                             "posted_at", "category", "subtype", "score", "seller_id"}
+    # each import is a run of its source, shown by `veille status`
+    status = json.loads(runner.invoke(app, ["status", "-w", str(ws), "--json"]).stdout)
+    runs = {r["source"]: r for r in status["last_runs"]}
+    assert runs["import:in.jsonl"]["status"] == "partial"  # the second run: nothing new, 4 lines rejected
+    assert runs["import:in.jsonl"]["items"] == 0 and "4 line(s) rejected" in runs["import:in.jsonl"]["error"]
 
 
 def test_import_rejects_huge_line_without_loading_it(runner, tmp_path):
