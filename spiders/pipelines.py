@@ -159,8 +159,12 @@ class MediaPipeline:
             entry = await self._fetch(url)
             if entry is not None:
                 media.append(dict(entry))
-        known = {m.get("url") for m in item.post.media}
-        item.post.media.extend(m for m in media if m["url"] not in known)
+        parsed = {m.get("url"): m for m in item.post.media if m.get("url")}
+        for m in media:
+            if m["url"] in parsed:  # an entry the spider already parsed (a t.me photo): add what the download gave
+                parsed[m["url"]].update({k: v for k, v in m.items() if k != "kind" and v is not None})
+            else:
+                item.post.media.append(m)
         return item
 
 

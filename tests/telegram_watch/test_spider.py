@@ -47,3 +47,40 @@ def test_spider_crawls_paginates_and_stores(workspace, tme_server):
         assert any("nobody_here_test" in (n[0] or "") and "does not exist" in n[0] for n in note), note
     finally:
         ws.close()
+
+
+def test_spider_downloads_photos(workspace, tme_server, tgf):
+    """With images on, a t.me photo parsed by the spider gets its SHA-256, size and perceptual hash."""
+    import hashlib
+    import io
+    import json
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(buf, "JPEG")
+    jpg = buf.getvalue()
+    chan = "photo_chan_test"
+    tme_server.route("/file/ok.jpg", jpg, headers={"Content-Type": "image/jpeg"})
+    photo = (f'<a class="tgme_widget_message_photo_wrap" href="https://t.me/{chan}/7?single" '
+             f'style="background-image:url(\'{tme_server.url}/file/ok.jpg\')"></a>')
+    msg = tgf.msg_html(7, f"""{photo}<div class="tgme_widget_message_text js-message_text">{tgf.NEUTRAL}</div>
+     {tgf.footer(7, "2026-11-03T10:00:00+00:00", "40", chan=chan)}""", chan)
+    tme_server.route(f"/s/{chan}", tgf.channel_page([msg], before=None, chan=chan))
+    root = workspace.root
+    workspace.close()
+    res = crawl(root, tme_server.url, chan, "-s", "VEILLE_DOWNLOAD_IMAGES=1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    from storage import Workspace
+
+    ws = Workspace.open(root)
+    try:
+        pid, media = ws.db.execute("select id, media from posts where external_id='photo_chan_test/7'").fetchone()
+        (m,) = json.loads(media)
+        assert m["kind"] == "photo" and m["sha256"] == hashlib.sha256(jpg).hexdigest() and len(m["phash"]) == 16
+        assert ws.store.read(m["sha256"]) == jpg
+        n = ws.db.execute("select count(*) from artifacts a join captures c on c.id=a.capture_id where c.post_id=? "
+                          "and a.role='media' and a.sha256=?", [pid, m["sha256"]]).fetchone()[0]
+        assert n == 1
+    finally:
+        ws.close()
