@@ -36,7 +36,7 @@ from storage.post import Post, iso, utcnow
 from storage.posts import Artifact, Capture, finish_run, start_run
 from storage.telegram_store import last_backfill_id, set_backfill_id
 
-from .convert import ChatRef, chat_ref_from_entity, message_dict_to_post, tl_json
+from .convert import ChatRef, chat_ref_from_entity, message_dict_to_post, normalise_sellers, tl_json
 from .export import perceptual_hash
 
 log = logging.getLogger("veille.telegram")
@@ -75,10 +75,13 @@ def sender_info(msg) -> dict[str, Any] | None:
 
 
 async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
-                             tool: str) -> tuple[Post, Capture]:
-    """Post + capture (raw ``to_dict()`` JSON, media within the size limit) of one live message."""
+                             tool: str, sellers: frozenset[str] = frozenset()) -> tuple[Post, Capture]:
+    """Post + capture (raw ``to_dict()`` JSON, media within the size limit) of one live message.
+
+    ``sellers`` (``telegram.sellers``) decides the author's role (see :func:`convert.sender_role`).
+    """
     d = msg.to_dict()
-    post = message_dict_to_post(d, chat, sender=sender_info(msg), via=via)
+    post = message_dict_to_post(d, chat, sender=sender_info(msg), via=via, sellers=sellers)
     arts = [Artifact(role="json", data=tl_json(d), mime="application/json",
                      name=f"{chat.key.replace('/', '-')}-{msg.id}.json")]
     if post.media and getattr(msg, "media", None) is not None and seam is not None:
@@ -138,6 +141,7 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
     limit = int(limit or cfg.get("telegram.backfill_limit", 2000))
     max_wait = int(cfg.get("telegram.max_flood_wait", 900))
     max_media = int(cfg.get("telegram.max_media_bytes", 15_000_000))
+    sellers = normalise_sellers(cfg.get("telegram.sellers"))
     if entity is None:
         entity = await resolve(seam, channel, max_wait)
     chat = chat_ref_from_entity(entity)
@@ -200,7 +204,7 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
                     rep.fetched += 1
                     rep.first_id = rep.first_id or msg.id
                     pending.append(await message_to_capture(seam, msg, chat, "telethon_backfill", max_media,
-                                                            "veille telegram backfill"))
+                                                            "veille telegram backfill", sellers))
                     if len(pending) >= CHUNK:
                         flush()
                     if rep.fetched >= limit:

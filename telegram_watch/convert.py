@@ -158,11 +158,60 @@ def _media(d: dict) -> list[dict[str, Any]]:
     return [{"url": None, "sha256": None, "kind": "other", "telegram_media": t}]
 
 
+def normalise_sellers(values: Any) -> frozenset[str]:
+    """Seller references (``telegram.sellers`` / ``--seller``): ids, ``user123``, ``@name``, ``peer`` → a set."""
+    if isinstance(values, str):
+        values = [values]
+    out = set()
+    for v in values or []:
+        v = str(v).strip().lstrip("@").lower()
+        if v:
+            out.add(v)
+    return frozenset(out)
+
+
+def sender_role(d: dict[str, Any], chat: ChatRef, sender: dict[str, Any], sellers: frozenset[str] = frozenset()) -> str:
+    """The author's role, as for Desktop exports (bundles redact third parties).
+
+    - ``channel``: a broadcast channel's own posts, and messages sent *as* a
+      channel or group (anonymous admins, a linked channel's posts in its
+      discussion group);
+    - ``seller``: a sender named in ``sellers`` (``telegram.sellers``, or
+      ``--seller`` for imports): numeric id, ``user<id>``, or username;
+      ``peer`` names the other party of a one-to-one chat;
+    - ``third_party``: everybody else — members who replied, asked, bought,
+      the account's owner. Being classified positive does not make a sender
+      a seller: requests ("who sells an appointment?") are classified
+      positive too.
+    """
+    from_peer = peer_ref(d.get("from_id"))
+    if from_peer is not None and from_peer[0] in ("channel", "group"):
+        return "channel"
+    if from_peer is None and not sender.get("id"):
+        if chat.kind in ("channel", "megagroup") or d.get("post"):
+            return "channel"
+    if chat.kind == "channel" and d.get("post"):
+        return "channel"
+    sid = sender.get("id") or (from_peer[1] if from_peer else None)
+    if sid is None and chat.kind == "user" and not d.get("out"):
+        sid = chat.chat_id  # an incoming message of a one-to-one chat is the peer's
+    refs = {str(sid), f"user{sid}"} if sid is not None else set()
+    if sender.get("username"):
+        refs.add(str(sender["username"]).lower())
+    if sellers & refs:
+        return "seller"
+    if "peer" in sellers and chat.kind == "user" and sid is not None and sid == chat.chat_id and not d.get("out"):
+        return "seller"
+    return "third_party"
+
+
 def message_dict_to_post(d: dict[str, Any], chat: ChatRef, sender: dict[str, Any] | None = None,
-                         via: str = "telethon", fetched_at: datetime | None = None) -> Post:
+                         via: str = "telethon", fetched_at: datetime | None = None,
+                         sellers: frozenset[str] = frozenset()) -> Post:
     """Build the Post of one message from its ``to_dict()``.
 
     ``sender`` is ``{"id", "username", "name"}`` when known (live and backfill).
+    ``extra.role`` (→ ``posts.author_role``) is :func:`sender_role`.
     InputError names the field when the dict is not a Telethon message.
     """
     if not isinstance(d, dict) or d.get("_") not in ("Message", "MessageService"):
@@ -177,6 +226,7 @@ def message_dict_to_post(d: dict[str, Any], chat: ChatRef, sender: dict[str, Any
     edit = to_utc(d.get("edit_date"), "edit_date") if d.get("edit_date") else None
     from_peer = peer_ref(d.get("from_id"))
     sender = dict(sender or {})
+    role = sender_role(d, chat, sender, sellers)
     if from_peer and not sender.get("id"):
         sender["id"] = from_peer[1]
     extra: dict[str, Any] = {
@@ -193,6 +243,7 @@ def message_dict_to_post(d: dict[str, Any], chat: ChatRef, sender: dict[str, Any
         "forwards": d.get("forwards"),
         "grouped_id": d.get("grouped_id"),
         "post_author": d.get("post_author"),
+        "role": role,
     }
     if edit:
         extra["edited_at"] = edit.isoformat().replace("+00:00", "Z")

@@ -54,7 +54,7 @@ from storage.post import Post, iso, to_utc, utcnow
 from storage.posts import Artifact, Capture
 from storage.telegram_store import capture_key_exists
 
-from .convert import TME, chat_from_message_dict, message_dict_to_post
+from .convert import TME, chat_from_message_dict, message_dict_to_post, normalise_sellers
 from .jsonstream import JsonStream
 
 CHANNEL_TYPES = {"public_channel", "private_channel"}
@@ -477,12 +477,14 @@ def _iter_telethon(ctx: _Ctx, js: JsonStream) -> Iterator[tuple[Post, Capture]]:
             if not isinstance(d, dict):
                 raise InputError(f"expected an object, got {type(d).__name__}")
             chat = chat_from_message_dict(d, username=ctx.channel)
-            post = message_dict_to_post(d, chat, via="telethon_json")
+            post = message_dict_to_post(d, chat, via="telethon_json", sellers=normalise_sellers(ctx.sellers))
         except InputError as exc:
             ctx.report.rejected.append((place, str(exc)))
             continue
         chats.add(chat.key)
         ctx.report.chats = len(chats)
+        role = post.extra.get("role") or "third_party"
+        ctx.report.roles[role] = ctx.report.roles.get(role, 0) + 1
         if d.get("_") == "MessageService":
             ctx.report.service += 1
         msg_sha = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()

@@ -336,6 +336,7 @@ def _parse_message(msg, channel_hint: str | None, info: ChannelInfo, page_url: s
         "author_signature": signature,
         "channel_title": info.title or owner,
         "entities": entities,
+        "role": "channel",  # t.me/s shows public channels only: every message is the channel's own post
     }
     if edited:
         extra["edited"] = True

@@ -26,7 +26,7 @@ from storage.posts import Artifact, Capture
 from storage.telegram_store import mark_messages_deleted
 
 from .backfill import message_to_capture, resolve
-from .convert import ChatRef, chat_ref, chat_ref_from_entity, tl_json
+from .convert import ChatRef, chat_ref, chat_ref_from_entity, normalise_sellers, tl_json
 
 log = logging.getLogger("veille.telegram")
 
@@ -67,6 +67,7 @@ def register_handlers(client, ws, seam=None, chats: list[Any] | None = None,
 
     state = WatchState()
     max_media = int(ws.config.get("telegram.max_media_bytes", 15_000_000))
+    sellers = normalise_sellers(ws.config.get("telegram.sellers"))
 
     def note(kind: str, info: dict) -> None:
         if on_event:
@@ -76,7 +77,7 @@ def register_handlers(client, ws, seam=None, chats: list[Any] | None = None,
         try:
             chat = await _chat_of(event, state)
             post, cap = await message_to_capture(seam, event.message, chat, "telethon_live", max_media,
-                                                 "veille telegram watch")
+                                                 "veille telegram watch", sellers)
             res = ingest(ws, post, cap)
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the watcher
             state.errors += 1

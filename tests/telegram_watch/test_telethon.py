@@ -344,3 +344,71 @@ def test_cli_watch_end_to_end(runner, cli_app, workspace, tgf, monkeypatch):
     seam.authorized = False
     res = runner.invoke(cli_app, ["telegram", "watch", "-w", str(workspace.root)])
     assert res.exit_code == 1 and "telegram login" in res.output
+
+
+def test_group_roles_live_and_backfill_third_parties_redacted(workspace, tgf):
+    """In a group, the channel's own posts are 'channel', senders of telegram.sellers are 'seller', everybody
+    else (people who asked or replied) 'third_party'; bundles then redact the third parties only."""
+    from storage.bundle import build_redactor
+
+    workspace.config.data["telegram"]["sellers"] = ["@Vendeur_RDV_Test"]
+    group = types.Channel(id=1_500_000_077, title="Entraide RDV (fiction)", photo=types.ChatPhotoEmpty(), date=tgf.T0,
+                          username="entraide_rdv_test", access_hash=7, megagroup=True)
+    seller = types.User(id=5001, first_name="Vendeur", last_name="Fiction", username="vendeur_rdv_test",
+                        access_hash=1)
+    asker = types.User(id=5002, first_name="Camille", last_name="Exemple", username="camille_exemple_test",
+                       access_hash=2)
+
+    def gmsg(mid, user, text, **kw):
+        return types.Message(id=mid, peer_id=types.PeerChannel(group.id), date=tgf.T0 + __import__("datetime")
+                             .timedelta(minutes=mid), message=text, from_id=types.PeerUser(user.id) if user else None,
+                             **kw)
+
+    client = offline_client(workspace)
+    register_handlers(client, workspace, seam=None, chats=[group])
+
+    async def scenario():
+        for m in (gmsg(1, asker, "Qui vend un RDV préfecture à Bobigny ? je paie 50€"),
+                  gmsg(2, seller, tgf.OFFER, reply_to=types.MessageReplyHeader(reply_to_msg_id=1)),
+                  gmsg(3, asker, "Merci, je te contacte @vendeur_rdv_test",
+                       reply_to=types.MessageReplyHeader(reply_to_msg_id=2)),
+                  gmsg(4, None, "Règles du groupe: pas de vente", post=False)):  # sent as the group (anonymous admin)
+            upd = types.UpdateNewChannelMessage(m, pts=m.id, pts_count=1)
+            upd._entities = {utils.get_peer_id(types.PeerChannel(group.id)): group,
+                             utils.get_peer_id(seller): seller, utils.get_peer_id(asker): asker}
+            await client._dispatch_update(upd)
+
+    asyncio.run(scenario())
+    rows = {r[0]: r[1:] for r in workspace.db.execute("select external_id, author_role, author_handle from posts")}
+    assert rows["entraide_rdv_test/1"] == ("third_party", "camille_exemple_test")
+    assert rows["entraide_rdv_test/2"] == ("seller", "vendeur_rdv_test")
+    assert rows["entraide_rdv_test/3"][0] == "third_party"
+    assert rows["entraide_rdv_test/4"][0] == "channel"
+    # a broadcast channel's posts (backfill) are the channel's
+    rep = asyncio.run(backfill(workspace, seam_for(tgf, n=3), "rdv_express_test", limit=10))
+    assert rep.fetched == 3
+    assert {r[0] for r in workspace.db.execute(
+        "select author_role from posts where source='rdv_express_test'")} == {"channel"}
+    # the bundle of the offer redacts the person who asked, never the seller
+    pid = workspace.db.execute("select id from posts where external_id='entraide_rdv_test/2'").fetchone()[0]
+    red = build_redactor(workspace, [pid])
+    out = red.redact_text("camille_exemple_test et Camille Exemple ont écrit à vendeur_rdv_test")
+    assert "camille_exemple_test" not in out and "Camille Exemple" not in out and "vendeur_rdv_test" in out
+
+
+def test_telethon_json_import_roles(workspace, tmp_path, tgf):
+    from telegram_watch.convert import tl_json
+    from telegram_watch.export import import_export
+
+    msgs = [tgf.tl_message(5, "RDV dispo"),
+            types.Message(id=6, peer_id=types.PeerChannel(tgf.CHANNEL_ID), date=tgf.T0, message="je cherche",
+                          from_id=types.PeerUser(777)),
+            types.Message(id=7, peer_id=types.PeerChannel(tgf.CHANNEL_ID), date=tgf.T0, message="vends",
+                          from_id=types.PeerUser(888))]
+    f = tmp_path / "msgs.json"
+    f.write_bytes(b"[" + b",".join(tl_json(m.to_dict()) for m in msgs) + b"]")
+    rep = import_export(workspace, f, sellers=["user888"], channel="rdv_express_test")
+    assert rep.roles == {"channel": 1, "third_party": 1, "seller": 1}
+    rows = dict(workspace.db.execute("select external_id, author_role from posts"))
+    assert rows == {"rdv_express_test/5": "channel", "rdv_express_test/6": "third_party",
+                    "rdv_express_test/7": "seller"}
