@@ -329,14 +329,28 @@ def _fmt_price(price: float | None, currency: str | None, lang: str) -> str | No
 
 
 class Pseudonymiser:
-    """Stable pseudonyms for third parties (buyers, victims, people who replied)."""
+    """Stable pseudonyms ("Tiers A") for third parties (buyers, victims, people who replied).
+
+    Matching is the evidence bundles' (:class:`storage.redact.Redactor`): phones however written, handles
+    with or without ``@``, e-mails, names as whole words and each word of a name alone ("Karim" for
+    "Karim Benali"). The sellers' own identifiers are protected: a buyer quoting the seller's phone does not
+    turn the seller's phone into the buyer's pseudonym.
+    """
 
     def __init__(self, lang: str = "fr"):
+        from .redact import Redactor
+
         self.lang = lang
         self.map: dict[str, str] = {}
         self.roles: dict[str, str] = {}
+        self.red = Redactor()
+        self.labels: dict[tuple[str, str], str] = {}
 
-    def add(self, value: str | None, role: str) -> str | None:
+    def protect(self, value: Any) -> None:
+        if value is not None and str(value).strip():
+            self.red.protect(str(value).strip())
+
+    def add(self, value: str | None, role: str, kind: str = "name", register: bool = True) -> str | None:
         if not value or not str(value).strip():
             return None
         key = str(value).strip()
@@ -345,18 +359,46 @@ class Pseudonymiser:
             letter = chr(ord("A") + n % 26) + (str(n // 26) if n >= 26 else "")
             self.map[key] = ("Tiers " if self.lang == "fr" else "Third party ") + letter
             self.roles[self.map[key]] = role
+        if register:
+            self._register(kind, key, self.map[key])
         return self.map[key]
 
-    def alias(self, value: str, same_as: str) -> None:
-        if value and value.strip() and same_as in self.map:
-            self.map.setdefault(value.strip(), self.map[same_as])
+    def alias(self, value: str | None, same_as: str, kind: str = "name") -> None:
+        if value and str(value).strip() and same_as in self.map:
+            self._register(kind, str(value).strip(), self.map[same_as])
+
+    def _register(self, kind: str, value: str, label: str) -> None:
+        from .redact import normalise
+
+        if kind in ("phone", "whatsapp"):
+            kind = "phone"
+        elif kind in ("wallet", "iban"):
+            kind = "account"
+        elif kind not in ("name", "email", "url"):
+            kind = "handle"
+        if kind == "handle":
+            value = value.lstrip("@")
+        self.red.add(kind, value)
+        norm = normalise(kind, value)
+        if (kind, norm) in self.red.identifiers:
+            self.labels.setdefault((kind, norm), label)
 
     def apply(self, text: str | None) -> str:
+        from .redact import normalise
+
         out = text or ""
-        for value in sorted(self.map, key=len, reverse=True):
-            if len(value) >= 3:
-                out = re.sub(re.escape(value), self.map[value], out, flags=re.IGNORECASE)
-        return out
+        if not out or not self.red:
+            return out
+        spans = self.red._spans(out)
+        if not spans:
+            return out
+        generic = "Tiers" if self.lang == "fr" else "Third party"
+        parts, last = [], 0
+        for s0, e0, kind, raw in spans:
+            parts += [out[last:s0], self.labels.get((kind, normalise(kind, raw)), generic)]
+            last = e0
+        parts.append(out[last:])
+        return "".join(parts)
 
     def listing(self) -> list[dict]:
         labels = ROLE_LABELS.get(self.lang, {})
@@ -384,19 +426,45 @@ def _related_third_party_posts(ws, posts: list[dict]) -> list[dict]:
 
 
 def _seed_pseudonyms(ws, posts: list[dict], pz: Pseudonymiser) -> None:
-    for p in _related_third_party_posts(ws, posts):
+    related = _related_third_party_posts(ws, posts)
+    # the sellers' own identifiers first: never pseudonymised
+    seller_posts = [p for p in related if not _third_party(p)]
+    for p in seller_posts:
+        for v in (p.get("author"), p.get("author_handle"), p.get("author_url")):
+            pz.protect(v)
+        for e in rows(ws.db, "select kind, value, raw from entities where post_id = ?", [p["id"]]):
+            if e["kind"] in IDENTIFYING_KINDS:
+                pz.protect(e["value"])
+                pz.protect(e["raw"])
+    for sid in sorted({p["seller_id"] for p in related if p.get("seller_id") is not None}):
+        for r in rows(ws.db, "select label, accounts, identifiers from sellers where id = ?", [sid]):
+            pz.protect(r["label"])
+            for col in ("accounts", "identifiers"):
+                try:
+                    values = json.loads(r[col] or "[]")
+                except ValueError:
+                    values = []
+                for x in values if isinstance(values, list) else []:
+                    if isinstance(x, dict):
+                        for k in ("value", "handle", "name", "url", "raw"):
+                            pz.protect(x.get(k))
+                    elif isinstance(x, str):
+                        pz.protect(x.split(":", 1)[1] if ":" in x and not x.startswith("http") else x)
+    for p in related:
         if not _third_party(p):
             continue
         name = p.get("author") or p.get("author_handle") or f"post {p['id']}"
-        pseud = pz.add(name, p.get("author_role") or "third_party")
-        for v in (p.get("author_handle"), p.get("author_url")):
-            if v:
-                pz.alias(v, name)
-                pz.alias(v.lstrip("@"), name)
+        kind = "name" if p.get("author") else "handle"
+        pseud = pz.add(name, p.get("author_role") or "third_party", kind=kind,
+                       register=bool(p.get("author") or p.get("author_handle")))
+        if p.get("author_handle"):
+            pz.alias(p["author_handle"], name, "handle")
+        if p.get("author_url"):
+            pz.alias(p["author_url"], name, "url")
         for e in rows(ws.db, "select kind, value, raw from entities where post_id = ?", [p["id"]]):
             if e["kind"] in IDENTIFYING_KINDS:
-                pz.alias(e["value"], name)
-                pz.alias(e["raw"] or "", name)
+                pz.alias(e["value"], name, e["kind"])
+                pz.alias(e["raw"] or "", name, e["kind"])
         assert pseud
 
 

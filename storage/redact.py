@@ -42,6 +42,13 @@ HASH_KEYS = {"sha256", "content_sha256", "entry_hash", "prev_hash", "phash", "ha
              "redacted_sha256", "sha256_before", "sha256_after", "first_prev_hash", "last_entry_hash"}
 # Handles at least this long are replaced wherever they occur, even inside a longer word.
 SUBSTRING_HANDLE_CHARS = 6
+# A third party's name is also replaced word by word ("Jeanne" alone, for "Jeanne Acheteuse"): each word of
+# at least this many letters, written capitalised, that is no particle and no word of a seller's name.
+MIN_NAME_PART_CHARS = 3
+NAME_PARTICLES = {"de", "du", "des", "la", "le", "les", "el", "al", "ben", "bin", "ibn", "abu", "bou", "ait",
+                  "van", "von", "der", "den", "di", "da", "dos", "das", "del", "della", "mac", "st", "ste", "and",
+                  "et", "the", "mme", "mlle", "mr", "mrs", "dr"}
+_NAME_PART = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 
 
 def is_third_party(post: dict) -> bool:
@@ -153,7 +160,10 @@ class Redactor:
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     identifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, normalised) -> raw sample
     protected: set[str] = field(default_factory=set)  # normalised seller identifiers: never redacted
+    protected_words: set[str] = field(default_factory=set)  # case-folded words of sellers' names and handles
     _regex: re.Pattern | None = None
+    _part_regex: re.Pattern | None = None
+    _part_forms: dict[str, str] = field(default_factory=dict)
     _compiled: bool = False
     _forms: dict[str, tuple[str, str]] = field(default_factory=dict)
     _phones: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
@@ -167,6 +177,9 @@ class Redactor:
         if value and str(value).strip():
             for kind in ("phone", "handle", "name", "email", "url", "account"):
                 self.protected.add(f"{kind}:{normalise(kind, value)}")
+            for w in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", str(value))):
+                self.protected_words.add(w.casefold())
+            self._compiled = False
 
     def add(self, kind: str, value: str | None) -> None:
         if value is None:
@@ -212,7 +225,32 @@ class Redactor:
             for f in forms:
                 self._forms.setdefault(f.lower(), (kind, raw))
         self._regex = re.compile(_trie_pattern(sorted(self._forms)), re.IGNORECASE) if self._forms else None
+        self._compile_name_parts()
         self._compiled = True
+
+    def _compile_name_parts(self) -> None:
+        """Words of third parties' multi-word names, matched alone (case-sensitive: as a name is written)."""
+        owners: dict[str, set[str]] = {}
+        for (kind, _norm), raw in self.identifiers.items():
+            if kind != "name":
+                continue
+            parts = _NAME_PART.findall(unicodedata.normalize("NFC", raw))
+            if len(parts) < 2:
+                continue  # a one-word name is matched whole already
+            for part in parts:
+                folded = part.casefold()
+                if (len(part) < MIN_NAME_PART_CHARS or not part[0].isupper() or folded in NAME_PARTICLES
+                        or folded in self.protected_words or f"name:{normalise('name', part)}" in self.protected):
+                    continue
+                owners.setdefault(part, set()).add(raw)
+        self._part_forms = {}
+        for part, raws in owners.items():
+            # the same person keeps one pseudonym: a word shared by two third parties gets its own
+            owner = next(iter(raws)) if len(raws) == 1 else part
+            for form in (part, part.upper(), html.escape(part, quote=True), json.dumps(part, ensure_ascii=True)[1:-1],
+                         unicodedata.normalize("NFD", part)):
+                self._part_forms.setdefault(form, owner)
+        self._part_regex = re.compile(_trie_pattern(sorted(self._part_forms))) if self._part_forms else None
 
     def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
         """Non-overlapping (start, end, kind, raw) of every third-party identifier in the text."""
@@ -235,6 +273,16 @@ class Redactor:
                         (before and _WORD.match(before)) or (after and _WORD.match(after))):
                     continue
                 spans.append((s0, e0, kind, raw))
+        if self._part_regex is not None:
+            for m in self._part_regex.finditer(text):
+                s0, e0 = m.span()
+                if s0 == e0:
+                    continue
+                before = text[s0 - 1] if s0 else ""
+                after = text[e0] if e0 < len(text) else ""
+                if (before and (_WORD.match(before) or before == "\\")) or (after and _WORD.match(after)):
+                    continue  # inside a longer word, or right after a backslash (a JSON or regex escape)
+                spans.append((s0, e0, "name", self._part_forms.get(m.group(), m.group())))
         if self._phones:
             lengths = sorted({len(n) for n in self._phones}, reverse=True)
             for m in _PHONE_RUN.finditer(text):

@@ -195,6 +195,15 @@ def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
     res = build_bundle(ws, post_ids=everything, output=tmp_path / "all.zip")
     texts = all_texts(res.path)
     assert leaks(texts, THIRD_PARTY_STRINGS) == []
+    # a third party's first name alone ("… je veux le RDV. Jeanne", "combien le RDV ? Paul") goes too, with the
+    # same pseudonym as the full name; words of the seller's own name stay
+    for name in ("Jeanne", "Paul"):
+        found = [n for n, t in texts.items() if re.search(rf"(?<!\w){name}(?!\w)", t)]
+        assert found == [], (name, found)
+    posts = [json.loads(x) for x in texts["posts.jsonl"].splitlines()]
+    buyer = next(p for p in posts if p["author_role"] == "buyer")
+    assert buyer["text"].endswith("je veux le RDV. " + buyer["author"])
+    assert "(RDV Express)" in texts["posts.jsonl"]
     # the seller stays identifiable
     joined = "\n".join(texts.values())
     for s in SELLER_STRINGS:

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -271,6 +271,32 @@ def test_third_parties_are_pseudonymised_everywhere(ws, tmp_path):
     for out in outs:
         assert "Karim" not in out and "Benali" not in out and "+33199005566" not in out
         assert "Tiers A" in out
+
+
+def test_third_parties_in_any_written_form_and_the_sellers_identifiers_kept(ws, tmp_path):
+    from drafting_seed import _post
+
+    # the seller thanks the buyer by first name, handle and phone in another format
+    ws.db.execute("update posts set text = text || ? where id = 2",
+                  [" Merci Karim (@karim_b, 01.99.00.55.66) !"])
+    # someone who replied quotes the seller's phone: it stays the seller's identifier, not the replier's
+    rep = _post(ws, platform="telegram", ext="rdv_prefecture_75/150", url="", source="rdv_prefecture_75",
+                text="Attention, le 06 39 98 12 34 est un arnaqueur", cat=None, sub=None,
+                posted=datetime(2026, 10, 12, 7, 0, tzinfo=UTC), handle="nadia_r", author="Nadia Rami",
+                role="replier", phones=["+33639981234"])
+    ws.db.execute("update posts set seller_id = 1 where id = ?", [rep])
+    outs = [_notice(ws, "txt", "fr", tmp_path).path.read_text("utf-8")]
+    comp = drafting.draft_complaint(ws, 1, fmt="md", at=AT, ref="VEILLE-20261120-0201", build_bundle=False,
+                                    output=tmp_path / "c.md")
+    outs.append(comp.path.read_text("utf-8"))
+    for out in outs:
+        for leak in ("Karim", "karim_b", "01.99.00.55.66", "Nadia", "nadia_r"):
+            assert leak not in out, leak
+        assert "Merci Tiers A (Tiers A, Tiers A) !" in " ".join(out.split())
+    ctx = drafting.complaint_context(ws, 1, "procureur", None, AT, "VEILLE-20261120-0202")
+    assert ("phone", "+33639981234") in {(i["kind"], i["value"]) for i in ctx["seller"]["identifiers"]}
+    assert "+33 6 39 98 12 34" in outs[0]  # the seller's phone, as written in its offer
+    assert {v["role"] for v in ctx["victims"]} == {"acheteur", "personne ayant répondu"}
 
 
 # -------------------------------------------------------------- complaint
