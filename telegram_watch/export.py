@@ -95,6 +95,15 @@ class ExportReport:
 
 
 # ----------------------------------------------------------------- helpers
+# Desktop export entity types → the names the Telethon and t.me/s routes use (one vocabulary for all routes)
+_ENTITY_NAMES = {"link": "url", "strikethrough": "strike", "mention_name": "mention_name"}
+
+
+def _etype(t: Any) -> str:
+    t = str(t or "plain")
+    return _ENTITY_NAMES.get(t, t)
+
+
 def _text_and_entities(msg: dict, place: str) -> tuple[str, list[dict[str, Any]]]:
     text = msg.get("text", "")
     if text is None:
@@ -116,7 +125,7 @@ def _text_and_entities(msg: dict, place: str) -> tuple[str, list[dict[str, Any]]
             t = p.get("text", "")
             if not isinstance(t, str):
                 raise InputError(f"{place}: text part {i} has a non-string 'text'")
-            e = {"type": str(p.get("type") or "plain"), "offset": n, "length": len(t), "text": t}
+            e = {"type": _etype(p.get("type")), "offset": n, "length": len(t), "text": t}
             if p.get("href"):
                 e["href"] = str(p["href"])[:2000]
             if p.get("user_id"):
@@ -137,7 +146,7 @@ def _text_and_entities(msg: dict, place: str) -> tuple[str, list[dict[str, Any]]
                 raise InputError(f"{place}: 'text_entities' must be a list of objects with a string 'text'")
             t = e.get("text", "")
             if e.get("type") not in (None, "plain"):
-                item = {"type": str(e.get("type")), "offset": n, "length": len(t), "text": t}
+                item = {"type": _etype(e.get("type")), "offset": n, "length": len(t), "text": t}
                 if e.get("href"):
                     item["href"] = str(e["href"])[:2000]
                 if e.get("user_id"):

@@ -82,6 +82,12 @@ def _safe_url(url: str | None, base: str = TME) -> str | None:
     return url[:2000]
 
 
+def _url_key(url: str) -> str:
+    """An address without scheme, trailing slash, percent-encoding or case, to compare a link's text and href."""
+    u = urllib.parse.unquote(url.strip()).rstrip("/")
+    return re.sub(r"^[a-z][a-z0-9+.-]*://", "", u, flags=re.I).removeprefix("www.").lower()
+
+
 def _plain(el) -> str:
     if el is None:
         return ""
@@ -138,9 +144,12 @@ def rich_text(el, base: str = TME) -> tuple[str, list[dict[str, Any]]]:
                     elif seg.startswith("@"):
                         entities.append({"type": "mention", "offset": start, "length": end - start,
                                          "href": safe})
+                    elif href.lower().startswith("mailto:"):
+                        entities.append({"type": "email", "offset": start, "length": end - start})
                     elif safe:
-                        kind = "url" if seg and (safe.rstrip("/").endswith(seg.rstrip("/"))
-                                                 or seg in href) else "text_link"
+                        # "url": the link shows its own address (Telegram adds http:// when the author
+                        # wrote none); "text_link": other words link somewhere (hidden address)
+                        kind = "url" if seg and _url_key(seg) == _url_key(safe) else "text_link"
                         entities.append({"type": kind, "offset": start, "length": end - start, "href": safe})
                 elif tag in _FORMAT_TAGS:
                     entities.append({"type": _FORMAT_TAGS[tag], "offset": start, "length": end - start})
@@ -269,6 +278,8 @@ def _media(msg) -> list[dict[str, Any]]:
         m = _BG_URL_RE.search(el.get("style") or "")
         if m and not any(x["kind"] == "video" for x in media):
             media.append({"url": None, "sha256": None, "kind": "video", "thumb": _safe_url(m.group(1))})
+    for el in msg.xpath(".//audio"):
+        media.append({"url": _safe_url(el.get("src")), "sha256": None, "kind": "audio"})
     for el in _find_all(msg, "tgme_widget_message_document"):
         media.append({"url": None, "sha256": None, "kind": "document",
                       "title": _plain(_find(el, "tgme_widget_message_document_title")) or None,
@@ -290,6 +301,20 @@ def _link_preview(msg) -> dict[str, Any] | None:
             "title": _plain(_find(a, "link_preview_title")) or None,
             "description": _plain(_find(a, "link_preview_description")) or None,
             "image": _safe_url(m.group(1)) if m else None}
+
+
+def _poll(msg) -> dict[str, Any] | None:
+    box = _find(msg, "tgme_widget_message_poll")
+    if box is None:
+        return None
+    options = []
+    for opt in _find_all(box, "tgme_widget_message_poll_option"):
+        text = _plain(_find(opt, "tgme_widget_message_poll_option_text"))
+        if text:
+            options.append({"text": text,
+                            "percent": _plain(_find(opt, "tgme_widget_message_poll_option_percent")) or None})
+    return {"question": _plain(_find(box, "tgme_widget_message_poll_question")) or None,
+            "type": _plain(_find(box, "tgme_widget_message_poll_type")) or None, "options": options}
 
 
 def _parse_message(msg, channel_hint: str | None, info: ChannelInfo, page_url: str | None) -> Post | None:
@@ -347,6 +372,9 @@ def _parse_message(msg, channel_hint: str | None, info: ChannelInfo, page_url: s
     lp = _link_preview(msg)
     if lp:
         extra["link_preview"] = lp
+    poll = _poll(msg)
+    if poll:
+        extra["poll"] = poll
     if service:
         extra["service"] = True
     if not_supported:

@@ -262,3 +262,13 @@ def test_repeated_ids_kept_apart(workspace, tmp_path):
     rows = dict(workspace.db.execute("select external_id, url from posts"))
     assert rows == {"c/55/7": "https://t.me/c/55/7", "c/55/7~2": "", "c/55/7~3": "",
                     f"c/55/{2**40}": f"https://t.me/c/55/{2**40}"}
+
+
+def test_entity_names_match_the_other_routes():
+    msg = {"text": ["Lire ", {"type": "link", "text": "https://rdv.example/a"}, " ",
+                    {"type": "strikethrough", "text": "80€"}]}
+    text, ents = export_mod._text_and_entities(msg, "here")
+    assert text == "Lire https://rdv.example/a 80€"
+    assert [(e["type"], e["text"]) for e in ents] == [("url", "https://rdv.example/a"), ("strike", "80€")]
+    for e in ents:
+        assert text[e["offset"]:e["offset"] + e["length"]] == e["text"]

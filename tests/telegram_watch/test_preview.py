@@ -291,3 +291,26 @@ def test_crawl_screenshot_chromium(workspace, tme_server, tgf):
     png = workspace.store.read(sha)
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.convert("RGB").getpixel((4, 4)) == (255, 212, 0)  # the banner
+
+
+def test_links_email_voice_poll(tgf):
+    inner = """<div class="tgme_widget_message_text js-message_text" dir="auto">Voir <a href="https://rdv.example/tarifs/2026">rdv.example</a>,
+     <a href="http://rdv.example/page">rdv.example/page</a>, <a href="https://www.rdv.example/%C3%A9t%C3%A9/">https://www.rdv.example/été</a>
+     et <a href="mailto:contact@rdv.example">contact@rdv.example</a></div>
+     <audio class="tgme_widget_message_voice js-message_voice" src="https://cdn.example/file/voice.ogg"></audio>
+     <div class="tgme_widget_message_poll"><div class="tgme_widget_message_poll_question">Quel créneau ?</div>
+      <div class="tgme_widget_message_poll_type">Anonymous poll</div><div class="tgme_widget_message_poll_options">
+      <div class="tgme_widget_message_poll_option"><div class="tgme_widget_message_poll_option_percent">60%</div>
+       <div class="tgme_widget_message_poll_option_text">Matin</div></div>
+      <div class="tgme_widget_message_poll_option"><div class="tgme_widget_message_poll_option_percent">40%</div>
+       <div class="tgme_widget_message_poll_option_text">Soir</div></div></div></div>"""
+    page = tgf.channel_page([tgf.msg_html(1, inner + tgf.footer(1, "2026-11-01T10:00:00+00:00"))], before=None)
+    (p,) = parse_channel_page(page).posts
+    ents = [(e["type"], e["text"]) for e in p.extra["entities"]]
+    # a link whose words are not its address is a text_link (hidden address), even if they are its domain
+    assert ents == [("text_link", "rdv.example"), ("url", "rdv.example/page"), ("url", "https://www.rdv.example/été"),
+                    ("email", "contact@rdv.example")]
+    assert p.media == [{"url": "https://cdn.example/file/voice.ogg", "sha256": None, "kind": "audio"}]
+    assert p.extra["poll"] == {"question": "Quel créneau ?", "type": "Anonymous poll",
+                               "options": [{"text": "Matin", "percent": "60%"}, {"text": "Soir", "percent": "40%"}]}
+    assert p.extra["role"] == "channel"
