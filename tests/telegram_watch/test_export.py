@@ -272,3 +272,29 @@ def test_entity_names_match_the_other_routes():
     assert [(e["type"], e["text"]) for e in ents] == [("url", "https://rdv.example/a"), ("strike", "80€")]
     for e in ents:
         assert text[e["offset"]:e["offset"] + e["length"]] == e["text"]
+
+
+def test_stream_buffer_stays_bounded(tmp_path):
+    """Memory does not grow with the file: the parser's buffer stays near one chunk + one message."""
+    f = tmp_path / "result.json"
+    msg = {"id": 0, "type": "message", "date": "2026-10-01T10:00:00", "from": "X", "from_id": "user1",
+           "text": "RDV préfecture " * 20}
+    with open(f, "w", encoding="utf-8") as fh:
+        fh.write('{"name": "big", "type": "private_group", "id": 1, "messages": [')
+        for i in range(40_000):
+            fh.write(("," if i else "") + json.dumps(dict(msg, id=i), ensure_ascii=False))
+        fh.write("]}")
+    size = f.stat().st_size
+    assert size > 15_000_000
+    with open(f, "rb") as fh:
+        js = JsonStream(fh, chunk_size=256 * 1024)
+        biggest = n = 0
+        for key in js.iter_object():
+            if key != "messages":
+                js.value()
+                continue
+            for _ in js.iter_array():
+                js.value()
+                n += 1
+                biggest = max(biggest, len(js.buf))
+    assert n == 40_000 and biggest < 3 * 1024 * 1024, biggest  # < 3 MB of buffer for a 15+ MB file

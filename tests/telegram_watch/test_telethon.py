@@ -412,3 +412,42 @@ def test_telethon_json_import_roles(workspace, tmp_path, tgf):
     rows = dict(workspace.db.execute("select external_id, author_role from posts"))
     assert rows == {"rdv_express_test/5": "channel", "rdv_express_test/6": "third_party",
                     "rdv_express_test/7": "seller"}
+
+
+def test_restriction_reason_grouped_id_and_raw_json_kept(workspace, tgf):
+    rr = [types.RestrictionReason(platform="all", reason="porn", text="Contenu restreint (fiction)")]
+    msgs = [tgf.tl_message(1, tgf.OFFER, restriction_reason=rr, grouped_id=999, forwards=3),
+            tgf.tl_message(2, "suite", grouped_id=999, edit_date=tgf.T0.replace(hour=11))]
+    seam = tgf.RecordedSeam(tgf.tl_channel(), msgs)
+    asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=10))
+    pid, extra = workspace.db.execute("select id, extra from posts where external_id='rdv_express_test/1'").fetchone()
+    extra = json.loads(extra)
+    assert extra["restriction_reason"] == [{"platform": "all", "reason": "porn", "text": "Contenu restreint (fiction)"}]
+    assert extra["grouped_id"] == 999 and extra["forwards"] == 3 and extra["views"] == 10
+    raw = json.loads(workspace.store.read(workspace.db.execute(
+        "select a.sha256 from artifacts a join captures c on c.id=a.capture_id where c.post_id=? and a.role='json'",
+        [pid]).fetchone()[0]))
+    assert raw["restriction_reason"][0]["_"] == "RestrictionReason" and raw["grouped_id"] == 999
+    e2 = json.loads(workspace.db.execute("select extra from posts where external_id='rdv_express_test/2'").fetchone()[0])
+    assert e2["edited_at"] == "2026-11-01T11:00:00Z"
+
+
+def test_search_goes_through_contacts_search():
+    """The seam sends a real contacts.SearchRequest (the client is a stand-in that records the request)."""
+    from telethon.tl.functions.contacts import SearchRequest
+
+    from telegram_watch.discover import search_public
+
+    sent = []
+
+    class Client:
+        async def __call__(self, request):
+            sent.append(request)
+            ch = types.Channel(id=5, title="RDV (fiction)", photo=types.ChatPhotoEmpty(), date=None,
+                               username="rdv_fiction_test", access_hash=1, broadcast=True, participants_count=12)
+            return types.contacts.Found(my_results=[], results=[types.PeerChannel(5)], chats=[ch], users=[])
+
+    out = asyncio.run(search_public(TelegramSeam(Client()), "rdv préfecture", limit=20))
+    assert isinstance(sent[0], SearchRequest) and sent[0].q == "rdv préfecture" and sent[0].limit == 20
+    assert out == [{"name": "rdv_fiction_test", "title": "RDV (fiction)", "id": 5, "kind": "channel", "members": 12,
+                    "url": "https://t.me/rdv_fiction_test"}]
