@@ -74,6 +74,30 @@ def sender_info(msg) -> dict[str, Any] | None:
     return {"id": getattr(s, "id", None), "username": getattr(s, "username", None), "name": name}
 
 
+def _name_forward_origin(msg, post: Post) -> None:
+    """Name the channel a message was forwarded from when Telegram sent its entity (for discovery).
+
+    ``to_dict()`` only has the origin's numeric id; the live message also
+    carries the origin's entity (``msg.forward.chat``) when it is visible.
+    """
+    fwd = getattr(msg, "forward", None)
+    info = post.extra.get("forwarded")
+    if fwd is None or not isinstance(info, dict):
+        return
+    try:
+        origin = fwd.chat
+    except Exception:  # noqa: BLE001 - no entity for the origin: keep the id only
+        return
+    username = getattr(origin, "username", None) if origin is not None else None
+    if not username:
+        return
+    info["channel"] = username.lower()
+    info["title"] = getattr(origin, "title", None)
+    cp = info.get("channel_post")
+    info["url"] = f"https://t.me/{username.lower()}" + (f"/{cp}" if cp else "")
+    post.forwarded_from = info["url"]
+
+
 async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
                              tool: str, sellers: frozenset[str] = frozenset()) -> tuple[Post, Capture]:
     """Post + capture (raw ``to_dict()`` JSON, media within the size limit) of one live message.
@@ -82,6 +106,7 @@ async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
     """
     d = msg.to_dict()
     post = message_dict_to_post(d, chat, sender=sender_info(msg), via=via, sellers=sellers)
+    _name_forward_origin(msg, post)
     arts = [Artifact(role="json", data=tl_json(d), mime="application/json",
                      name=f"{chat.key.replace('/', '-')}-{msg.id}.json")]
     if post.media and getattr(msg, "media", None) is not None and seam is not None:

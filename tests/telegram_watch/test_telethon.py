@@ -451,3 +451,29 @@ def test_search_goes_through_contacts_search():
     assert isinstance(sent[0], SearchRequest) and sent[0].q == "rdv préfecture" and sent[0].limit == 20
     assert out == [{"name": "rdv_fiction_test", "title": "RDV (fiction)", "id": 5, "kind": "channel", "members": 12,
                     "url": "https://t.me/rdv_fiction_test"}]
+
+
+def test_live_forward_names_its_origin_for_discovery(workspace, tgf):
+    from telegram_watch.discover import discover
+
+    ch = tgf.tl_channel()
+    src = tgf.tl_channel(cid=1_500_000_555, username="source_chan_test", title="Source (fiction)")
+    client = offline_client(workspace)
+    register_handlers(client, workspace, seam=None, chats=[ch])
+
+    async def scenario():
+        for mid in (11, 12):
+            m = tgf.tl_message(mid, tgf.OFFER + f" #{mid}", fwd_from=types.MessageFwdHeader(
+                date=tgf.T0, from_id=types.PeerChannel(src.id), channel_post=50 + mid))
+            upd = types.UpdateNewChannelMessage(m, pts=mid, pts_count=1)
+            upd._entities = {utils.get_peer_id(types.PeerChannel(ch.id)): ch,
+                             utils.get_peer_id(types.PeerChannel(src.id)): src}
+            await client._dispatch_update(upd)
+
+    asyncio.run(scenario())
+    fwd, extra = workspace.db.execute("select forwarded_from, extra from posts where external_id='rdv_express_test/11'"
+                                      ).fetchone()
+    assert fwd == "https://t.me/source_chan_test/61"
+    assert json.loads(extra)["forwarded"]["channel"] == "source_chan_test"
+    cands = {c.name: c for c in discover(workspace, min_refs=2)}
+    assert cands["source_chan_test"].refs == 2 and cands["source_chan_test"].via["forward"] == 2
