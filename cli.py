@@ -1058,6 +1058,10 @@ app.add_typer(telegram_app, name="telegram")
 
 def _print_tg_alerts(alerts, limit: int = 50) -> None:
     for a in alerts[:limit]:
+        if a.get("kind") == "keyword":
+            typer.echo(f"ALERT keyword {', '.join(a.get('keywords') or [])} post {a.get('post_id')} "
+                       f"{a.get('url') or a.get('chat') or ''}".rstrip())
+            continue
         typer.echo(f"ALERT {a.get('category')}/{a.get('subtype') or '-'} score {a.get('score')} "
                    f"post {a.get('post_id')} {a.get('url') or a.get('chat') or ''}".rstrip())
     if len(alerts) > limit:

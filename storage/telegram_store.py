@@ -106,6 +106,19 @@ def mark_messages_deleted(ws, chat: str, msg_ids: Iterable[int], capture: Captur
     return found
 
 
+def add_keyword_alert(ws, post_id: int, keywords: list[str], url: str | None) -> int:
+    """Store a ``keyword`` alert: a watched message contains words of ``telegram.alert_keywords``."""
+    import json
+
+    with transaction(ws.db):
+        cur = ws.db.execute(
+            "insert into alerts(kind, at, post_id, message, details) values (?,?,?,?,?)",
+            ["keyword", iso(utcnow()), post_id,
+             f"keyword {', '.join(keywords)[:200]!s} on telegram: {url or post_id}",
+             json.dumps({"keywords": keywords}, ensure_ascii=False)])
+        return int(cur.lastrowid)
+
+
 # ----------------------------------------------------------------- watch list
 def watchlist(ws, config_channels: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Channels to watch: the config's (depth 0) and the active rows of ``telegram_channels``."""

@@ -23,7 +23,7 @@ from storage.errors import SourceError
 from storage.ingest import ingest
 from storage.post import utcnow
 from storage.posts import Artifact, Capture
-from storage.telegram_store import mark_messages_deleted
+from storage.telegram_store import add_keyword_alert, mark_messages_deleted
 
 from .backfill import message_to_capture, resolve
 from .convert import ChatRef, chat_ref, chat_ref_from_entity, normalise_sellers, tl_json
@@ -39,6 +39,26 @@ class WatchState:
     deleted: int = 0
     alerts: int = 0
     errors: int = 0
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    t = unicodedata.normalize("NFKD", text or "").casefold()
+    return " ".join("".join(c for c in t if not unicodedata.combining(c)).split())
+
+
+def keyword_hits(text: str, keywords: list[str]) -> list[str]:
+    """The keywords found in ``text`` (case, accents and spacing ignored; whole words at the edges)."""
+    import re
+
+    folded = _fold(text)
+    out = []
+    for k in keywords:
+        fk = _fold(str(k))
+        if fk and re.search(r"(?<!\w)" + re.escape(fk) + r"(?!\w)", folded):
+            out.append(str(k))
+    return out
 
 
 async def _chat_of(event, state: WatchState) -> ChatRef:
@@ -68,6 +88,7 @@ def register_handlers(client, ws, seam=None, chats: list[Any] | None = None,
     state = WatchState()
     max_media = int(ws.config.get("telegram.max_media_bytes", 15_000_000))
     sellers = normalise_sellers(ws.config.get("telegram.sellers"))
+    keywords = [str(k) for k in (ws.config.get("telegram.alert_keywords") or []) if str(k).strip()]
 
     def note(kind: str, info: dict) -> None:
         if on_event:
@@ -90,14 +111,28 @@ def register_handlers(client, ws, seam=None, chats: list[Any] | None = None,
             state.edited += 1
         note(kind, {"post_id": res.save.post_id, "external_id": post.external_id, "created": res.save.created,
                     "changed": res.save.changed, "version": res.save.version})
-        if res.positive and (res.save.created or res.save.changed):
+        if not (res.save.created or res.save.changed):
+            return
+        if res.positive:  # classifier alert (stored by save_post)
             v = res.analysis.verdict
             state.alerts += 1
-            alert = {"post_id": res.save.post_id, "chat": chat.key, "external_id": post.external_id,
+            alert = {"kind": "offer", "post_id": res.save.post_id, "chat": chat.key, "external_id": post.external_id,
                      "url": post.url, "category": v.category, "subtype": v.subtype,
                      "score": round(float(v.score), 3), "edit": kind == "edit"}
             if on_alert:
                 on_alert(alert)
+        hits = keyword_hits(post.full_text, keywords) if keywords else []
+        if hits:  # keyword alert, whatever the classifier said
+            try:
+                add_keyword_alert(ws, res.save.post_id, hits, post.url)
+            except Exception as exc:  # noqa: BLE001 - the message is stored; only the alert row failed
+                state.errors += 1
+                log.warning("could not store a keyword alert: %s: %s", type(exc).__name__, exc)
+                return
+            state.alerts += 1
+            if on_alert:
+                on_alert({"kind": "keyword", "keywords": hits, "post_id": res.save.post_id, "chat": chat.key,
+                          "external_id": post.external_id, "url": post.url, "edit": kind == "edit"})
 
     async def on_new(event) -> None:
         await store(event, "new")

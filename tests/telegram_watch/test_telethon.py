@@ -477,3 +477,34 @@ def test_live_forward_names_its_origin_for_discovery(workspace, tgf):
     assert json.loads(extra)["forwarded"]["channel"] == "source_chan_test"
     cands = {c.name: c for c in discover(workspace, min_refs=2)}
     assert cands["source_chan_test"].refs == 2 and cands["source_chan_test"].via["forward"] == 2
+
+
+def test_live_keyword_alerts(workspace, tgf):
+    workspace.config.data["telegram"]["alert_keywords"] = ["ANEF", "titre de séjour"]
+    ch = tgf.tl_channel()
+    client = offline_client(workspace)
+    alerts = []
+    state = register_handlers(client, workspace, seam=None, chats=[ch], on_alert=alerts.append)
+
+    async def scenario():
+        await dispatch(client, types.UpdateNewChannelMessage(
+            tgf.tl_message(1, "Info: le site de l'Anef est en panne, TITRE DE SEJOUR en retard"), pts=1, pts_count=1), ch)
+        await dispatch(client, types.UpdateNewChannelMessage(tgf.tl_message(2, tgf.NEUTRAL), pts=2, pts_count=1), ch)
+        await dispatch(client, types.UpdateNewChannelMessage(tgf.tl_message(3, tgf.OFFER), pts=3, pts_count=1), ch)
+        # the same message again (unchanged): no new alert
+        await dispatch(client, types.UpdateNewChannelMessage(
+            tgf.tl_message(1, "Info: le site de l'Anef est en panne, TITRE DE SEJOUR en retard"), pts=4, pts_count=1), ch)
+
+    asyncio.run(scenario())
+    kinds = [(a["kind"], a.get("keywords"), a["external_id"]) for a in alerts]
+    assert kinds == [("keyword", ["ANEF", "titre de séjour"], "rdv_express_test/1"),
+                     ("offer", None, "rdv_express_test/3"), ("keyword", ["titre de séjour"], "rdv_express_test/3")]
+    stored = workspace.db.execute("select kind, count(*) from alerts group by kind order by kind").fetchall()
+    assert stored == [("keyword", 2), ("offer", 1)] and state.alerts == 3
+
+
+def test_cli_prints_keyword_alerts(capsys):
+    from cli import _print_tg_alerts
+
+    _print_tg_alerts([{"kind": "keyword", "keywords": ["ANEF"], "post_id": 4, "url": "https://t.me/x_test/1"}])
+    assert capsys.readouterr().out.strip() == "ALERT keyword ANEF post 4 https://t.me/x_test/1"
