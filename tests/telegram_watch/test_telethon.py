@@ -508,3 +508,32 @@ def test_cli_prints_keyword_alerts(capsys):
 
     _print_tg_alerts([{"kind": "keyword", "keywords": ["ANEF"], "post_id": 4, "url": "https://t.me/x_test/1"}])
     assert capsys.readouterr().out.strip() == "ALERT keyword ANEF post 4 https://t.me/x_test/1"
+
+
+def test_session_and_api_hash_never_in_bundle_or_logs(workspace, tgf, tmp_path, monkeypatch, caplog):
+    import logging
+    import zipfile
+
+    from storage.bundle import build_bundle
+
+    secret_hash = "f00dfeedf00dfeedf00dfeedf00dfeed"
+    monkeypatch.setenv("VEILLE_TG_API_ID", "12345")
+    monkeypatch.setenv("VEILLE_TG_API_HASH", secret_hash)
+    client = make_client(workspace)  # the real session file of the workspace, 0600
+    client.session.close()
+    path = session_path(workspace)
+    with open(path, "ab") as fh:
+        fh.write(b"SESSION-SECRET-MARKER")
+    caplog.set_level(logging.DEBUG)
+    seam = seam_for(tgf, n=60)
+    monkeypatch.setattr(commands, "open_seam", lambda ws: (None, seam))
+    commands.backfill(workspace, ["rdv_express_test"])
+    ids = [r[0] for r in workspace.db.execute("select id from posts where category != 'none'")]
+    res = build_bundle(workspace, post_ids=ids, output=tmp_path / "b.zip", sign=False, timestamp=False)
+    with zipfile.ZipFile(res.path) as zf:
+        assert not any("session" in n.lower() for n in zf.namelist())
+        for n in zf.namelist():
+            data = zf.read(n)
+            assert b"SESSION-SECRET-MARKER" not in data and secret_hash.encode() not in data, n
+    logged = caplog.text
+    assert secret_hash not in logged and str(path) not in logged and "SESSION-SECRET" not in logged
