@@ -107,10 +107,10 @@ def child_build(ws_root: str, out: str) -> None:
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with Workspace.open(ws_root) as ws:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = build_bundle(ws, seller=1, output=out)
-        secs = time.perf_counter() - t
-    print(json.dumps({"seconds": round(secs, 2), "peak_rss_mb": round(resource.getrusage(
+        secs, cpu = time.perf_counter() - t, time.process_time() - c
+    print(json.dumps({"seconds": round(secs, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(resource.getrusage(
         resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "rss_after_imports_mb": round(base_rss / 1024, 1),
         "items": res.items, "files": res.files, "zip_mb": round(res.size / 1e6, 1), "redactions": res.redactions}))
 
@@ -118,9 +118,10 @@ def child_build(ws_root: str, out: str) -> None:
 def child_verify(path: str) -> None:
     from storage.verify_bundle import verify_bundle
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     rep = verify_bundle(path)
-    print(json.dumps({"seconds": round(time.perf_counter() - t, 2), "ok": rep.ok, "files": rep.files_checked,
+    print(json.dumps({"seconds": round(time.perf_counter() - t, 2), "cpu_seconds": round(time.process_time() - c, 2),
+                      "ok": rep.ok, "files": rep.files_checked,
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
@@ -152,8 +153,11 @@ def main() -> None:
                                       check=True, capture_output=True, text=True, cwd=ROOT).stdout)
         results.append({"posts": a.posts, "screenshot_kb": kb, "build": b, "verify": v})
         print(f"{a.posts} posts, {kb} KB screenshots: bundle {b['zip_mb']} MB ({b['files']} files) built in "
-              f"{b['seconds']} s, peak RSS {b['peak_rss_mb']} MB (after imports {b['rss_after_imports_mb']} MB); "
-              f"verified ok={v['ok']} in {v['seconds']} s, peak RSS {v['peak_rss_mb']} MB")
+              f"{b['seconds']} s ({b['cpu_seconds']} s CPU), peak RSS {b['peak_rss_mb']} MB (after imports {b['rss_after_imports_mb']} MB); "
+              f"verified ok={v['ok']} in {v['seconds']} s ({v['cpu_seconds']} s CPU), peak RSS {v['peak_rss_mb']} MB")
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     print(json.dumps(results, indent=1))
     if not a.keep:
         import shutil

@@ -4,7 +4,9 @@ Seeds a temporary workspace with one seller holding N offers (fictional,
 ARCEP fiction numbers, .example domains), each with one capture, then times:
 a notice (md, eml), a complaint (md, docx, pdf), and a re-check of every post
 against a local 127.0.0.1 server (no politeness delay, so it measures veille's
-own cost per post, not the network).
+own cost per post, not the network). 20 buyers write in the same channel, so
+drafts pseudonymise them. Wall and CPU seconds are reported (the re-check's
+CPU includes the test server's thread, which runs in the same process).
 
     .venv/bin/python bench/drafting_bench.py --posts 1000
 """
@@ -69,8 +71,14 @@ def main() -> None:
             cap = Capture(url=url, http_status=200, fetched_at=start + timedelta(hours=i, minutes=5),
                           artifacts=[Artifact(role="raw_html", data=f"<p>{p.text}</p>".encode(), mime="text/html")])
             save_post(ws, p, cap, verdict=_Verdict("appointment_resale", "prefecture"))
+        for i in range(20):  # buyers in the same channel: pseudonymised in every draft
+            p = Post(platform="leboncoin", external_id=f"buyer-{i}", source="bench", author=f"Acheteur Banc{i:02d}",
+                     author_handle=f"acheteur_banc_{i:02d}", text=f"je prends, appelez-moi 01 99 00 {i:02d} 00",
+                     posted_at=start + timedelta(hours=i), extra={"role": "buyer"})
+            save_post(ws, p, Capture(kind="import", fetched_at=start, artifacts=[
+                Artifact(role="import_record", data=p.text.encode(), mime="text/plain")]))
         ws.db.execute("insert into sellers(id, label, created_at, updated_at) values (1, 'bench', '2026', '2026')")
-        ws.db.execute("update posts set seller_id = 1")
+        ws.db.execute("update posts set seller_id = 1 where author_role is null or author_role = ''")
         out["seed_s"] = round(time.perf_counter() - t0, 2)
         for kind, fn in [
             ("notice_md", lambda: draft_notice(ws, "leboncoin", seller_id=1, fmt="md", build_bundle=False)),
@@ -80,18 +88,23 @@ def main() -> None:
             ("complaint_docx", lambda: draft_complaint(ws, 1, fmt="docx", build_bundle=False)),
             ("complaint_pdf", lambda: draft_complaint(ws, 1, fmt="pdf", build_bundle=False)),
         ]:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = fn()
-            out[kind] = {"seconds": round(time.perf_counter() - t, 2), "bytes": res.path.stat().st_size}
+            out[kind] = {"seconds": round(time.perf_counter() - t, 2), "cpu_seconds": round(time.process_time() - c, 2),
+                         "bytes": res.path.stat().st_size}
         create_case(ws, "bench")
         add_to_case(ws, "bench", seller_ids=[1])
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         rep = recheck(ws, case="bench", relisting=True)
         dt = time.perf_counter() - t
-        out["recheck"] = {"seconds": round(dt, 2), "posts_per_second": round(rep.checked / dt, 1),
+        out["recheck"] = {"seconds": round(dt, 2), "cpu_seconds": round(time.process_time() - c, 2),
+                          "posts_per_second": round(rep.checked / dt, 1),
                           "outcomes": rep.outcomes}
         ws.close()
     srv.shutdown()
+    import os
+
+    out["load_average"] = round(os.getloadavg()[0], 1)
     print(json.dumps(out, indent=1))
 
 

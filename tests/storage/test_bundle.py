@@ -99,6 +99,15 @@ def test_bundle_layout_and_verify(seeded, tmp_path):
         assert "<script" not in report.lower()
         assert "CHECK BY HAND" in report and "VÉRIFIER À LA MAIN" in report
         assert "⟦RDV⟧ préfecture Bobigny" in report  # why flagged: the matched span, in context
+        from markupsafe import escape
+
+        for e in expl:  # the seller's link explanations and the timeline, in the report itself
+            assert str(escape(e["explanation"])) in report
+        assert "Chronologie" in report and "Timeline" in report and report.count("vu pour la première fois") == 3
+        for p in posts:  # per item: URL and every capture time in UTC
+            if p["url"]:
+                assert str(escape(p["url"])) in report
+            assert all(f"{c['fetched_at']} UTC" in report for c in p["captures"])
         # evidence files are named by their hash
         for n in names:
             if n.startswith("evidence/"):
