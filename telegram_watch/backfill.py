@@ -98,11 +98,30 @@ def _name_forward_origin(msg, post: Post) -> None:
     post.forwarded_from = info["url"]
 
 
+async def _download(seam, msg, max_media: int, max_flood_wait: int) -> tuple[bytes | None, str | None]:
+    """(bytes or None, failure) of a message's media; a FloodWait up to ``max_flood_wait`` s is slept through once."""
+    from telethon import errors
+
+    for attempt in range(2):
+        try:
+            return await seam.download_media(msg, max_media), None
+        except errors.FloodWaitError as exc:
+            if attempt or exc.seconds > max_flood_wait:
+                return None, f"FloodWait {exc.seconds} s"
+            log.warning("FloodWait: sleeping %s s before downloading a media", exc.seconds)
+            await seam.sleep(exc.seconds)
+        except Exception as exc:  # noqa: BLE001 - a failed download must not lose the message
+            return None, type(exc).__name__
+    return None, "download failed"
+
+
 async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
-                             tool: str, sellers: frozenset[str] = frozenset()) -> tuple[Post, Capture]:
+                             tool: str, sellers: frozenset[str] = frozenset(),
+                             max_flood_wait: int = 900) -> tuple[Post, Capture]:
     """Post + capture (raw ``to_dict()`` JSON, media within the size limit) of one live message.
 
     ``sellers`` (``telegram.sellers``) decides the author's role (see :func:`convert.sender_role`).
+    A FloodWait while downloading the media is slept through once if not longer than ``max_flood_wait``.
     """
     d = msg.to_dict()
     post = message_dict_to_post(d, chat, sender=sender_info(msg), via=via, sellers=sellers)
@@ -110,11 +129,9 @@ async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
     arts = [Artifact(role="json", data=tl_json(d), mime="application/json",
                      name=f"{chat.key.replace('/', '-')}-{msg.id}.json")]
     if post.media and getattr(msg, "media", None) is not None and seam is not None:
-        try:
-            data = await seam.download_media(msg, max_media)
-        except Exception as exc:  # noqa: BLE001 - a failed download must not lose the message
-            log.warning("media of %s/%s not downloaded: %s", chat.key, msg.id, type(exc).__name__)
-            data = None
+        data, failure = await _download(seam, msg, max_media, max_flood_wait)
+        if failure:
+            log.warning("media of %s/%s not downloaded: %s", chat.key, msg.id, failure)
         if data:
             arts.append(Artifact(role="media", data=bytes(data),
                                  name=f"{chat.key.replace('/', '-')}-{msg.id}-media"))
@@ -125,7 +142,8 @@ async def message_to_capture(seam, msg, chat: ChatRef, via: str, max_media: int,
                 if ph:
                     post.media[0]["phash"] = ph
         elif post.media:
-            post.media[0]["note"] = post.media[0].get("note") or f"not downloaded (absent or over {max_media} bytes)"
+            post.media[0]["note"] = post.media[0].get("note") or (
+                f"not downloaded ({failure})" if failure else f"not downloaded (absent or over {max_media} bytes)")
     cap = Capture(kind="fetch", url=post.url or None, method=None, tool=tool, fetched_at=utcnow(),
                   capture_key=f"tg:{post.external_id}:{post.content_hash()}:{via}",
                   artifacts=arts, extra={"via": via, "chat": chat.key, "message_id": msg.id})
@@ -229,7 +247,7 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
                     rep.fetched += 1
                     rep.first_id = rep.first_id or msg.id
                     pending.append(await message_to_capture(seam, msg, chat, "telethon_backfill", max_media,
-                                                            "veille telegram backfill", sellers))
+                                                            "veille telegram backfill", sellers, max_wait))
                     if len(pending) >= CHUNK:
                         flush()
                     if rep.fetched >= limit:

@@ -88,6 +88,7 @@ def register_handlers(client, ws, seam=None, chats: list[Any] | None = None,
     state = WatchState()
     max_media = int(ws.config.get("telegram.max_media_bytes", 15_000_000))
     sellers = normalise_sellers(ws.config.get("telegram.sellers"))
+    max_wait = int(ws.config.get("telegram.max_flood_wait", 900))
     keywords = [str(k) for k in (ws.config.get("telegram.alert_keywords") or []) if str(k).strip()]
 
     def note(kind: str, info: dict) -> None:
@@ -98,7 +99,7 @@ def register_handlers(client, ws, seam=None, chats: list[Any] | None = None,
         try:
             chat = await _chat_of(event, state)
             post, cap = await message_to_capture(seam, event.message, chat, "telethon_live", max_media,
-                                                 "veille telegram watch", sellers)
+                                                 "veille telegram watch", sellers, max_wait)
             res = ingest(ws, post, cap)
         except Exception as exc:  # noqa: BLE001 - one bad message must not stop the watcher
             state.errors += 1

@@ -537,3 +537,43 @@ def test_session_and_api_hash_never_in_bundle_or_logs(workspace, tgf, tmp_path, 
             assert b"SESSION-SECRET-MARKER" not in data and secret_hash.encode() not in data, n
     logged = caplog.text
     assert secret_hash not in logged and str(path) not in logged and "SESSION-SECRET" not in logged
+
+
+def test_backfill_media_sha_phash_and_floodwait_during_download(workspace, tgf):
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(buf, "JPEG")
+    jpg = buf.getvalue()
+
+    def photo_msg(mid):
+        ph = types.Photo(id=900 + mid, access_hash=1, file_reference=b"", date=tgf.T0, sizes=[], dc_id=2)
+        return tgf.tl_message(mid, f"{tgf.OFFER} photo {mid}", media=types.MessageMediaPhoto(photo=ph))
+
+    class MediaSeam(tgf.RecordedSeam):
+        def __init__(self, *a, script=None, **kw):
+            super().__init__(*a, **kw)
+            self.script = script or {}
+
+        async def download_media(self, message, max_bytes):
+            step = self.script.get(message.id, [jpg]).pop(0) if self.script.get(message.id) else jpg
+            if isinstance(step, Exception):
+                raise step
+            return step if len(step) <= max_bytes else None
+
+    seam = MediaSeam(tgf.tl_channel(), [photo_msg(1), photo_msg(2), photo_msg(3)], script={
+        2: [errors.FloodWaitError(request=None, capture=12), jpg],
+        3: [errors.FloodWaitError(request=None, capture=5000)]})
+    rep = asyncio.run(backfill(workspace, seam, "rdv_express_test", limit=10))
+    assert rep.fetched == 3 and seam.slept == [12] and rep.media_stored == 2
+    media = {r[0]: json.loads(r[1])[0] for r in workspace.db.execute("select external_id, media from posts")}
+    for key in ("rdv_express_test/1", "rdv_express_test/2"):
+        m = media[key]
+        assert m["kind"] == "photo" and m["sha256"] == hashlib.sha256(jpg).hexdigest() and len(m["phash"]) == 16
+    assert workspace.store.read(media["rdv_express_test/1"]["sha256"]) == jpg
+    # a FloodWait longer than telegram.max_flood_wait: the message is kept, its media recorded as not downloaded
+    assert media["rdv_express_test/3"]["note"] == "not downloaded (FloodWait 5000 s)"
+    assert "sha256" not in media["rdv_express_test/3"] or media["rdv_express_test/3"]["sha256"] is None
