@@ -543,9 +543,13 @@ def recheck(ws, post_id: int, base_url: str | None = None, fetcher=None) -> Rech
     base = (base_url or TME).rstrip("/")
     url = f"{base}/{channel}/{msg_id}?embed=1"
     ua = ws.config.get("collect.user_agent", "veille")
-    if fetcher is None:
+    if fetcher is None:  # polite by default: robots.txt obeyed (collect.obey_robots)
+        web = PoliteWeb(ua, 0.0, bool(ws.config.get("collect.obey_robots", True)))
+
         def fetcher(u):
-            return fetch(u, ua)
+            if not web.allowed(u):
+                raise SourceError(f"{u} is disallowed by robots.txt (collect.obey_robots)")
+            return web.get(u)
     try:
         status, final_url, body, headers = fetcher(url)
     except SourceError as exc:

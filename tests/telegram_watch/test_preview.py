@@ -314,3 +314,16 @@ def test_links_email_voice_poll(tgf):
     assert p.extra["poll"] == {"question": "Quel créneau ?", "type": "Anonymous poll",
                                "options": [{"text": "Matin", "percent": "60%"}, {"text": "Soir", "percent": "40%"}]}
     assert p.extra["role"] == "channel"
+
+
+def test_recheck_obeys_robots(workspace, tmp_path, tgf, tme_server):
+    f1 = tmp_path / "page1.html"
+    f1.write_text(tgf.page1(), encoding="utf-8")
+    import_pages(workspace, [str(f1)])
+    pid = workspace.db.execute("select id from posts where external_id='rdv_express_test/103'").fetchone()[0]
+    tme_server.route("/robots.txt", "User-agent: *\nDisallow: /rdv_express_test/\n")
+    tme_server.route("/rdv_express_test/103?embed=1", tgf.EMBED_NOT_FOUND)
+    r = recheck(workspace, pid, base_url=tme_server.url)
+    assert r.outcome == "error" and "robots.txt" in r.note
+    assert "/rdv_express_test/103?embed=1" not in tme_server.hits
+    assert workspace.db.execute("select status from posts where id=?", [pid]).fetchone()[0] == "live"
