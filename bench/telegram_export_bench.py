@@ -108,10 +108,10 @@ def child_import(ws_root: str, export: str) -> None:
     from telegram_watch.export import import_export
 
     ws, _ = init_workspace(ws_root)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     rep = import_export(ws, export, batch_size=1000)
-    dt = time.perf_counter() - t
-    print(json.dumps({"seconds": dt, "messages": rep.messages, "imported": rep.imported,
+    dt, cpu = time.perf_counter() - t, time.process_time() - c
+    print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "messages": rep.messages, "imported": rep.imported,
                       "rejected": len(rep.rejected), "positives": rep.positives, "media_stored": rep.media_stored,
                       "rss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
@@ -151,7 +151,9 @@ def main() -> None:
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"imported {res['imported']:,}/{res['messages']:,} messages in {res['seconds']:.1f} s: "
-          f"{res['messages'] / res['seconds']:,.0f} messages/s; peak RSS {peak:,.0f} MB "
+          f"{res['messages'] / res['seconds']:,.0f} messages/s wall clock, "
+          f"{res['messages'] / res['cpu_seconds']:,.0f} messages per CPU second ({res['cpu_seconds']:.1f} s CPU); "
+          f"peak RSS {peak:,.0f} MB "
           f"(target < 500 MB); {res['positives']:,} flagged as offers; {res['media_stored']} media stored; "
           f"{res['rejected']} rejected; export {size / 1e6:,.1f} MB")
     if not a.keep:
