@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -61,6 +62,26 @@ DEMO_SETTINGS: dict[str, Any] = {
     "complaint.reporter_capacity": "association",
     "complaint.tribunal": "Tribunal judiciaire de Démo",
 }
+
+
+STATE_NAME = "state.json"
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """What earlier runs of the demo in this workspace finished (``demo/state.json``)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the state atomically: a kill leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def toml_value(v: Any) -> str:
@@ -171,8 +192,14 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     if root.exists() and any(root.iterdir()) and not (root / CONFIG_NAME).exists():
         raise VeilleError(f"{root} is not empty and is not a veille workspace: give an empty or new folder")
     ws, _created = init_workspace(root)
+    state_path = ws.path("demo", STATE_NAME)
+    state = load_state(state_path)
+    last_day = int(state.get("last_day") or 0)
+    settings = dict(DEMO_SETTINGS)
+    if last_day >= 1:  # resuming: day 1 took the screenshots already (see below)
+        settings["collect.screenshots"] = False
     cfg = ws.path(CONFIG_NAME)
-    cfg.write_text(set_config_values(cfg.read_text("utf-8"), DEMO_SETTINGS), encoding="utf-8")
+    cfg.write_text(set_config_values(cfg.read_text("utf-8"), settings), encoding="utf-8")
     ws.close()
     ws = Workspace.open(root)
     res = DemoResult(root)
@@ -182,6 +209,14 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
         say(f"{'  ' if status == 'ok' else '! '}{name}: {status}{' - ' + detail if detail else ''}")
 
     say(f"veille demo: workspace {root}")
+    if state.get("failed_days"):
+        res.exit_code = 1
+        say(f"! day(s) {', '.join(map(str, state['failed_days']))} had problems in an earlier run (see its output)")
+    if last_day >= DAYS[-1]:
+        say(f"  this workspace already ran the demo's days 1-{DAYS[-1]}: showing its results "
+            "(give a new folder for a fresh run)")
+    elif last_day:
+        say(f"  resuming after day {last_day} (finished by an earlier run)")
     have_spiders = part_available(classifieds_crawler)
     have_tme = part_available(telegram_web_crawler)
     have_export = available("telegram_watch.export")
@@ -190,10 +225,20 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     export_copy = demo_dir / "telegram_export"
     if not export_copy.exists():
         shutil.copytree(telegram_export_dir(), export_copy)
+    for day in DAYS:
+        for key in (f"digest_day{day}", f"digest_day{day}_md"):
+            if (state.get("outputs") or {}).get(key):
+                res.outputs[key] = state["outputs"][key]
+    if state.get("day1_counts"):
+        res.outputs["day1_counts"] = state["day1_counts"]
     try:
-        with DemoSite(day=1) as site:
+        with DemoSite(day=max(last_day, 1)) as site:
             say("demo site on 127.0.0.1: " + ", ".join(f"{k} {v}" for k, v in site.base_urls.items()))
             for day in DAYS:
+                if day <= last_day:
+                    # The fictional world only moves forward: a day finished by an earlier run is never
+                    # crawled again (the day-1 site would show the day-3 relisting as taken down).
+                    continue
                 if day > 1:
                     # Times are kept to the second: make each demo day start in a later second than the
                     # previous one ended, as real days would (relisting is "first seen after the removal").
@@ -243,7 +288,12 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
                                        encoding="utf-8")
                         ws = Workspace.open(root)
                         say("  (screenshots were taken on day 1; days 2 and 3 crawl without them, for speed)")
-        _evidence_and_drafts(ws, res, stage)
+                state.update(last_day=day, day1_counts=res.outputs.get("day1_counts"),
+                             outputs={k: v for k, v in res.outputs.items() if k.startswith("digest_day")})
+                if rep.exit_code:
+                    state["failed_days"] = sorted({*state.get("failed_days", []), day})
+                save_state(state_path, state)
+        _evidence_and_drafts(ws, res, stage, state, state_path)
         res.counts = demo_counts(ws)
         res.sellers = _sellers_summary(ws)
     finally:
@@ -254,7 +304,37 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     return res
 
 
-def _evidence_and_drafts(ws: Workspace, res: DemoResult, stage) -> None:
+def _previous_bundle(state: dict, sid: int) -> dict | None:
+    """The bundle an earlier run of the demo exported for this seller, if its file is still intact."""
+    b = state.get("bundle") or {}
+    path = Path(str(b.get("path") or ""))
+    if b.get("seller") != sid or not path.is_file():
+        return None
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return b if h.hexdigest() == b.get("sha256") else None
+
+
+def _previous_drafts(ws: Workspace, sid: int) -> dict[str, dict]:
+    """Notice and complaint already drafted about this seller (by an earlier run), whose files exist."""
+    out: dict[str, dict] = {}
+    for r in rows(ws.db, "select kind, ref, path, platform, details from notices where kind in "
+                         "('notice', 'complaint') and json_extract(details, '$.seller_id') = ? order by id", [sid]):
+        if r["path"] and Path(r["path"]).is_file():
+            r["items"] = rows(ws.db, "select count(*) as n from notice_items i join notices n on n.id = i.notice_id "
+                                     "where n.ref = ?", [r["ref"]])[0]["n"]
+            out.setdefault(r["kind"], r)
+    return out
+
+
+def _evidence_and_drafts(ws: Workspace, res: DemoResult, stage, state: dict | None = None,
+                         state_path: Path | None = None) -> None:
+    """Export, verify, draft. A re-run reuses what an earlier run finished (no second notice or complaint)."""
+    state = state if state is not None else {}
     pick = _pick_seller(ws)
     if pick is None:
         stage("evidence bundle", "skipped", "no seller was clustered (clustering unavailable or no offers)")
@@ -264,13 +344,21 @@ def _evidence_and_drafts(ws: Workspace, res: DemoResult, stage) -> None:
     out_dir = ws.path("exports")
     out_dir.mkdir(exist_ok=True)
     bundle_path = out_dir / f"seller-{sid}.zip"
+    prev = _previous_bundle(state, sid)
     try:
         from .bundle import build_bundle
 
-        b = build_bundle(ws, seller=sid, output=bundle_path)
-        res.outputs["bundle"] = str(b.path)
-        res.outputs["bundle_sha256"] = b.sha256
-        stage("evidence bundle", "ok", f"seller #{sid}: {b.items} item(s), {b.files} file(s), {b.path.name}")
+        if prev:
+            res.outputs["bundle"], res.outputs["bundle_sha256"] = prev["path"], prev["sha256"]
+            stage("evidence bundle", "ok", f"seller #{sid}: {Path(prev['path']).name} (exported by an earlier run)")
+        else:
+            b = build_bundle(ws, seller=sid, output=bundle_path)
+            res.outputs["bundle"] = str(b.path)
+            res.outputs["bundle_sha256"] = b.sha256
+            stage("evidence bundle", "ok", f"seller #{sid}: {b.items} item(s), {b.files} file(s), {b.path.name}")
+            state["bundle"] = {"seller": sid, "path": str(b.path), "sha256": b.sha256}
+            if state_path is not None:
+                save_state(state_path, state)
     except ImportError as exc:
         stage("evidence bundle", "unavailable", f"storage.bundle: {exc}")
     except Exception as exc:  # noqa: BLE001 - one stage's failure stops no other
@@ -300,12 +388,24 @@ def _evidence_and_drafts(ws: Workspace, res: DemoResult, stage) -> None:
                                "group by platform order by (platform = 'telegram') desc, n desc limit 1",
                         [sid])[0]["platform"]
         kw = {"bundle": res.outputs["bundle"]} if res.outputs.get("bundle") else {}
-        n = draft_notice(ws, platform, seller_id=sid, lang="fr", fmt="md", **kw)
-        res.outputs["notice"] = str(n.path)
-        stage("DSA notice", "ok", f"{n.ref} to {platform}, {len(n.post_ids)} item(s)")
-        c = draft_complaint(ws, sid, to="procureur", fmt="docx", **kw)
-        res.outputs["complaint"] = str(c.path)
-        stage("complaint", "ok", f"{c.ref} (signalement au procureur), {len(c.post_ids)} item(s)")
+        done = _previous_drafts(ws, sid)
+        if "notice" in done:
+            n = done["notice"]
+            res.outputs["notice"] = n["path"]
+            stage("DSA notice", "ok", f"{n['ref']} to {n['platform']}, {n['items']} item(s) (drafted by an earlier run)")
+        else:
+            n = draft_notice(ws, platform, seller_id=sid, lang="fr", fmt="md", **kw)
+            res.outputs["notice"] = str(n.path)
+            stage("DSA notice", "ok", f"{n.ref} to {platform}, {len(n.post_ids)} item(s)")
+        if "complaint" in done:
+            c = done["complaint"]
+            res.outputs["complaint"] = c["path"]
+            stage("complaint", "ok", f"{c['ref']} (signalement au procureur), {c['items']} item(s) "
+                                     "(drafted by an earlier run)")
+        else:
+            c = draft_complaint(ws, sid, to="procureur", fmt="docx", **kw)
+            res.outputs["complaint"] = str(c.path)
+            stage("complaint", "ok", f"{c.ref} (signalement au procureur), {len(c.post_ids)} item(s)")
     except ImportError as exc:
         stage("drafting", "unavailable", str(exc))
     except Exception as exc:  # noqa: BLE001
