@@ -647,6 +647,9 @@ def import_pages(ws, files: list[str]) -> PageImportReport:
             m = re.search(rb'<link[^>]+rel="canonical"[^>]+href="([^"]{1,300})"', body)
             if m:
                 canonical = _safe_url(m.group(1).decode("utf-8", "replace"))
+            else:  # browsers mark a saved page with the address it came from
+                m = re.search(rb"<!--\s*saved from url=\(\d+\)(https?://[^\s>]{1,300}?)\s*-->", body[:4096])
+                canonical = _safe_url(m.group(1).decode("utf-8", "replace")) if m else None
             if page.not_found or (not page.posts and page.error):
                 raise InputError(page.error or "no channel history in this page: the channel does not exist, is "
                                  "private, or this is not a t.me/s page")

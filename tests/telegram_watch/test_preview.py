@@ -327,3 +327,13 @@ def test_recheck_obeys_robots(workspace, tmp_path, tgf, tme_server):
     assert r.outcome == "error" and "robots.txt" in r.note
     assert "/rdv_express_test/103?embed=1" not in tme_server.hits
     assert workspace.db.execute("select status from posts where id=?", [pid]).fetchone()[0] == "live"
+
+
+def test_import_page_saved_by_a_browser_keeps_its_address(workspace, tmp_path, tgf):
+    html = tgf.page2().replace('<link rel="canonical" href="https://t.me/s/rdv_express_test">', "")
+    f = tmp_path / "saved.html"
+    f.write_text("<!-- saved from url=(0040)https://t.me/s/rdv_express_test?before=101 -->\n" + html, encoding="utf-8")
+    rep = import_pages(workspace, [str(f)])
+    assert rep.imported == 2
+    urls = {r[0] for r in workspace.db.execute("select url from captures")}
+    assert urls == {"https://t.me/s/rdv_express_test?before=101"}
