@@ -384,7 +384,8 @@ def draft_notice_cmd(
 
     with open_ws(workspace) as ws:
         res = draft_notice(ws, platform, post_ids=post or None, seller_id=seller, lang=lang, fmt=fmt,
-                           output=output, bundle=bundle, build_bundle=not no_bundle, to=to, case=case)
+                           output=output, bundle=bundle, build_bundle=not no_bundle, to=to, case=case,
+                           use_bundle=not no_bundle)
     _print_draft(res, as_json)
 
 
@@ -411,7 +412,7 @@ def draft_complaint_cmd(
 
     with open_ws(workspace) as ws:
         res = draft_complaint(ws, seller, to=to, fmt=fmt, output=output, bundle=bundle,
-                              build_bundle=not no_bundle, case=case)
+                              build_bundle=not no_bundle, case=case, use_bundle=not no_bundle)
     _print_draft(res, as_json)
 
 

@@ -642,11 +642,17 @@ def _build_bundle(ws, post_ids: list[int], ref: str) -> dict | None:
 
 
 def resolve_bundle(ws, post_ids: list[int], bundle: Path | str | None = None, build: bool = True,
-                   ref: str = "") -> tuple[dict | None, list[str]]:
-    """Which bundle the draft cites: the one given, an existing export covering the items, or a new one."""
+                   ref: str = "", lookup: bool = True) -> tuple[dict | None, list[str]]:
+    """Which bundle the draft cites: the one given, an existing export covering the items, or a new one.
+
+    ``build=False``: never build one; ``lookup=False`` (``--no-bundle``): cite none at all."""
     warnings: list[str] = []
     info = None
-    if bundle:
+    if bundle and not lookup:
+        raise InputError("give --bundle FILE.zip or --no-bundle, not both")
+    if not lookup:
+        pass
+    elif bundle:
         p = Path(bundle).expanduser()
         if not p.is_file():
             raise InputError(f"bundle {p} does not exist")
@@ -808,8 +814,10 @@ def _output_path(ws, output: Path | str | None, kind: str, ref: str, fmt: str) -
 def draft_notice(ws, platform: str, post_ids=None, seller_id: int | None = None, lang: str = "fr",
                  fmt: str = "md", output: Path | str | None = None, bundle: Path | str | None = None,
                  build_bundle: bool = True, to: str | None = None, case: str | None = None,
-                 at: datetime | None = None, ref: str | None = None) -> DraftResult:
-    """Draft a DSA Art. 16 notice to ``platform`` for posts or a seller; record it as drafted."""
+                 at: datetime | None = None, ref: str | None = None, use_bundle: bool = True) -> DraftResult:
+    """Draft a DSA Art. 16 notice to ``platform`` for posts or a seller; record it as drafted.
+
+    ``build_bundle=False`` cites an existing bundle but never builds one; ``use_bundle=False`` cites none."""
     if fmt not in NOTICE_FORMATS:
         raise InputError(f"unknown notice format {fmt!r}: use {', '.join(NOTICE_FORMATS)}")
     if lang not in LANGS:
@@ -820,7 +828,8 @@ def draft_notice(ws, platform: str, post_ids=None, seller_id: int | None = None,
     posts = _select_notice_posts(ws, route, post_ids, seller_id)
     ids = [p["id"] for p in posts]
     when = at or utcnow()
-    binfo, warnings = resolve_bundle(ws, ids, bundle, build_bundle, ref or cases.next_ref(ws, when))
+    binfo, warnings = resolve_bundle(ws, ids, bundle, build_bundle, ref or cases.next_ref(ws, when),
+                                     lookup=use_bundle)
     with transaction(ws.db):
         the_ref = ref or cases.next_ref(ws, when)
         ctx = notice_context(ws, platform, lang=lang, bundle=binfo, at=when, ref=the_ref, seller_id=seller_id,
@@ -1034,7 +1043,7 @@ def html_to_docx(html: str) -> bytes:
 
 def draft_complaint(ws, seller_id: int, to: str = "procureur", fmt: str = "md", output: Path | str | None = None,
                     bundle: Path | str | None = None, build_bundle: bool = True, case: str | None = None,
-                    at: datetime | None = None, ref: str | None = None) -> DraftResult:
+                    at: datetime | None = None, ref: str | None = None, use_bundle: bool = True) -> DraftResult:
     """Draft a French complaint (procureur) or PHAROS-style report about a seller; record it as drafted."""
     if fmt not in COMPLAINT_FORMATS:
         raise InputError(f"unknown complaint format {fmt!r}: use {', '.join(COMPLAINT_FORMATS)}")
@@ -1045,7 +1054,8 @@ def draft_complaint(ws, seller_id: int, to: str = "procureur", fmt: str = "md", 
     cases.get_seller(ws, seller_id)
     ids = [p["id"] for p in _load_posts(ws, cases.seller_post_ids(ws, seller_id))]
     when = at or utcnow()
-    binfo, warnings = resolve_bundle(ws, ids, bundle, build_bundle, ref or cases.next_ref(ws, when))
+    binfo, warnings = resolve_bundle(ws, ids, bundle, build_bundle, ref or cases.next_ref(ws, when),
+                                     lookup=use_bundle)
     with transaction(ws.db):
         the_ref = ref or cases.next_ref(ws, when)
         ctx = complaint_context(ws, seller_id, to, binfo, when, the_ref)

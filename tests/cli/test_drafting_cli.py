@@ -61,6 +61,25 @@ def test_draft_notice_posts_md_json(runner, cli_app, wsdir):
     assert d["post_ids"] == [1, 2] and d["format"] == "md" and Path(d["path"]).is_file()
 
 
+def test_no_bundle_cites_none_even_when_an_export_covers_the_items(runner, cli_app, wsdir, tmp_path):
+    out = tmp_path / "b.zip"
+    r = run(runner, cli_app, wsdir, "export", "bundle", "--post", "1", "--post", "2", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    r = run(runner, cli_app, wsdir, "draft", "notice", "-p", "telegram", "--post", "1", "--post", "2", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["bundle"]["how"] == "existing"
+    r = run(runner, cli_app, wsdir, "draft", "notice", "-p", "telegram", "--post", "1", "--post", "2", "--json",
+            "--no-bundle")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["bundle"] is None and any("no evidence bundle cited" in w for w in d["warnings"])
+    r = run(runner, cli_app, wsdir, "draft", "complaint", "--seller", "1", "--format", "md", "--json", "--no-bundle")
+    assert r.exit_code == 0 and json.loads(r.stdout)["bundle"] is None
+    r = run(runner, cli_app, wsdir, "draft", "notice", "-p", "telegram", "--post", "1", "--bundle", str(out),
+            "--no-bundle")
+    assert r.exit_code == 1 and "not both" in r.stderr
+
+
 def test_missing_setting_is_one_clear_line(runner, cli_app, wsdir):
     (wsdir / "veille.toml").write_text(CONFIG.replace('email = "signalements@asso.example"', ""), "utf-8")
     r = run(runner, cli_app, wsdir, "draft", "notice", "--platform", "telegram", "--seller", "1")
