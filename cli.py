@@ -1184,6 +1184,8 @@ def telegram_watch_cmd(
             typer.echo(f"deleted: posts {info['post_ids']}")
         elif kind == "edit" and info.get("changed"):
             typer.echo(f"edited: post {info['post_id']} now version {info['version']}")
+        elif kind == "skipped":
+            typer.echo(f"not watched: {info['error']}")
 
     with open_ws(workspace) as ws:
         commands.watch(ws, channel or [], on_alert=lambda a: _print_tg_alerts([a]), on_event=on_event)

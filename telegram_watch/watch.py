@@ -180,16 +180,30 @@ async def run_watch(ws, client, seam, channels: list[str], on_alert=None, on_eve
         raise SourceError("no Telegram session: run 'veille telegram login' first")
     entities = []
     refs: dict[int, ChatRef] = {}
+    skipped: list[str] = []
     from telethon import utils
 
-    for i, ch in enumerate(channels):
-        if i:
-            await seam.sleep(seam.pace)
-        ent = await resolve(seam, ch)
-        entities.append(ent)
-        refs[utils.get_peer_id(ent)] = chat_ref_from_entity(ent)
+    try:
+        for i, ch in enumerate(channels):
+            if i:
+                await seam.sleep(seam.pace)
+            try:
+                ent = await resolve(seam, ch)
+            except SourceError as exc:  # a channel that does not exist or is private stops no other
+                skipped.append(str(exc))
+                log.warning("not watched: %s", exc)
+                if on_event:
+                    on_event("skipped", {"channel": str(ch), "error": str(exc)})
+                continue
+            entities.append(ent)
+            refs[utils.get_peer_id(ent)] = chat_ref_from_entity(ent)
+    except BaseException:
+        await seam.disconnect()
+        raise
     if not entities:
         await seam.disconnect()
+        if skipped:
+            raise SourceError("nothing to watch: " + "; ".join(skipped))
         raise SourceError("nothing to watch: set telegram.channels in veille.toml or use 'telegram discover --add'")
     state = register_handlers(client, ws, seam, chats=entities, on_alert=on_alert, on_event=on_event)
     state.chats.update(refs)

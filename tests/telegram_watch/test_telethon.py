@@ -335,12 +335,18 @@ def test_cli_watch_end_to_end(runner, cli_app, workspace, tgf, monkeypatch):
     seam.run_until_disconnected = run_until_disconnected
     monkeypatch.setattr(commands, "open_seam", lambda ws: (client, seam))
     cfg = workspace.root / "veille.toml"
-    cfg.write_text(cfg.read_text().replace("channels = []", 'channels = ["@rdv_express_test"]', 1))
+    cfg.write_text(cfg.read_text().replace("channels = []", 'channels = ["@nobody_here_test", "@rdv_express_test"]',
+                                           1))
     res = runner.invoke(cli_app, ["telegram", "watch", "-w", str(workspace.root)])
     assert res.exit_code == 0, res.output
     assert "ALERT appointment_resale" in res.output and "edited: post 1 now version 2" in res.output
     assert "deleted: posts [1]" in res.output
     assert ("get_entity", "rdv_express_test") in seam.calls
+    # a channel that does not exist is reported and the others are watched
+    assert "not watched: Telegram channel 'nobody_here_test' does not exist" in res.output
+    res = runner.invoke(cli_app, ["telegram", "watch", "-c", "nobody_here_test", "-w", str(workspace.root)])
+    assert res.exit_code == 1 and "nothing to watch: Telegram channel 'nobody_here_test' does not exist" in res.output
+    assert seam.calls[-1] == ("disconnect",)
     seam.authorized = False
     res = runner.invoke(cli_app, ["telegram", "watch", "-w", str(workspace.root)])
     assert res.exit_code == 1 and "telegram login" in res.output
