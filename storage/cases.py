@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +286,8 @@ def mark_notice(ws, ref: str, status: str, at: datetime | str | None = None, not
     if status not in NOTICE_STATUSES or status == "drafted":
         raise InputError(f"unknown status {status!r}: use one of {', '.join(NOTICE_STATUSES[1:])}")
     when = parse_when(at, "--date")
+    if when > utcnow() + timedelta(days=1):  # a day's slack for a local date given in UTC
+        raise InputError(f"date {iso(when)} is in the future: give the date the change happened")
     if note is not None and len(note) > 4000:
         raise InputError("note longer than 4000 characters")
     capture = None

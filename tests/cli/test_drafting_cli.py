@@ -108,8 +108,14 @@ def test_case_workflow(runner, cli_app, wsdir):
     r = run(runner, cli_app, wsdir, "draft", "notice", "-p", "telegram", "--seller", "1", "--case", "rdv", "--json",
             "--no-bundle")
     ref = json.loads(r.stdout)["ref"]
-    assert run(runner, cli_app, wsdir, "case", "mark", ref, "sent", "--date", "2099-01-01").exit_code == 0
-    r = run(runner, cli_app, wsdir, "case", "mark", ref, "removed", "--date", "2099-01-03", "--note", "SoR 1")
+    r = run(runner, cli_app, wsdir, "case", "mark", ref, "sent", "--date", "2099-01-01")
+    assert r.exit_code == 1 and "is in the future" in r.stderr
+    import sqlite3
+
+    with sqlite3.connect(wsdir / "veille.db") as db:  # as if drafted last month
+        db.execute("update notice_events set at = '2026-10-31T00:00:00Z' where status = 'drafted'")
+    assert run(runner, cli_app, wsdir, "case", "mark", ref, "sent", "--date", "2026-11-01").exit_code == 0
+    r = run(runner, cli_app, wsdir, "case", "mark", ref, "removed", "--date", "2026-11-03", "--note", "SoR 1")
     assert r.exit_code == 0 and "removed" in r.output
     r = run(runner, cli_app, wsdir, "case", "mark", ref, "sent")
     assert r.exit_code == 1 and "cannot go back" in r.stderr

@@ -72,6 +72,8 @@ def test_notice_lifecycle(ws):
         cases.mark_notice(ws, ref, "acknowledged", "2026-11-01")
     with pytest.raises(InputError, match="not an ISO 8601"):
         cases.mark_notice(ws, ref, "acknowledged", "yesterday")
+    with pytest.raises(InputError, match="is in the future"):  # the custody log records facts, not plans
+        cases.mark_notice(ws, ref, "acknowledged", "2999-01-01")
     cases.mark_notice(ws, ref, "acknowledged", "2026-11-03T15:00:00Z", note="ticket 123")
     cases.mark_notice(ws, ref, "no_answer", "2026-11-20")
     with pytest.raises(InputError, match="cannot go back"):
