@@ -44,13 +44,22 @@ def _typer(help_text: str) -> typer.Typer:
                        pretty_exceptions_show_locals=False, rich_markup_mode=None)
 
 
-app = _typer("veille: monitoring of the resale of public-service appointments and of forged documents.")
-import_app = _typer("Import posts from files: JSONL, saved pages, Telegram exports.")
-export_app = _typer("Export posts, evidence bundles and graphs.")
+app = _typer("veille: monitoring of the resale of public-service appointments and of forged documents.\n\n"
+              "Examples: veille demo  |  veille init ~/veille-ws  |  veille daily -w ~/veille-ws  |  "
+              "veille sellers --min-posts 3 -w ~/veille-ws")
+import_app = _typer("Import posts from files: JSONL, saved pages, Telegram exports.\n\n"
+                     "Examples: veille import jsonl posts.jsonl  |  "
+                     "veille import telegram-export ~/Downloads/ChatExport_2026-11-01 --seller peer")
+export_app = _typer("Export posts, evidence bundles and graphs.\n\n"
+                     "Examples: veille export jsonl -o posts.jsonl  |  veille export bundle --seller 12 -o seller12.zip  |  "
+                     "veille export graph --format gexf -o sellers.gexf")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
-eval_app = _typer("Evaluate matchers on labelled corpora.")
-lexicon_app = _typer("Inspect and validate the classifier lexicons (matchers/lexicons/*.toml).")
+eval_app = _typer("Evaluate matchers on labelled corpora.\n\n"
+                   "Examples: veille eval classify matchers/corpus/veille-corpus.jsonl  |  "
+                   "veille eval sellers truth.jsonl")
+lexicon_app = _typer("Inspect and validate the classifier lexicons (matchers/lexicons/*.toml).\n\n"
+                      "Examples: veille lexicon check  |  veille lexicon check my-lexicons/")
 app.add_typer(eval_app, name="eval")
 app.add_typer(lexicon_app, name="lexicon")
 
@@ -336,8 +345,12 @@ def eval_classify_cmd(
 
 
 # ------------------------------------------------- drafting, cases, recheck (issue 8)
-draft_app = _typer("Draft DSA Article 16 takedown notices and complaints from stored evidence.")
-case_app = _typer("Cases: group sellers and posts, track notices to their outcome, report figures.")
+draft_app = _typer("Draft DSA Article 16 takedown notices and complaints from stored evidence.\n\n"
+                    "Examples: veille draft notice --platform telegram --seller 12  |  "
+                    "veille draft complaint --seller 12 --to procureur --format docx")
+case_app = _typer("Cases: group sellers and posts, track notices to their outcome, report figures.\n\n"
+                   "Examples: veille case new rdv-bobigny  |  veille case add rdv-bobigny --seller 12  |  "
+                   "veille case list --json")
 app.add_typer(draft_app, name="draft")
 app.add_typer(case_app, name="case")
 
@@ -571,7 +584,7 @@ def recheck_cmd(case: Annotated[str | None, typer.Option("--case", help="Only th
 
 
 # ---------------------------------------------------------------- evidence bundles (issue 7)
-keys_app = _typer("Signing keys for evidence bundles.")
+keys_app = _typer("Signing keys for evidence bundles.\n\nExample: veille keys init -w ~/veille-ws")
 app.add_typer(keys_app, name="keys")
 
 
@@ -764,7 +777,9 @@ def demo_cmd(
 
 
 # ------------------------------------------------- sellers: clustering (issue 6)
-seller_app = _typer("One seller: show it with the links that explain it, merge or split (investigator decisions).")
+seller_app = _typer("One seller: show it with the links that explain it, merge or split (investigator decisions).\n\n"
+                     "Examples: veille seller show 12  |  veille seller merge 12 40 --note \"same IBAN\"  |  "
+                     "veille seller split 12 --post 881")
 app.add_typer(seller_app, name="seller")
 
 
@@ -871,6 +886,7 @@ def seller_merge_cmd(
     seller_b: Annotated[int, typer.Argument(help="Seller merged into it.")],
     note: Annotated[str | None, typer.Option("--note", help="Why (kept in the custody log).")] = None,
     workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Record that two sellers are one (custody-logged; re-clustering keeps it).
 
@@ -880,6 +896,9 @@ def seller_merge_cmd(
 
     with open_ws(workspace) as ws:
         r = merge_sellers(ws, seller_a, seller_b, note=note)
+    if as_json:
+        print_json(r)
+        return
     typer.echo(f"decision {r['decision']}: seller {r['merged']} merged into {r['seller']} ({r['posts']} posts)")
 
 
@@ -889,6 +908,7 @@ def seller_split_cmd(
     post: Annotated[list[int], typer.Option("--post", help="A post that is NOT this seller (repeatable).")],
     note: Annotated[str | None, typer.Option("--note", help="Why (kept in the custody log).")] = None,
     workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Record that some posts are not the same seller: they become a new seller, and
     re-clustering will never join them with the rest again.
@@ -899,6 +919,9 @@ def seller_split_cmd(
 
     with open_ws(workspace) as ws:
         r = split_seller(ws, seller_id, post, note=note)
+    if as_json:
+        print_json(r)
+        return
     typer.echo(f"decision {r['decision']}: post(s) {', '.join(map(str, r['posts']))} of seller {r['seller']} "
                f"are now seller {r['new_seller']}")
 
@@ -1053,7 +1076,9 @@ def export_graph_cmd(
 
 
 # ---------------------------------------------------------------- telegram (issue 5)
-telegram_app = _typer("Telegram with an account (Telethon): login, watch, backfill, discover, search.")
+telegram_app = _typer("Telegram with an account (Telethon): login, watch, backfill, discover, search.\n\n"
+                       "Examples: veille telegram login  |  veille telegram watch -c somechannel  |  "
+                       "veille telegram channels --json")
 app.add_typer(telegram_app, name="telegram")
 
 
@@ -1299,7 +1324,8 @@ def telegram_channels_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = Fal
 
 
 # ---------------------------------------------------------------- crawling classifieds (issue 4)
-profile_app = _typer("Site profiles of the classifieds crawler (spiders/profiles/*.toml).")
+profile_app = _typer("Site profiles of the classifieds crawler (spiders/profiles/*.toml).\n\n"
+                      "Examples: veille profile list --json  |  veille profile test leboncoin saved-ad.html")
 app.add_typer(profile_app, name="profile")
 
 

@@ -50,8 +50,11 @@ def test_cluster_sellers_show_merge_split(workspace, runner, cli_app, tmp_path):
     assert r.output.strip().splitlines()[-1] == "error: no seller 999 (see `veille sellers`)"
     assert "Traceback" not in r.output
 
-    r = runner.invoke(cli_app, ["seller", "split", str(big), "--post", str(ids[1]), "--note", "not them", *w])
+    r = runner.invoke(cli_app, ["seller", "split", str(big), "--post", str(ids[1]), "--note", "not them", "--json",
+                                *w])
     assert r.exit_code == 0, r.output
+    split = json.loads(r.stdout)
+    assert split["seller"] == big and split["posts"] == [ids[1]] and split["new_seller"] not in (big, small)
     r = runner.invoke(cli_app, ["cluster", "--full", "--json", *w])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["mode"] == "full"
@@ -61,6 +64,9 @@ def test_cluster_sellers_show_merge_split(workspace, runner, cli_app, tmp_path):
     r = runner.invoke(cli_app, ["seller", "merge", str(big), str(small), *w])
     assert r.exit_code == 0, r.output
     assert f"seller {small} merged into {big}" in r.output
+    r = runner.invoke(cli_app, ["seller", "merge", str(big), str(split["new_seller"]), "--json", *w])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["merged"] == split["new_seller"]
 
     truth = tmp_path / "truth.jsonl"
     truth.write_text('{"url": "https://telegram.example/1", "seller": "a"}\n'
