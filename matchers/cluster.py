@@ -420,18 +420,24 @@ def cluster(
     stats: dict[str, Any] = defaultdict(int)
 
     # -- manual decisions: cannot-links (splits), then must-links (merges), in order
+    # Decisions apply in order, and a later one wins where two disagree: a later merge of both sides of a
+    # split lifts the split; a later split takes its posts out of the earlier merges that joined them.
     active_splits: dict[int, tuple[set[int], set[int]]] = {}
-    merges: list[Decision] = []
+    merges: list[tuple[Decision, set[int]]] = []
     for d in sorted(decisions, key=lambda d: d.id):
         if d.kind == "split":
-            active_splits[d.id] = ({index[p] for p in d.group_a if p in index},
-                                   {index[p] for p in d.group_b if p in index})
+            sa = {index[p] for p in d.group_a if p in index}
+            sb = {index[p] for p in d.group_b if p in index}
+            active_splits[d.id] = (sa, sb)
+            for _m, members in merges:
+                if members & sa and members & sb:
+                    members -= sa
         elif d.kind == "merge":
             ga = {index[p] for p in d.group_a if p in index} | {index[p] for p in d.group_b if p in index}
             for sid, (sa, sb) in list(active_splits.items()):
                 if ga & sa and ga & sb:  # a later merge of both sides lifts the split
                     del active_splits[sid]
-            merges.append(d)
+            merges.append((d, ga))
     for sid, (sa, sb) in active_splits.items():
         for i in sa:
             uf.add_label(i, (sid, 0))
@@ -443,8 +449,8 @@ def cluster(
             if uf.union(first, i, force=True):
                 links.append(Link(ids[first], ids[i], "manual", s.merge_threshold,
                                   {"decision": sid, "kind": "split", "reason": "investigator: same seller"}))
-    for d in merges:
-        members = sorted({index[p] for p in (*d.group_a, *d.group_b) if p in index})
+    for d, ga in merges:
+        members = sorted(ga)
         for i in members[1:]:
             if uf.union(members[0], i, force=True):
                 links.append(Link(ids[members[0]], ids[i], "manual", s.merge_threshold,
@@ -526,9 +532,18 @@ def cluster(
         ev = {"kind": ns, "value": v, "authors": n_authors(key), "sellers": k}
         reps = list(roots.values())
         if w >= s.merge_threshold:
+            # join every holder to the first group it may join: a holder kept apart from one group by a
+            # split decision still joins the others (without decisions: all join the first)
+            hubs = [reps[0]]
             for i in reps[1:]:
-                if uf.union(reps[0], i):
-                    links.append(Link(ids[reps[0]], ids[i], "identifier", w, ev))
+                for h in hubs:
+                    if uf.find(h) == uf.find(i):
+                        break
+                    if uf.union(h, i):
+                        links.append(Link(ids[h], ids[i], "identifier", w, ev))
+                        break
+                else:
+                    hubs.append(i)
         elif w > 0:
             for x in range(len(reps)):
                 for y in range(x + 1, len(reps)):

@@ -349,3 +349,39 @@ def test_edited_post_is_rekeyed_on_the_incremental_run(workspace):
     d = add(ws, "4", "vivastreet", "u4", "RDV et passeports +33639981234", "+33639981234")
     update_clusters(ws)
     assert seller_of(ws, d) == sid
+
+
+def test_later_split_wins_over_earlier_merge_in_every_run(workspace):
+    """merge A+B, then split B's post out again: no run, incremental or full, joins them back, and an
+    incremental run does not write the decisions' links again."""
+    ws = workspace
+    a = add(ws, "1", "telegram", "alpha", "", "+33639980011")
+    a2 = add(ws, "1b", "leboncoin", "alpha2", "", "+33639980011")
+    b = add(ws, "2", "leboncoin", "u2", "", "+33639980022")
+    update_clusters(ws)
+    sa = seller_of(ws, a)
+    merge_sellers(ws, sa, seller_of(ws, b), note="same IBAN")
+    ms = [add(ws, f"m{i}", "vivastreet", f"w{i}", "", "+33639980022") for i in range(3)]
+    update_clusters(ws)
+    assert {seller_of(ws, p) for p in (a, a2, b, *ms)} == {sa}
+
+    def manual_links():
+        return ws.db.execute("select count(*) from seller_links where type = 'manual'").fetchone()[0]
+
+    n_manual = manual_links()
+    for i in range(3):  # more posts of the merged seller: its decisions' links are not written again
+        add(ws, f"n{i}", "vivastreet", f"v{i}", "", "+33639980011")
+        update_clusters(ws)
+    assert manual_links() == n_manual
+    sb = split_seller(ws, sa, [b], note="the IBAN was a stolen one")["new_seller"]
+    # a post giving both numbers would bridge them, but the later split wins over the earlier merge
+    bridge = add(ws, "x", "snapchat", "bridge", "", "+33639980022")
+    ws.db.execute("insert into entities(post_id, kind, value, raw) values (?, 'phone', '+33639980011', 'x')",
+                  [bridge])
+    update_clusters(ws)
+    assert seller_of(ws, b) == sb and seller_of(ws, a) == sa
+    update_clusters(ws, full=True)
+    assert seller_of(ws, b) == sb and seller_of(ws, a) == seller_of(ws, a2) == sa
+    # the posts that were in the seller when it was split stay apart from b; still together among themselves
+    assert seller_of(ws, ms[0]) == seller_of(ws, ms[1]) == seller_of(ws, ms[2]) != sb
+    assert update_clusters(ws, full=True).merges == []
