@@ -503,6 +503,13 @@ def stage_recheck(ws, step: Step, telegram_base: str | None) -> None:
     step.detail = ", ".join(f"{k} {v}" for k, v in sorted(rep.outcomes.items())) + \
         f"; {len(rep.relisting)} relisting alert(s)"
     step.data["relisting"] = len(rep.relisting)
+    errors = [r for r in rep.results if r.get("outcome") == "error"]
+    if errors:
+        # a removal that could not be checked is not "still online": say so (digest, exit code)
+        first = errors[0]
+        step.status = "partial"
+        step.error = (f"{len(errors)} of {rep.checked} re-check(s) failed, first: post {first.get('post_id')}: "
+                      f"{first.get('note') or first.get('error') or 'no answer'}")[:500]
 
 
 def stage_purge(ws, step: Step) -> None:

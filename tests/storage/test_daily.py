@@ -230,3 +230,28 @@ def test_backfill_runs_only_with_a_session(workspace, monkeypatch):
     assert seen == [["chan_a", "chan_b"]] and st.items == 5
     assert st.status == "partial" and "FloodWait" in st.error
     ws.close()
+
+
+def test_failed_rechecks_make_the_stage_partial(workspace, monkeypatch):
+    """A re-check that could not be done (tool error, no answer) is not 'still online': the stage is partial,
+    the run's exit code is 1 and the digest lists it."""
+    import storage.recheck as recheck_mod
+
+    a = add_post(workspace, "1")
+    b = add_post(workspace, "2")
+    ws = configure(workspace, {"collect.recapture_interval_hours": 0})
+
+    def fake_recheck(ws_, post_ids=None, telegram_base=None, **kw):
+        rep = recheck_mod.RecheckReport()
+        rep.add({"post_id": a.post_id, "outcome": "live", "note": "HTTP 200"})
+        rep.add({"post_id": b.post_id, "outcome": "error", "note": "ConnectionRefusedError: [Errno 111]"})
+        return rep
+
+    monkeypatch.setattr(recheck_mod, "recheck", fake_recheck)
+    rep = daily.run_daily(ws, reporter=_quiet(), send=False, only=set())
+    step = rep.step("recheck")
+    assert step.status == "partial" and step.items == 2
+    assert f"1 of 2 re-check(s) failed, first: post {b.post_id}: ConnectionRefusedError" in step.error
+    assert rep.exit_code == 1
+    assert any(s["name"] == "recheck" and s["status"] == "partial" for s in rep.digest["data"]["sources"])
+    ws.close()
