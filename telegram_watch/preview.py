@@ -570,6 +570,7 @@ def recheck(ws, post_id: int, base_url: str | None = None, fetcher=None) -> Rech
         post = page.posts[0]
         post.url = message_url(channel, msg_id)
         post.extra["page_url"] = url
+        reuse_stored_photos(ws, post)
         old = row["content_sha256"]
         res = save_post(ws, post, cap, alert_on_offer=False)
         if row["status"] != "live":
@@ -661,6 +662,8 @@ def import_pages(ws, files: list[str]) -> PageImportReport:
         sha = ws.store.put_bytes(body)
         if page.channel:
             rep.channels[page.channel] = page.info.to_dict()
+        for post in page.posts:
+            reuse_stored_photos(ws, post)
         pairs = page_captures(page, sha, len(body), canonical, p.name, "import", "veille import telegram-page")
         for res in ingest_many(ws, pairs):
             rep.posts += 1
@@ -776,6 +779,32 @@ def _image_info(data: bytes) -> tuple[str | None, str | None]:
     return perceptual_hash(data)
 
 
+def reuse_stored_photos(ws, post: Post) -> set[str]:
+    """Give the photos of a re-read message what was stored for them (same URL); return those URLs.
+
+    A photo's ``sha256``/``size``/``mime``/``phash`` (or the note saying it was
+    too large) come from its download; a later reading of the same message
+    (next crawl, saved page, embed re-check) reuses them instead of fetching
+    again, so an unchanged message stays unchanged instead of becoming a new
+    version that only lacks the download.
+    """
+    from storage.telegram_store import stored_media
+
+    if not post.external_id or "/" not in post.external_id:
+        return set()
+    chat, mid = post.external_id.rsplit("/", 1)
+    before = {m.get("url"): m for m in stored_media(ws, chat, mid) if m.get("url")}
+    reused = set()
+    for m in post.media:
+        old = before.get(m.get("url")) if m.get("kind") == "photo" and m.get("url") else None
+        if old is not None and (old.get("sha256") or old.get("note")):
+            for k in ("sha256", "size", "mime", "phash", "note"):
+                if old.get(k) is not None:
+                    m[k] = old[k]
+            reused.add(m["url"])
+    return reused
+
+
 def download_photos(ws, web: PoliteWeb, post: Post, max_bytes: int, errors: list[str]) -> list:
     """Download the photos of a t.me/s message into ``post.media``; return their ``media`` artifacts.
 
@@ -789,21 +818,14 @@ def download_photos(ws, web: PoliteWeb, post: Post, max_bytes: int, errors: list
     import hashlib
 
     from storage.posts import Artifact
-    from storage.telegram_store import stored_media
 
     chat, mid = post.external_id.rsplit("/", 1)
-    before = {m.get("url"): m for m in stored_media(ws, chat, mid) if m.get("url")}
+    reused = reuse_stored_photos(ws, post)
     arts = []
     tried = 0
     for i, m in enumerate(post.media):
         url = m.get("url")
-        if m.get("kind") != "photo" or not url:
-            continue
-        old = before.get(url)
-        if old is not None and (old.get("sha256") or old.get("note")):
-            for k in ("sha256", "size", "mime", "phash", "note"):
-                if old.get(k) is not None:
-                    m[k] = old[k]
+        if m.get("kind") != "photo" or not url or url in reused:
             continue
         if tried >= MAX_PHOTOS_PER_MESSAGE:
             break

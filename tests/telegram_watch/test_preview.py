@@ -182,9 +182,15 @@ def _jpeg(color, size=(64, 48)) -> bytes:
     return buf.getvalue()
 
 
+def _photo(srv, name, chan="photo_chan_test"):
+    return (f'<a class="tgme_widget_message_photo_wrap" href="https://t.me/{chan}/1?single" '
+            f'style="background-image:url(\'{srv.url}/file/{name}\')"></a>')
+
+
 def _photo_page(tgf, srv, chan="photo_chan_test"):
-    photo = lambda name: (f'<a class="tgme_widget_message_photo_wrap" href="https://t.me/{chan}/1?single" '  # noqa: E731
-                          f'style="background-image:url(\'{srv.url}/file/{name}\')"></a>')
+    def photo(name):
+        return _photo(srv, name, chan)
+
     m = [tgf.msg_html(7, f"""{photo("ok.jpg")}{photo("huge.jpg")}{photo("gone.jpg")}
      <div class="tgme_widget_message_text js-message_text" dir="auto">{tgf.OFFER}</div>
      {tgf.footer(7, "2026-11-03T10:00:00+00:00", "40", chan=chan)}""", chan),
@@ -337,3 +343,26 @@ def test_import_page_saved_by_a_browser_keeps_its_address(workspace, tmp_path, t
     assert rep.imported == 2
     urls = {r[0] for r in workspace.db.execute("select url from captures")}
     assert urls == {"https://t.me/s/rdv_express_test?before=101"}
+
+
+def test_photo_downloads_survive_other_readings(workspace, tme_server, tgf, tmp_path):
+    """A saved page or an embed re-check of a crawled message reuses its downloaded photos: no false new version."""
+    from telegram_watch.preview import crawl_channels
+
+    srv = tme_server
+    srv.route("/s/photo_chan_test", _photo_page(tgf, srv))
+    srv.route("/file/ok.jpg", _jpeg((0, 90, 0)), headers={"Content-Type": "image/jpeg"})
+    crawl_channels(workspace, ["photo_chan_test"], base_url=srv.url, sleep=lambda s: None, screenshots=False)
+    pid, v = workspace.db.execute("select id, version from posts where external_id='photo_chan_test/7'").fetchone()
+    assert v == 1
+    f = tmp_path / "saved.html"
+    f.write_text(_photo_page(tgf, srv), encoding="utf-8")
+    rep = import_pages(workspace, [str(f)])
+    assert rep.imported == 0 and rep.updated == 0 and rep.unchanged == 2
+    photos = "".join(_photo(srv, n) for n in ("ok.jpg", "huge.jpg", "gone.jpg"))
+    embed = tgf.embed_page(7, tgf.OFFER, chan="photo_chan_test").replace(
+        '<div class="tgme_widget_message_text', photos + '<div class="tgme_widget_message_text', 1)
+    srv.route("/photo_chan_test/7?embed=1", embed)
+    r = recheck(workspace, pid, base_url=srv.url)
+    assert r.outcome == "live", r
+    assert workspace.db.execute("select version from posts where id=?", [pid]).fetchone()[0] == 1
