@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import CONFIG_NAME
 from .daily import Reporter, classifieds_crawler, part_available, run_daily, telegram_web_crawler
@@ -223,8 +224,11 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     demo_dir = ws.path("demo")
     demo_dir.mkdir(exist_ok=True)
     export_copy = demo_dir / "telegram_export"
-    if not export_copy.exists():
-        shutil.copytree(telegram_export_dir(), export_copy)
+    if not export_copy.exists():  # copied whole, then renamed: a kill mid-copy leaves no half export behind
+        partial = demo_dir / "telegram_export.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(telegram_export_dir(), partial)
+        os.replace(partial, export_copy)
     for day in DAYS:
         for key in (f"digest_day{day}", f"digest_day{day}_md"):
             if (state.get("outputs") or {}).get(key):
@@ -232,8 +236,16 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     if state.get("day1_counts"):
         res.outputs["day1_counts"] = state["day1_counts"]
     try:
-        with DemoSite(day=max(last_day, 1)) as site:
+        before = state.get("base_urls") or {}
+        ports = {k: urlsplit(v).port for k, v in before.items() if isinstance(v, str)}
+        with DemoSite(day=max(last_day, 1), ports={k: p for k, p in ports.items() if p}) as site:
             say("demo site on 127.0.0.1: " + ", ".join(f"{k} {v}" for k, v in site.base_urls.items()))
+            moved = sorted(k for k, v in before.items() if site.base_urls.get(k) not in (None, v))
+            if moved and last_day < DAYS[-1]:
+                stage("demo site", "partial", f"{', '.join(moved)} could not get the port of the earlier run (in "
+                      "use?): re-checks of the pages stored then will fail")
+            state["base_urls"] = before or dict(site.base_urls)  # the URLs the stored posts name
+            save_state(state_path, state)
             for day in DAYS:
                 if day <= last_day:
                     # The fictional world only moves forward: a day finished by an earlier run is never

@@ -94,10 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
 class DemoSite:
     """The fictional sites, served while the object is started (a context manager)."""
 
-    def __init__(self, data: DemoData | None = None, day: int = 1, sites=(*SITES, TELEGRAM)):
+    def __init__(self, data: DemoData | None = None, day: int = 1, sites=(*SITES, TELEGRAM),
+                 ports: dict[str, int] | None = None):
         self.data = data or load_demo()
         self.day = day
         self.sites = tuple(sites)
+        # ports tried first per site (a resumed demo asks for the ones its stored URLs name)
+        self.ports = {**PREFERRED_PORTS, **{k: int(v) for k, v in (ports or {}).items() if str(v).isdigit()}}
         self.base_urls: dict[str, str] = {}
         self.hits: dict[str, int] = {}
         self._servers: list[ThreadingHTTPServer] = []
@@ -106,7 +109,7 @@ class DemoSite:
     def start(self) -> DemoSite:
         for name in self.sites:
             handler = type(f"Handler_{name}", (_Handler,), {"site": name, "demo": self})
-            port = _free_port(PREFERRED_PORTS.get(name))
+            port = _free_port(self.ports.get(name))
             try:
                 srv = ThreadingHTTPServer(("127.0.0.1", port), handler)
             except OSError:

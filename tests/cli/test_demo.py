@@ -104,7 +104,7 @@ def test_demo_runs_and_counts_match_the_database(demo):
 def test_demo_bundle_verifies_independently(demo):
     bundle = re.search(r"^\s+bundle:\s+(/\S+\.zip)$", demo["out"], re.M).group(1)
     assert Path(bundle).is_file()
-    p = subprocess.run([VEILLE, "verify", bundle], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([VEILLE, "verify", bundle], capture_output=True, text=True, timeout=TIMEOUT)
     assert p.returncode == 0, p.stdout + p.stderr
     for label in ("DSA notice", "complaint"):
         path = re.search(rf"^\s+{label}:\s+(/\S+)$", demo["out"], re.M).group(1)
@@ -135,7 +135,7 @@ def test_graph_export_matches_database(demo, tmp_path):
     for fmt in ("gexf", "graphml"):
         out = tmp_path / f"g.{fmt}"
         p = subprocess.run([VEILLE, "export", "graph", "--format", fmt, "-o", str(out), "-w", str(demo["ws"]),
-                            "--json"], capture_output=True, text=True, timeout=60)
+                            "--json"], capture_output=True, text=True, timeout=TIMEOUT)
         assert p.returncode == 0, p.stderr
         g = nx.read_gexf(out) if fmt == "gexf" else nx.read_graphml(out)
         types = {}
@@ -169,7 +169,7 @@ def test_graph_export_matches_database(demo, tmp_path):
 
 
 def _get(url: str):
-    with urllib.request.urlopen(url, timeout=20) as r:
+    with urllib.request.urlopen(url, timeout=120) as r:
         return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
 
 
@@ -184,14 +184,17 @@ def test_datasette_canned_queries(demo):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 180  # a loaded machine can take long to start Datasette
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"datasette exited with {proc.returncode}: {proc.stderr.read()}")
             try:
                 _get(base + "/-/versions.json")
                 break
             except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("datasette did not start: " + (proc.stderr.read() if proc.poll() is not None else ""))
+                if time.monotonic() > deadline:
+                    pytest.fail("datasette did not answer within 180 s")
+                time.sleep(0.3)
 
         def canned(name, extra=""):
             status, _, body = _get(f"{base}/veille/{name}.json?_shape=array{extra}")

@@ -31,6 +31,12 @@ def test_cluster_sellers_show_merge_split(workspace, runner, cli_app, tmp_path):
     r = runner.invoke(cli_app, ["cluster", *w])
     assert r.exit_code == 0, r.output
     assert "3 post(s) clustered" in r.output and "2 new" in r.output
+    # the JSONL export gives every clustered post its seller
+    r = runner.invoke(cli_app, ["export", "jsonl", *w])
+    exported = {o["id"]: o["seller_id"] for o in map(json.loads, r.stdout.splitlines())}
+    db_sellers = dict(workspace.db.execute("select id, seller_id from posts").fetchall())
+    assert exported == db_sellers and None not in exported.values()
+    assert exported[ids[0]] == exported[ids[1]] != exported[ids[2]]
     r = runner.invoke(cli_app, ["sellers", "--json", *w])
     sellers = json.loads(r.stdout)
     assert [s["post_count"] for s in sellers] == [2, 1]
