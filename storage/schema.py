@@ -4,6 +4,10 @@ Migrations are named and applied in list order; applied names are recorded in
 ``schema_migrations``. The schema version is the number applied. To change
 the schema, append a new ``(name, function)`` to ``MIGRATIONS``: never edit
 one that has shipped. Each migration runs in its own transaction.
+
+The numbers in the names are part of the names, not the order: parts of
+veille written in parallel took numbers out of sequence, and a shipped name
+is never changed (workspaces record it). The list order is the order.
 """
 
 from __future__ import annotations
