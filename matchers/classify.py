@@ -69,7 +69,8 @@ def find_prices(t: str) -> list[tuple[int, int]]:
 
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _HASHTAG_RE = re.compile(r"#(\w{3,80})")
-_FUZZY_TOKEN = re.compile(r"[^\W\d_]{6,24}")
+_FUZZY_TOKEN = re.compile(r"[^\W\d_]+")  # letter runs; those of 6-24 letters are fuzzy candidates
+_FUZZY_MAX_TOKENS = 1000  # words looked at (bounded work on huge texts)
 
 _LEX: Lexicon | None = None
 _fuzzy_cache: dict[str, str | None] = {}  # word -> best fuzzy key (or None), for the current lexicon
@@ -102,12 +103,15 @@ class _Hit:
 def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
     hits: list[_Hit] = []
     lookup_word, lookup_prefix = lex.lookup["word"], lex.lookup["prefix"]
-    for m in lex.pattern.finditer(t):
+    # " " + t: each match starts with the separator before its term (one character), see Lexicon.scan_pattern
+    for m in lex.scan_pattern.finditer(" " + t):
         w = m.group(1)
         infos = lookup_word.get(term_key(w), ()) if w is not None else \
             lookup_prefix.get(term_key(m.group(2)), ())
-        for info in infos:
-            hits.append(_Hit(info, m.start(), m.end()))
+        if infos:
+            s, e = m.span()
+            for info in infos:
+                hits.append(_Hit(info, s, e - 1))
     if _ARABIC_SCRIPT.search(t):
         lookup_infix = lex.lookup["infix"]
         for m in lex.infix_pattern.finditer(t):
@@ -155,17 +159,19 @@ def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
     """Misspelled topic words, with rapidfuzz and an explicit score_cutoff (cheap: candidate words only)."""
     from rapidfuzz import fuzz, process
 
-    keys = list(lex.fuzzy_terms)
+    keys = lex.fuzzy_keys
     cutoff = float(lex.rules["fuzzy_cutoff"])
-    out: list[_Hit] = []
-    n = 0
-    for m in _FUZZY_TOKEN.finditer(t):
-        n += 1
-        if n > 300:
-            break
-        if m.start() in taken:  # already matched exactly
-            continue
-        w = m.group()
+    # the distinct candidate words first (posts repeat themselves); whitespace tokens split in C, and only
+    # the tokens that are not plain words go through the letter-run regex
+    cands: set[str] = set()
+    for tok in set(t.split(None, _FUZZY_MAX_TOKENS)[:_FUZZY_MAX_TOKENS]):
+        if tok.isalpha():
+            if 6 <= len(tok) <= 24:
+                cands.add(tok)
+        elif len(tok) >= 6:
+            cands.update(w for w in _FUZZY_TOKEN.findall(tok) if 6 <= len(w) <= 24)
+    found: dict[str, str] = {}
+    for w in cands:
         if w in _fuzzy_cache:
             best = _fuzzy_cache[w]
         else:
@@ -175,8 +181,18 @@ def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
                 _fuzzy_cache.clear()
             _fuzzy_cache[w] = best
         if best is not None and best != w:
-            for info in lex.fuzzy_terms.get(best, ()):
-                out.append(_Hit(info, m.start(), m.end(), fuzzy=True))
+            found[w] = best
+    out: list[_Hit] = []
+    if not found:
+        return out
+    for n, m in enumerate(_FUZZY_TOKEN.finditer(t)):
+        if n >= _FUZZY_MAX_TOKENS:
+            break
+        best = found.get(m.group())
+        if best is None or m.start() in taken:  # not a near miss, or already matched exactly
+            continue
+        for info in lex.fuzzy_terms.get(best, ()):
+            out.append(_Hit(info, m.start(), m.end(), fuzzy=True))
     return out
 
 

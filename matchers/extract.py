@@ -104,6 +104,7 @@ def _char_class(cps) -> str:
 _FOLD_BMP = re.compile(_char_class(c for c in _FOLD if c <= 0xFFFF))
 # One wide range is much cheaper to scan for than the exact (holed) set.
 _FOLD_ASTRAL = re.compile("[" + chr(min(c for c in _FOLD if c > 0xFFFF)) + "-" + chr(max(_FOLD)) + "]")
+_FOLD_RUNS = re.compile("(?:" + _FOLD_BMP.pattern + "|" + _FOLD_ASTRAL.pattern + ")+")
 
 
 def fold_digits(text: str) -> str:
@@ -114,7 +115,13 @@ def fold_digits(text: str) -> str:
     """
     if text.isascii() or not (_FOLD_BMP.search(text) or _FOLD_ASTRAL.search(text)):
         return text
-    return text.translate(_FOLD)
+    # foreign digits come in short runs: translate those only (str.translate over a whole non-ASCII text
+    # costs a dictionary look-up per character)
+    return _FOLD_RUNS.sub(_fold_run, text)
+
+
+def _fold_run(m: re.Match) -> str:
+    return m.group().translate(_FOLD)
 
 
 def lower_same_length(ft: str) -> str:

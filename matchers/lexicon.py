@@ -96,9 +96,12 @@ class Lexicon:
     # mode -> folded term without spaces -> infos
     lookup: dict[str, dict[str, list[TermInfo]]]
     pattern: re.Pattern  # group 1: word terms, group 2: prefix terms
+    # the same terms, each match led by the separator before it: run on " " + text (see compile_lexicon)
+    scan_pattern: re.Pattern
     infix_pattern: re.Pattern  # group 1: infix terms
     hashtag_pattern: re.Pattern
     fuzzy_terms: dict[str, list[TermInfo]] = field(default_factory=dict)
+    fuzzy_keys: list[str] = field(default_factory=list)  # the keys of fuzzy_terms, for rapidfuzz
     warnings: list[str] = field(default_factory=list)
     n_terms: int = 0
 
@@ -295,6 +298,12 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     infix_re = _trie_regex(sorted(spaced["infix"]))
     # One pass over the text. Group 1: word terms (plural s/es/x allowed), group 2: prefix terms.
     pattern = re.compile(rf"(?<!\w)(?:({word_re})(?:s|es|x)?(?!\w)|({prefix_re})\w*)")
+    # For the main pass over a whole text: the separator before a term is matched instead of looked
+    # behind for. A pattern that starts with a character class lets the regex engine skip in C to the
+    # next separator instead of trying every position (about a quarter faster). Run on " " + text so a
+    # term can start the text; matches are the same as ``pattern``'s except after a match that ends
+    # with a non-word character ("100%"), which cannot lead the next term (tested on the corpus).
+    scan_pattern = re.compile(rf"[^\w](?:({word_re})(?:s|es|x)?(?!\w)|({prefix_re})\w*)")
     # Infix terms get their own pass (only over texts that contain Arabic script): one combined
     # alternation would try the infix branch at every position and cost twice as much.
     infix_pattern = re.compile(rf"({infix_re})")
@@ -309,8 +318,8 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 fuzzy.setdefault(key, []).extend(i for i in infos if i.group.kind in
                                                  ("document", "venue", "appointment"))
     return Lexicon(version=_version(files), files=[f.name for f in files], rules=rules, groups=groups,
-                   lookup=by_mode, pattern=pattern, infix_pattern=infix_pattern,
-                   hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy,
+                   lookup=by_mode, pattern=pattern, scan_pattern=scan_pattern, infix_pattern=infix_pattern,
+                   hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy, fuzzy_keys=list(fuzzy),
                    warnings=warnings, n_terms=n_terms)
 
 

@@ -42,11 +42,14 @@ Public API: :func:`normalize`, :class:`Normalized`, :func:`fold_term`
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+import numpy as np
 
 __all__ = ["Normalized", "normalize", "fold_term", "term_key", "fold_char", "MAX_CHARS"]
 
@@ -188,33 +191,69 @@ _CHANGING_SET = frozenset(chr(cp) for cp, v in _TABLE.items() if len(v) != 1) | 
     chr(cp) for lo, hi in _RANGES for cp in range(lo, hi) if len(chr(cp).lower()) != 1)
 
 
-def _build_cp1252() -> tuple[bytes, re.Pattern]:
-    """A byte table folding Windows-1252 text (Western European: accents, €, ’, « », œ …) in one
-    ``bytes.translate``, and the bytes it cannot fold 1:1 (œ, ß, ½, soft hyphen …: the slow path)."""
+def _arabic_charmap() -> str:
+    """A single-byte character map (like a Windows code page) for Arabic-script texts: ASCII, the
+    Arabic and Persian letters, harakat, digits and punctuation, the zero-width and bidi marks Persian
+    writing uses, and the French accents and quotes that Maghreb posts mix in. (cp1256 has no Persian
+    yeh or Persian digits, so Persian texts would never take a fast path with it.)"""
+    chars = [chr(c) for c in range(0x0621, 0x063B)] + [chr(c) for c in range(0x0640, 0x0653)]
+    chars += [chr(c) for c in range(0x0660, 0x066E)] + [chr(c) for c in range(0x06F0, 0x06FA)]
+    chars += list("\u0670\u0671\u067e\u0686\u0698\u06a9\u06af\u06cc\u06c0\u06d2\u0679\u0688\u0691\u06ba\u06be\u06c1")
+    chars += list("\u060c\u061b\u061f\u00a0\u200b\u200c\u200d\u200e\u200f\u2026\u2013\u2014\u00ab\u00bb\u2018\u2019\u201c\u201d")
+    chars += list("\u20ac\u00e9\u00e8\u00ea\u00e0\u00e2\u00e7\u00f4\u00ee\u00f9\u00fb\u00eb\u00ef\u00b0\u00c9")
+    assert len(chars) == len(set(chars)) <= 128, len(chars)
+    return "".join(chr(c) for c in range(128)) + "".join(chars) + "\ufffe" * (128 - len(chars))
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A single-byte character map in which folding is one ``bytes.translate`` (with deletions)."""
+
+    name: str
+    decoding: str  # 256 characters, "\ufffe" where undefined (the codecs module's convention)
+    encoding: object  # codecs.charmap_build(decoding)
+    table: bytes  # byte -> folded byte
+    delete: bytes  # bytes whose character folds to nothing (zero-width marks, harakat, tatweel …)
+    delete_re: re.Pattern | None
+    slow: re.Pattern | None  # bytes that fold to several characters, or to one outside the map
+    homoglyphs: bool  # Latin and Cyrillic/Greek letters can both occur: fold look-alikes afterwards
+
+
+def _build_page(name: str, decoding: str) -> _Page:
+    enc = codecs.charmap_build(decoding)
     table = bytearray(range(256))
-    slow = []
-    for v in range(128, 256):
-        try:
-            ch = bytes([v]).decode("cp1252")
-        except UnicodeDecodeError:
+    slow: list[int] = []
+    delete: list[int] = []
+    for v in range(256):
+        ch = decoding[v]
+        if ch == "\ufffe":
             continue
         f = ch.translate(_TABLE).lower()
+        if not f:
+            delete.append(v)
+            continue
         try:
-            fb = f.encode("cp1252")
+            fb = codecs.charmap_encode(f, "strict", enc)[0]
         except UnicodeEncodeError:
             fb = b""
-        if len(f) != 1 or len(fb) != 1 or ch in _CHANGING_SET:
+        if len(f) != 1 or len(fb) != 1:
             slow.append(v)
         else:
             table[v] = fb[0]
-    for v in range(128):
-        f = chr(v).translate(_TABLE).lower()
-        table[v] = ord(f)
-    return bytes(table), re.compile(b"[" + b"".join(re.escape(bytes([v])) for v in slow) + b"]")
+
+    def byte_class(vs: list[int]) -> re.Pattern | None:
+        return re.compile(b"[" + b"".join(re.escape(bytes([v])) for v in vs) + b"]") if vs else None
+
+    cg = any(_CYR_GREEK.match(c) for c in decoding) and any("a" <= c <= "z" for c in decoding)
+    return _Page(name, decoding, enc, bytes(table), bytes(delete), byte_class(delete), byte_class(slow), cg)
 
 
-_CP1252_TABLE, _CP1252_SLOW = _build_cp1252()
-_FAST_WESTERN = True  # tests turn it off to check both paths agree
+def _codec_map(name: str) -> str:
+    return "".join(bytes([v]).decode(name, errors="replace").replace("\ufffd", "\ufffe") for v in range(256))
+
+
+_PAGES: dict[str, _Page] = {}  # filled below, once _CYR_GREEK exists
+_FAST_WESTERN = True  # tests turn it off to check the fast paths agree with the general path
 _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]")
 _LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"[^\W\d_]+")
@@ -223,6 +262,101 @@ _HOMO_TABLE = str.maketrans(HOMOGLYPHS)
 _TO_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м", "t": "т"}
 _TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
+_PAGES.update((n, _build_page(n, d)) for n, d in (
+    ("cp1252", _codec_map("cp1252")), ("cp1254", _codec_map("cp1254")), ("cp1251", _codec_map("cp1251")),
+    ("arabic", _arabic_charmap())))
+# the first non-ASCII character of a text picks the map to try first (then Western European)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_TURKISH = frozenset("\u011e\u011f\u0130\u0131\u015e\u015f")
+
+
+def _page_order(text: str) -> tuple[_Page, ...]:
+    m = _NON_ASCII.search(text)
+    c = m.group() if m else "a"
+    if "\u0400" <= c <= "\u04ff":
+        return (_PAGES["cp1251"],)
+    if "\u0600" <= c <= "\u06ff" or "\u200b" <= c <= "\u200f":
+        return (_PAGES["arabic"],)
+    if c in _TURKISH:
+        return (_PAGES["cp1254"],)
+    return (_PAGES["cp1252"], _PAGES["cp1254"])
+
+
+# Any other text (scripts mixed in one post, emoji, Greek …): one table look-up per code point with
+# numpy over the UTF-32 code units, for the code points below _LUT_SIZE. The table holds what the
+# general path gives each character before its final lower(): the folded character for those in
+# _ALL_RUNS, the character itself otherwise; _LUT_KIND marks those that fold to nothing (1) or to
+# several characters (2: the general path handles those texts).
+_LUT_SIZE = 0x20000
+
+
+def _build_lut():
+    lut = np.arange(_LUT_SIZE, dtype="<u4")
+    kind = np.zeros(_LUT_SIZE, dtype=np.uint8)
+    for lo, hi in [(0, 0x80)] + _RANGES:
+        for cp in range(lo, min(hi, _LUT_SIZE)):
+            ch = chr(cp)
+            if not _ALL_RUNS.fullmatch(ch):
+                continue
+            f = ch.translate(_TABLE)
+            if not f:
+                kind[cp] = 1
+            elif len(f) != 1 or ch in _CHANGING_SET:
+                kind[cp] = 2
+            else:
+                lut[cp] = ord(f)
+    # lone surrogates cannot be encoded: those texts never reach the table
+    return lut, kind
+
+
+_LUT, _LUT_KIND = _build_lut()
+_FAST_NUMPY = True  # tests turn it off to check this path agrees with the general one
+
+
+def _fold_numpy(text: str) -> tuple[str, _Pass | None] | None:
+    """Fold ``text`` with the code-point table, or None (lone surrogates, code points beyond the table,
+    characters that fold to several): then the general path does it."""
+    try:
+        cps = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    except UnicodeEncodeError:
+        return None
+    if int(cps.max()) >= _LUT_SIZE:
+        return None
+    kind = _LUT_KIND[cps]
+    p = None
+    if kind.any():
+        if int(kind.max()) > 1:
+            return None
+        dels = np.flatnonzero(kind).tolist()
+        edits = tuple((d - k, d - k, d, d + 1) for k, d in enumerate(dels))
+        p = _Pass(edits, tuple(e[0] for e in edits))
+        cps = cps[kind == 0]
+    return _LUT[cps].tobytes().decode("utf-32-le").lower(), p
+
+
+def _fold_fast(text: str) -> tuple[str, _Pass | None, bool] | None:
+    """Fold a non-ASCII text through a single-byte map (one ``bytes.translate`` in C), or None when no
+    map holds every character 1:1. Deleted characters (zero-width marks …) give the same edits as the
+    general path (a byte index is a character index in a single-byte map)."""
+    for page in _page_order(text):
+        try:
+            b = codecs.charmap_encode(text, "strict", page.encoding)[0]
+        except UnicodeEncodeError:
+            continue
+        if page.slow is not None and page.slow.search(b):
+            continue
+        p = None
+        if page.delete_re is not None and page.delete_re.search(b):
+            edits = []
+            for k, m in enumerate(page.delete_re.finditer(b)):
+                ns = m.start() - k
+                edits.append((ns, ns, m.start(), m.start() + 1))
+            p = _Pass(tuple(edits), tuple(e[0] for e in edits))
+        t = codecs.charmap_decode(b.translate(page.table, page.delete), "strict", page.decoding)[0]
+        return t, p, page.homoglyphs
+    return None
+
+
 _CG = "\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf"
 # starts with one character class, so the engine skips in C to Cyrillic/Greek letters
 _MIXED_PAIR = re.compile(f"[{_CG}](?:(?<=[a-z][{_CG}])|(?=[a-z]))")
@@ -379,20 +513,24 @@ def normalize(text: str) -> Normalized:
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS]
     passes: list[_Pass] = []
-    cp1252 = None
+    fast = None
     if text.isascii():
         t = text.translate(_TABLE)  # CPython's fast path for ASCII
-    elif _FAST_WESTERN:
-        try:
-            cp1252 = text.encode("cp1252")
-        except UnicodeEncodeError:
-            cp1252 = None
-        if cp1252 is not None and _CP1252_SLOW.search(cp1252):
-            cp1252 = None
-    if cp1252 is not None:
-        # Western European text (accents, €, ’, « »): every character folds 1:1, in C
-        t = cp1252.translate(_CP1252_TABLE).decode("cp1252")
-    elif not text.isascii():
+    elif _FAST_WESTERN and (fast := _fold_fast(text)) is not None:
+        # Western European, Turkish, Cyrillic or Arabic-script text whose characters all fold 1:1
+        # (or to nothing) inside one single-byte map: one bytes.translate, in C
+        t, p, homoglyphs = fast
+        if p is not None:
+            passes.append(p)
+        if homoglyphs and _CYR_GREEK.search(t) and _LATIN.search(t):
+            t = _fold_homoglyph_words(t)
+    elif _FAST_NUMPY and (fast := _fold_numpy(text)) is not None:
+        t, p = fast
+        if p is not None:
+            passes.append(p)
+        if _CYR_GREEK.search(t) and _LATIN.search(t):
+            t = _fold_homoglyph_words(t)
+    else:
         # One pass over the runs of characters that need the table (accents, zero-width, ligatures,
         # non-ASCII punctuation …; much faster than str.translate over a whole non-ASCII text),
         # recording the runs whose length changes; then lower() in C for everything else (1:1).

@@ -175,3 +175,16 @@ def test_pipeline_stores_entities(workspace):
     assert ("price", "120 EUR") in got
     assert ("snapchat", "rdv.pref") in got
     assert ("place", "prefecture:FR-93:Bobigny") in got
+
+
+def test_fold_digits_by_runs_equals_a_whole_text_translate():
+    import random
+
+    from matchers.extract import _FOLD, fold_digits
+
+    rnd = random.Random(4)
+    pool = list("ab 1.-é") + ["٣", "۱", "۵", "０", "𝟗", "①", "\u066b", "\u2212", "ж", "م", "😀"]
+    for _ in range(3000):
+        s = "".join(rnd.choice(pool) for _ in range(rnd.randint(1, 20)))
+        assert fold_digits(s) == s.translate(_FOLD), s
+        assert len(fold_digits(s)) == len(s)

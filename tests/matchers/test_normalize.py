@@ -149,11 +149,12 @@ def test_cheap_hints_never_hide_a_real_match():
     assert normalize("aа").text in ("aa", "аа")
 
 
-def test_western_fast_path_agrees_with_the_general_path(monkeypatch):
+@pytest.mark.parametrize("page", ["cp1252", "cp1254", "cp1251", "arabic"])
+def test_single_byte_fast_paths_agree_with_the_general_path(monkeypatch, page):
     import matchers.normalize as N
 
     rnd = random.Random(9)
-    pool = [bytes([v]).decode("cp1252") for v in range(32, 256) if v not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)]
+    pool = [c for c in N._PAGES[page].decoding[32:] if c != "\ufffe"]
     pool += list("abcrdv pref 3@$!.")
     for _ in range(3000):
         s = "".join(rnd.choice(pool) for _ in range(rnd.randint(1, 20)))
@@ -164,3 +165,43 @@ def test_western_fast_path_agrees_with_the_general_path(monkeypatch):
         assert (a.text, a.joined) == (b.text, b.joined), s
         for i in range(0, len(a.text) + 1, 2):
             assert a.to_original(i, len(a.text)) == b.to_original(i, len(b.text)), s
+
+
+def test_fast_paths_are_taken_for_each_script_and_keep_deletions_mapped():
+    import matchers.normalize as N
+
+    assert N._fold_fast("Продам запись в визовый центр") is not None
+    assert N._fold_fast("نوبت سفارت فرانسه فوری، قیمت ۱۵ میلیون تومان") is not None
+    assert N._fold_fast("Hızlı vize randevusu İstanbul") is not None
+    assert N._fold_fast("rdv 😀") is None  # emoji: general path
+    # Persian zero-width non-joiner and Arabic harakat are deleted; spans still map back
+    text = "می\u200cخواهم مَوْعِد"
+    n = normalize(text)
+    assert "\u200c" not in n.text and n.text.endswith("موعد")
+    a, b = n.to_original(n.text.index("موعد"), len(n.text))
+    assert text[a:b] == "مَوْعِد"
+    # Cyrillic look-alikes inside a Latin word are still folded on the fast path
+    assert normalize("раssроrt à vendre").text.startswith("passport")
+
+
+def test_numpy_table_path_agrees_with_the_general_path(monkeypatch):
+    import matchers.normalize as N
+
+    rnd = random.Random(5)
+    pool = list("abcrdv pref 3@$!._-") + list("préfecture Продам запись موعد الفيزا نوبت سفارت ی ک ۱۵ ٣ İıĞş")
+    pool += ["\u200b", "\u200c", "\u00ad", "\u0640", "\u064e", "\ufe0f", "😀", "🔥", "Σ", "ς", "α", "Ａ", "ｂ",
+             "𝐀", "ß", "œ", "ﬁ", "①", "\u2019", "«", "\U000e0041"]
+    monkeypatch.setattr(N, "_FAST_WESTERN", False)
+    taken = 0
+    for _ in range(4000):
+        s = "".join(rnd.choice(pool) for _ in range(rnd.randint(1, 24)))
+        taken += N._fold_numpy(s) is not None
+        monkeypatch.setattr(N, "_FAST_NUMPY", True)
+        a = N.normalize(s)
+        monkeypatch.setattr(N, "_FAST_NUMPY", False)
+        b = N.normalize(s)
+        assert (a.text, a.joined) == (b.text, b.joined), s
+        for i in range(0, len(a.text) + 1):
+            assert a.to_original(i, len(a.text)) == b.to_original(i, len(b.text)), s
+            assert a.to_original(0, i) == b.to_original(0, i), s
+    assert taken > 1000  # the table path was really exercised
