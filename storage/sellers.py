@@ -317,12 +317,11 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         if full:  # posts no longer eligible (re-classified as none) leave their seller
             db.execute("update posts set seller_id = null where seller_id is not null and not "
                        "(category is null or category != 'none')")
-        if not full and any(lk.type == "manual" for lk in res.links):
-            # an incremental run re-applies the decisions to the posts it loaded: their stored links already
-            # explain those joins, and a decision is written once
-            stored = {r[0] for r in db.conn.execute(
-                "select distinct json_extract(evidence, '$.decision') from seller_links where type = 'manual'")}
-            res.links = [lk for lk in res.links if lk.type != "manual" or lk.evidence.get("decision") not in stored]
+        if not full:
+            # an incremental run re-applies the decisions to the posts it loaded, which already share a seller
+            # because of them: the links stored then explain those joins (a decision is written once)
+            res.links = [lk for lk in res.links if lk.type != "manual" or previous.get(lk.post_a) is None
+                         or previous.get(lk.post_a) != previous.get(lk.post_b)]
         db.conn.executemany(
             "insert into seller_links(post_a, post_b, type, weight, evidence, created_at, run_id) "
             "values (?,?,?,?,?,?,?)",
