@@ -54,4 +54,7 @@ LINES = [
     (N, 'Driver wanted, driving licence required, good pay, contact us', "probe: innocent use"),
     (N, 'We sell photo booth prints for passports and ID cards, 10 dollars', "probe: document is the purpose, not what is sold"),
     (N, "I'm selling my sofa, I have a visa appointment next week and I'm moving", 'probe: unrelated sale'),
+    # added 2026-12-06 with the provider-question, price-phrase and quality/delivery terms
+    (A, 'Tell me which appointment you need (VFS, TLS or BLS) and I will get it this week, fee on confirmation', "provider asks the client's need"),
+    (N, 'Which appointment do you need? Book it yourself on the official site, it is free', 'advice: free'),
 ]

@@ -39,4 +39,11 @@ LINES = [
     (N, "Cómo puedo renovar mi pasaporte en el consulado? Gracias", "question"),
     (N, 'Se necesita conductor con carnet de conducir, llamar por la mañana', "probe: innocent use"),
     (N, 'Vendo mi coche porque tengo cita en extranjería y me voy', 'probe: unrelated sale'),
+    # added 2026-12-06 with the provider-question, price-phrase and quality/delivery terms
+    (A, '¿Qué trámite necesitas? Huellas, TIE o nacionalidad, te saco cita esta semana', "provider asks the client's procedure"),
+    (A, 'Pásame tus datos y te consigo la cita de asilo, pagas cuando esté confirmada', 'data then pay on confirmation'),
+    (A, 'Te gestiono la cita en comisaría para renovar la TIE, 35 euros una vez confirmada', 'renewal'),
+    (N, '¿Qué trámite necesitas hacer? Todas las citas se piden gratis en la sede electrónica oficial', 'advice: free'),
+    (N, 'Me pidió que le pasara mis datos y 50 euros para la cita, era una estafa', 'testimony'),
+    (N, 'Necesito ayuda, ¿qué trámites necesito para la reagrupación familiar?', 'request, first person'),
 ]

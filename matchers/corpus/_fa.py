@@ -21,4 +21,8 @@ LINES = [
     (N, "پاسپورتم گم شده، اگر کسی پیدا کرد تماس بگیرد", "lost"),
     (N, "کیف پاسپورت چرمی، نو، قیمت مناسب", "innocent sale"),
     (N, "متقاضیان ویزا باید فقط از سایت رسمی نوبت بگیرند", "official"),
+    # added 2026-12-06 with the provider-question, price-phrase and quality/delivery terms
+    (D, 'گواهینامه جعلی با کیفیت بالا، تحویل فوری', 'quality'),
+    (N, 'پلیس باند جعل پاسپورت را دستگیر کرد', 'news'),
+    (N, 'کیف پاسپورت چرمی با کیفیت بالا', 'passport holder'),
 ]

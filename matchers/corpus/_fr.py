@@ -100,4 +100,13 @@ LINES = [
     (N, "Garde d'enfants disponible le mardi, j'ai un rendez-vous à la préfecture le jeudi", 'probe: own appointment'),
     (N, 'Taxi disponible pour vos trajets au consulat, prix fixe 30€', 'probe: service around the appointment'),
     (A, 'Je vends mon rendez-vous du 12 mars à la préfecture de Lyon, 50€', "probe: resale of one's own slot"),
+    # added 2026-12-06 with the provider-question, price-phrase and quality/delivery terms
+    (A, 'Dites-moi quelle démarche vous avez et je vous bloque un créneau à la préfecture de Créteil', "provider asks the client's procedure"),
+    (A, "De quel rendez-vous avez-vous besoin ? Naturalisation, titre, récépissé : je m'en occupe, 40 €", "provider asks the client's need"),
+    (A, "Visa long séjour : moyennant une somme, on vous décroche un rendez-vous au consulat en moins d'une semaine", 'price without a figure'),
+    (A, 'Site spécialisé : vos rendez-vous en préfecture obtenus en moins de 10 jours, frais de service 29 €', 'paid booking site'),
+    (N, 'De quel rendez-vous avez-vous besoin ? Tout se prend gratuitement sur le site officiel de la préfecture', 'official FAQ: free'),
+    (N, 'Je cherche un site spécialisé pour prendre rendez-vous à la préfecture, lequel est fiable ?', 'request'),
+    (N, "Un rabatteur m'a proposé un rendez-vous moyennant une somme, j'ai refusé et je l'ai signalé", 'testimony'),
+    (N, "Les escrocs promettent d'assurer l'obtention du visa contre une somme d'argent : ne payez jamais", 'warning'),
 ]

@@ -18,7 +18,7 @@ import random
 import re
 from pathlib import Path
 
-from . import _ar, _en, _es, _fa, _fr, _fresh, _ru, _tr
+from . import _ar, _en, _es, _fa, _fr, _fresh, _fresh2, _ru, _tr
 
 OUT = Path(__file__).with_name("veille-corpus.jsonl")
 SOURCES = [("fr", _fr), ("en", _en), ("es", _es), ("ar", _ar), ("tr", _tr), ("fa", _fa), ("ru", _ru)]
@@ -137,6 +137,9 @@ def build() -> list[dict]:
     for lang, label, text, _note in _fresh.LINES:
         out.append({"text": text, "label": label, "lang": lang,
                     "note": "written after the lexicons were first frozen (see docs/classifier.md)"})
+    for lang, label, text, _note in _fresh2.LINES:
+        out.append({"text": text, "label": label, "lang": lang,
+                    "note": "second batch written blind on 2026-12-06 (see docs/classifier.md)"})
     base = list(out)
     for item in base:
         lang, text, label = item["lang"], item["text"], item["label"]
