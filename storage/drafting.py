@@ -1000,22 +1000,34 @@ def html_to_docx(html: str) -> bytes:
                 r = par.add_run(clean(child.tail))
                 r.bold, r.italic = bold or None, italic or None
 
+    style_ids: dict[str, str] = {}
+
+    def styled(name: str):
+        """A paragraph in a named style. python-docx looks a style name up by scanning every style on each
+        call (seconds for a thousand exhibits): the style id is resolved once and set directly."""
+        par = document.add_paragraph()
+        if name not in style_ids:
+            style_ids[name] = document.styles[name].style_id
+        par._p.get_or_add_pPr().style = style_ids[name]
+        return par
+
     def walk(el):
         for child in el:
             tag = child.tag if isinstance(child.tag, str) else ""
             if tag in ("h1", "h2", "h3", "h4"):
-                document.add_heading(clean(child.text_content()).strip(), level={"h1": 0, "h2": 1, "h3": 2}.get(tag, 3))
+                level = {"h1": 0, "h2": 1, "h3": 2}.get(tag, 3)
+                styled("Title" if level == 0 else f"Heading {level}").add_run(clean(child.text_content()).strip())
             elif tag == "p":
                 add_runs(document.add_paragraph(), child)
             elif tag == "blockquote":
-                p = document.add_paragraph(style="Quote")
+                p = styled("Quote")
                 add_runs(p, child)
             elif tag == "pre":
                 p = document.add_paragraph()
                 add_runs(p, child, mono=True)
             elif tag in ("ul", "ol"):
                 for li in child.findall("li"):
-                    add_runs(document.add_paragraph(style="List Bullet" if tag == "ul" else "List Number"), li)
+                    add_runs(styled("List Bullet" if tag == "ul" else "List Number"), li)
             elif tag == "table":
                 trs = child.findall(".//tr")
                 ncols = max((len(tr.findall("th")) + len(tr.findall("td")) for tr in trs), default=0)

@@ -491,11 +491,16 @@ def test_existing_bundle_from_custody_is_reused_unless_tampered(ws, tmp_path):
 def test_docx_from_html_handles_structure():
     data = drafting.html_to_docx("<html><body><h1>T</h1><p>a <strong>b</strong><br>c</p><ul><li>x</li></ul>"
                                  "<table><tr><th>h1</th><th>h2</th></tr><tr><td>1</td><td>2</td></tr></table>"
-                                 "<blockquote>q\nq2</blockquote></body></html>")
+                                 "<blockquote>q\nq2</blockquote><h2>S</h2><h3>s</h3><ol><li>n</li></ol>"
+                                 "</body></html>")
     import docx
 
     d = docx.Document(io.BytesIO(data))
     assert [p.text for p in d.paragraphs][:3] == ["T", "a b\nc", "x"]
+    # Word styles, so headings and lists are real headings and lists when a lawyer edits the file
+    assert [(p.text, p.style.name) for p in d.paragraphs] == [
+        ("T", "Title"), ("a b\nc", "Normal"), ("x", "List Bullet"), ("q\nq2", "Quote"), ("S", "Heading 1"),
+        ("s", "Heading 2"), ("n", "List Number")]
     assert [[c.text for c in r.cells] for r in d.tables[0].rows] == [["h1", "h2"], ["1", "2"]]
     assert HOSTILE  # imported for other tests
 
