@@ -27,6 +27,8 @@ import argparse
 import io
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,14 +51,24 @@ TEXTS = [
 ]
 
 
-def _png(seed: int) -> bytes:
+def _jpeg(seed: int) -> bytes:
+    """A 640x480 photo-like JPEG (gradient, shapes): the size of an ad's "large" image."""
     from PIL import Image, ImageDraw
 
-    im = Image.new("RGB", (96, 96), (seed * 37 % 256, seed * 91 % 256, seed * 53 % 256))
-    ImageDraw.Draw(im).ellipse([seed % 30, seed % 20, 60 + seed % 30, 70], fill=(250, 250, 250))
+    im = Image.linear_gradient("L").resize((640, 480)).convert("RGB")
+    d = ImageDraw.Draw(im)
+    for k in range(6):
+        x, y = (seed * 53 + k * 97) % 560, (seed * 31 + k * 71) % 400
+        d.ellipse([x, y, x + 80, y + 60], fill=(seed * 37 % 256, (seed + k) * 91 % 256, k * 53 % 256))
     buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=80)
+    im.save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+def image_bytes(bases: list[bytes], i: int) -> bytes:
+    """Ad i's image: one of a few base pictures, made unique per ad (trailing bytes after the JPEG end,
+    ignored by decoders), so every ad stores its own blob as with real photos."""
+    return bases[i % len(bases)] + b"ad-%d" % i
 
 
 def ad_page(i: int) -> bytes:
@@ -74,7 +86,7 @@ def ad_page(i: int) -> bytes:
 
 
 def make_server(n_ads: int, per_page: int) -> ThreadingHTTPServer:
-    pngs = [_png(k) for k in range(16)]
+    jpegs = [_jpeg(k) for k in range(16)]
 
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -107,7 +119,7 @@ def make_server(n_ads: int, per_page: int) -> ThreadingHTTPServer:
                 return self._send(200, ad_page(i)) if 0 <= i < n_ads else self._send(404, b"gone")
             if "/img/" in p:
                 i = int(p.rsplit("/", 1)[1].split(".")[0])
-                return self._send(200, pngs[i % 16], "image/jpeg")
+                return self._send(200, image_bytes(jpegs, i), "image/jpeg")
             return self._send(404, b"not found")
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
@@ -150,16 +162,22 @@ def bare(base: str, pages: int, concurrency: int, out: str) -> None:
     Path(out).write_text(json.dumps({"items": counter["n"], "seconds": time.monotonic() - t0}))
 
 
-def run_bare(base: str, pages: int, concurrency: int) -> tuple[int, float]:
+def child_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's finished children (the crawl processes)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_bare(base: str, pages: int, concurrency: int) -> tuple[int, float, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
-    t0 = time.monotonic()
+    c0, t0 = child_cpu(), time.monotonic()
     subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out], check=True,
                    cwd=ROOT)
-    wall = time.monotonic() - t0
+    wall, cpu = time.monotonic() - t0, child_cpu() - c0
     data = json.loads(Path(out).read_text())
     os.unlink(out)
-    return data["items"], wall
+    return data["items"], wall, cpu
 
 
 def new_ws(root: Path):
@@ -182,6 +200,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--shots", type=int, default=20)
     ap.add_argument("--no-images", action="store_true", help="full pipeline without image downloads")
+    ap.add_argument("--repeat", type=int, default=3, help="bare/full pairs (the median ratio is reported)")
     args = ap.parse_args()
     from spiders.run import crawl
 
@@ -190,24 +209,30 @@ def main() -> int:
     pages = -(-args.ads // args.per_page)
     settings = {"CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
                 "AUTOTHROTTLE_ENABLED": False, "VEILLE_DOWNLOAD_IMAGES": not args.no_images}
-    results = {}
+    results: dict = {"load_before": [round(x, 1) for x in os.getloadavg()], "runs": []}
     with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
-        n_bare, t_bare = run_bare(base, pages, args.concurrency)
-        ws = new_ws(Path(tmp) / "full")
-        t0 = time.monotonic()
-        rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=pages, base_urls={"leboncoin": base},
-                    screenshots=False, settings=settings)
-        t_full = time.monotonic() - t0
-        r = rep.sites["leboncoin"]
-        n_posts = ws.db.execute("select count(*) from posts").fetchone()[0]
-        n_pos = ws.db.execute("select count(*) from posts where category != 'none'").fetchone()[0]
-        n_blobs = ws.db.execute("select count(*) from blobs").fetchone()[0]
-        ws.close()
-        results["bare"] = {"ads": n_bare, "seconds": round(t_bare, 1), "ads_per_s": round(n_bare / t_bare, 1)}
-        results["full"] = {"ads": r.items, "posts": n_posts, "positive": n_pos, "blobs": n_blobs,
-                           "media": r.media, "status": r.status, "seconds": round(t_full, 1),
-                           "ads_per_s": round(r.items / t_full, 1)}
-        results["ratio_full_over_bare"] = round((r.items / t_full) / (n_bare / t_bare), 3)
+        for k in range(args.repeat):  # bare and full alternate, so both see the same machine load
+            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency)
+            ws = new_ws(Path(tmp) / f"full-{k}")
+            c0, t0 = child_cpu(), time.monotonic()
+            rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=pages, base_urls={"leboncoin": base},
+                        screenshots=False, settings=settings)
+            t_full, c_full = time.monotonic() - t0, child_cpu() - c0
+            r = rep.sites["leboncoin"]
+            n_posts = ws.db.execute("select count(*) from posts").fetchone()[0]
+            n_pos = ws.db.execute("select count(*) from posts where category != 'none'").fetchone()[0]
+            n_blobs = ws.db.execute("select count(*) from blobs").fetchone()[0]
+            ws.close()
+            results["runs"].append({
+                "bare": {"ads": n_bare, "seconds": round(t_bare, 1), "ads_per_s": round(n_bare / t_bare, 1),
+                         "cpu_s": round(c_bare, 1), "ads_per_cpu_s": round(n_bare / c_bare, 1)},
+                "full": {"ads": r.items, "posts": n_posts, "positive": n_pos, "blobs": n_blobs, "media": r.media,
+                         "status": r.status, "seconds": round(t_full, 1), "ads_per_s": round(r.items / t_full, 1),
+                         "cpu_s": round(c_full, 1), "ads_per_cpu_s": round(r.items / c_full, 1)},
+                "ratio_wall": round((r.items / t_full) / (n_bare / t_bare), 3),
+                "ratio_cpu": round((r.items / c_full) / (n_bare / c_bare), 3)})
+        results["ratio_full_over_bare"] = statistics.median(x["ratio_wall"] for x in results["runs"])
+        results["ratio_cpu_full_over_bare"] = statistics.median(x["ratio_cpu"] for x in results["runs"])
         if args.shots:
             per = args.shots * 2  # half of the ads are offers
             shot_pages = 1
@@ -230,6 +255,7 @@ def main() -> int:
                                       "per_minute_overall": round(n_shots / times[True][0] * 60, 1)}
             srv2.shutdown()
     srv.shutdown()
+    results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     results["settings"] = {"ads": args.ads, "per_page": args.per_page, "concurrency": args.concurrency,
                            "images": not args.no_images, "cpus": os.cpu_count()}
     print(json.dumps(results, indent=2))
