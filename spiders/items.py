@@ -18,6 +18,9 @@ response it came from as a :class:`PageEvidence`.
                     of a known post (capture kind ``recapture``).
 ``PageItem``        a page that is evidence but not a post: a search/listing
                     page, a JSON API answer. Stored as a capture with no post.
+                    Kind ``recheck`` (with ``post_id``): a known post's page
+                    re-fetched on a site with no profile; stored as a
+                    re-capture, the post recorded ``live`` or ``changed``.
 ``RemovedItem``     a known ad that is gone: 404/410, a redirect to a listing,
                     or the site's "annonce supprimée" page. The capture that
                     proves it is stored and the post (found by ``post_id``, by
@@ -144,13 +147,28 @@ class PageEvidence:
                        artifacts=arts, extra=ex)
 
 
+def evidence_for_feed(ev: PageEvidence) -> dict[str, Any]:
+    """How a page's evidence appears in a Scrapy feed (``scrapy crawl NAME -O items.jsonl``): everything but
+    the raw bytes, which are named by their SHA-256 (they are stored only in a workspace's evidence store)."""
+    import hashlib
+
+    return {"url": ev.url, "final_url": ev.final_url, "status": ev.status, "headers": ev.headers,
+            "fetched_at": ev.fetched_at.isoformat(), "user_agent": ev.user_agent, "method": ev.method, "via": ev.via,
+            "redirects": ev.redirects, "truncated": ev.truncated, "content_type": ev.content_type,
+            "body_sha256": hashlib.sha256(ev.body).hexdigest(), "body_size": len(ev.body)}
+
+
+#: Field metadata read by Scrapy's item exporters (through itemadapter): feeds get the evidence without bytes.
+_FEED = {"serializer": evidence_for_feed}
+
+
 @dataclass
 class AdItem:
     """A post read from a page, with the page it was read from."""
 
     site: str
     post: Post
-    evidence: PageEvidence
+    evidence: PageEvidence = field(metadata=_FEED)
     recapture: bool = False
     post_id: int | None = None  # set for re-captures/re-checks of a known post
     image_urls: list[str] = field(default_factory=list)
@@ -166,9 +184,10 @@ class PageItem:
     """A fetched page stored as evidence without being a post (search results, API answers)."""
 
     site: str
-    evidence: PageEvidence
-    kind: str = "search"
+    evidence: PageEvidence = field(metadata=_FEED)
+    kind: str = "search"  # search | unparsed | api | recheck (a known post's page on a site with no profile)
     note: str | None = None
+    post_id: int | None = None  # kind "recheck": the post whose page this is
 
 
 @dataclass
@@ -177,8 +196,8 @@ class RemovedItem:
 
     site: str
     url: str
-    evidence: PageEvidence
-    reason: str
+    evidence: PageEvidence = field(metadata=_FEED)
+    reason: str = ""
     post_id: int | None = None
     dedupe_key: str | None = None
 
@@ -189,8 +208,8 @@ class BlockedItem:
 
     site: str
     url: str
-    evidence: PageEvidence
-    reason: str
+    evidence: PageEvidence = field(metadata=_FEED)
+    reason: str = ""
     post_id: int | None = None
 
 

@@ -261,9 +261,35 @@ def _profile_for_platform(ws, platform: str) -> Profile | None:
     return None
 
 
+def _site_key(platform: str, taken: set[str]) -> str:
+    """A site name (report file, ``runs.source``) for the page checks of a platform with no profile."""
+    import re
+
+    base = re.sub(r"[^a-z0-9_]+", "_", platform.lower()).strip("_")[:30] or "site"
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def _route_removed_markers(ws, platform: str) -> list[str]:
+    """The platform's "ad removed" texts from the drafting routes (the notice recipients' table), if any."""
+    try:
+        from storage.drafting import find_route, load_routes
+
+        return [str(m) for m in (find_route(load_routes(ws), platform).get("removed_markers") or [])]
+    except Exception:  # noqa: BLE001 - no route for this platform: statuses only
+        return []
+
+
 def recheck(ws, post_ids: list[int], *, timeout: float | None = None, settings: dict[str, Any] | None = None,
             base_urls: dict[str, str] | None = None) -> list[dict]:
-    """Re-fetch known posts through their site's spider; record live / changed / removed with a new capture."""
+    """Re-fetch known posts through their site's spider; record live / changed / removed with a new capture.
+
+    Posts of a platform that no profile describes go through the ``page_check`` spider (same Scrapy settings:
+    user agent, robots.txt, delays, retries): live or changed by how much of the stored text is still on the page,
+    removed on 404/410 or the platform's "removed" text, blocked on a challenge page.
+    """
     from storage.crawl_state import posts_for_recheck
 
     from .settings import crawl_settings
@@ -271,12 +297,16 @@ def recheck(ws, post_ids: list[int], *, timeout: float | None = None, settings: 
     posts = posts_for_recheck(ws, [int(p) for p in post_ids])
     out: list[dict] = []
     by_site: dict[str, tuple[Profile, list[dict]]] = {}
+    no_profile: dict[str, list[dict]] = {}
     bases = {**configured_base_urls(ws), **(base_urls or {})}
     for p in posts:
-        prof = _profile_for_platform(ws, p["platform"])
-        if prof is None or not (p["url"] or "").startswith(("http://", "https://")):
+        if not (p["url"] or "").startswith(("http://", "https://")):
             out.append({"post_id": p["id"], "url": p["url"], "outcome": "error", "http_status": None,
-                        "capture_id": None, "note": f"no site profile for platform {p['platform']!r} or no URL"})
+                        "capture_id": None, "note": "no http(s) URL to re-check"})
+            continue
+        prof = _profile_for_platform(ws, p["platform"])
+        if prof is None:  # a site no profile describes: its pages are checked by the page_check spider
+            no_profile.setdefault(p["platform"], []).append({"url": p["url"], "post_id": p["id"]})
             continue
         by_site.setdefault(prof.name, (prof, []))[1].append({"url": p["url"], "post_id": p["id"]})
     warnings: list[str] = []
@@ -300,9 +330,19 @@ def recheck(ws, post_ids: list[int], *, timeout: float | None = None, settings: 
                                                       **(settings or {})})
         jobs.append({"site": name, "spider": _spider_path(prof), "settings": s,
                      "args": {"profile": prof.name, "urls": urls, "base_url": prof.base_override}})
+    checks = {}
+    for platform, urls in no_profile.items():
+        site = _site_key(platform, set(by_site) | set(checks))
+        checks[site] = urls
+        s = crawl_settings(ws.root, ws.config, None, {"VEILLE_SCREENSHOTS": False, "JOBDIR": None,
+                                                      "VEILLE_RUN_KIND": "recheck", "VEILLE_SKIP_SEEN": False,
+                                                      **(settings or {})})
+        jobs.append({"site": site, "spider": "spiders.sites.page_check:PageCheckSpider", "settings": s,
+                     "args": {"urls": urls, "site": site, "platform": platform,
+                              "removed_markers": _route_removed_markers(ws, platform)}})
     report = CrawlReport()
     _execute(ws, jobs, report, timeout)
-    for name, (_, urls) in by_site.items():
+    for name, urls in [*((n, u) for n, (_, u) in by_site.items()), *checks.items()]:
         res = report.sites.get(name)
         got = {r["post_id"]: r for r in (res.results if res else []) if r.get("post_id")}
         for u in urls:

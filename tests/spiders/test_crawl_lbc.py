@@ -115,3 +115,48 @@ def test_killed_crawl_resumes_without_duplicates(site, fast_ws):
     dup = _rows(ws, "select post_id, count(*) n from captures where kind = 'fetch' and post_id is not null "
                     "group by post_id having n > 1")
     assert dup == []
+
+
+def test_recheck_of_a_site_without_profile_goes_through_the_page_check_spider(site, fast_ws):
+    """Posts of a platform no profile describes are re-checked by Scrapy too (robots.txt, user agent, retries):
+    live / changed by the stored text, removed on 410, blocked on a challenge page, robots.txt obeyed."""
+    from crawl_fixture_site import LBC_ADS
+
+    from storage.ingest import ingest
+    from storage.post import Post
+
+    ws = fast_ws
+    base = site.base("lbc")
+    host = base.rsplit("/", 1)[0]
+    ad0 = LBC_ADS[0]
+    posts = {
+        "live": Post(platform="petites_annonces", external_id="pa-1", url=f"{base}/ad/services/1000",
+                     title=ad0["title"], text=ad0["text"]),
+        "changed": Post(platform="petites_annonces", external_id="pa-2", url=f"{base}/ad/services/1002",
+                        title="Vélo de course carbone", text="Cadre carbone, groupe complet, roues neuves, 900 euros."),
+        "removed": Post(platform="petites_annonces", external_id="pa-3", url=f"{base}/ad/services/1001",
+                        title="x", text="Vends rendez-vous préfecture"),
+        "blocked": Post(platform="autre_site", external_id="as-1", url=f"{host}/blocked/ad/1", title="y", text="z"),
+        "robots": Post(platform="autre_site", external_id="as-2", url=f"{base}/private/ad/9", title="y", text="z"),
+    }
+    ids = {k: ingest(ws, p).save.post_id for k, p in posts.items()}
+    site.state.removed.add(1001)
+    try:
+        res = recheck(ws, list(ids.values()))
+    finally:
+        site.state.removed.discard(1001)
+    by = {r["post_id"]: r for r in res}
+    assert {k: by[v]["outcome"] for k, v in ids.items()} == {
+        "live": "live", "changed": "changed", "removed": "removed", "blocked": "blocked", "robots": "error"}
+    assert "robots.txt" in by[ids["robots"]]["note"] and "/lbc/private/ad/9" not in site.state.hits
+    assert by[ids["removed"]]["http_status"] == 410
+    # every answer is a dated re-capture of the post with the raw page in the evidence store
+    for k in ("live", "changed", "removed", "blocked"):
+        cap = _rows(ws, "select * from captures where id = ?", [by[ids[k]]["capture_id"]])[0]
+        assert cap["post_id"] == ids[k] and cap["kind"] == "recapture", (k, cap)
+        raw = _rows(ws, "select sha256 from artifacts where capture_id = ? and role = 'raw_html'", [cap["id"]])
+        assert ws.store.read(raw[0]["sha256"]), k
+        assert json.loads(cap["extra"])["site"] in ("petites_annonces", "autre_site")
+    assert _rows(ws, "select status from posts where id = ?", [ids["removed"]])[0]["status"] == "removed"
+    runs = _rows(ws, "select source, kind from runs where kind = 'recheck' order by source")
+    assert [r["source"] for r in runs] == ["autre_site", "petites_annonces"]

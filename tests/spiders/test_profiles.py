@@ -148,3 +148,52 @@ def test_scrapy_list_works_as_for_any_scrapy_project():
                                                       "PATH": "/usr/bin:/bin", "HOME": str(root)})
     assert out.returncode == 0, out.stderr
     assert set(SHIPPED) <= set(out.stdout.split())
+
+
+def _scrapy(args, env_extra, cwd):
+    """The venv's ``scrapy`` command, as a user runs it from the project root (no PYTHONPATH)."""
+    env = {"SCRAPY_SETTINGS_MODULE": "spiders.settings", "PATH": "/usr/bin:/bin", "HOME": str(cwd), **env_extra}
+    return subprocess.run([str(Path(sys.executable).parent / "scrapy"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=180, env=env)
+
+
+def test_scrapy_crawl_works_as_for_any_scrapy_project(site, tmp_path):
+    """``scrapy crawl leboncoin`` from the project root: items to a feed without a workspace, and into the
+    workspace (posts, evidence, a runs row) with ``VEILLE_WORKSPACE``."""
+    import json
+
+    from conftest import fast_workspace
+
+    root = Path(__file__).resolve().parents[2]
+    args = ["crawl", "leboncoin", "-a", f"base_url={site.base('lbc')}", "-a", "keywords=rdv", "-a", "max_pages=1",
+            "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING"]
+    feed = tmp_path / "items.jsonl"
+    out = _scrapy([*args, "-O", str(feed)], {}, root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Error" not in out.stderr, out.stderr[-2000:]
+    items = [json.loads(line) for line in feed.read_text("utf-8").splitlines()]
+    ads = [i for i in items if "post" in i]
+    assert len(ads) == 4, out.stderr[-2000:]  # page 1 of the fixture site: 4 ads (and one removed ad)
+    assert {a["post"]["external_id"] for a in ads} == {"1000", "1001", "1002", "1003"}
+    ev = ads[0]["evidence"]
+    assert ev["status"] == 200 and len(ev["body_sha256"]) == 64 and ev["body_size"] > 500
+    assert sum(1 for i in items if i.get("reason") == "HTTP 410") == 1
+
+    ws = fast_workspace(tmp_path / "ws")
+    ws_root = ws.root
+    ws.close()
+    out = _scrapy(args, {"VEILLE_WORKSPACE": str(ws_root)}, root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    from storage import Workspace
+
+    ws = Workspace.open(ws_root)
+    try:
+        posts = ws.db.execute("select external_id, category from posts where platform = 'leboncoin'").fetchall()
+        assert sorted(p[0] for p in posts) == ["1000", "1001", "1002", "1003"], out.stderr[-2000:]
+        n_raw = ws.db.execute("select count(*) from artifacts a join captures c on c.id = a.capture_id "
+                              "where c.post_id is not null and a.role = 'raw_html'").fetchone()[0]
+        assert n_raw == 4
+        assert ws.db.execute("select source, kind, status, items from runs").fetchall() == [
+            ("leboncoin", "crawl", "ok", 4)]
+    finally:
+        ws.close()

@@ -215,7 +215,7 @@ def test_relisting_from_a_notice_marked_removed(ws):
 
 def test_recheck_through_the_spiders_path(ws, server):
     """The spiders engineer's spiders.run.recheck (a Scrapy run in a worker) records the 404 as a removal;
-    a platform without a site profile falls back to the plain GET."""
+    a platform without a site profile goes through Scrapy too (its page_check spider)."""
     run = pytest.importorskip("spiders.run")
     if not hasattr(run, "recheck"):
         pytest.skip("spiders.run.recheck is not available")
@@ -226,6 +226,6 @@ def test_recheck_through_the_spiders_path(ws, server):
     rep = recheck.recheck(ws, post_ids=[ws.ids["lbc"], noprof], relisting=False, use_external={"spiders"})
     by = {r["post_id"]: r for r in rep.results}
     assert by[ws.ids["lbc"]]["via"] == "spiders.run" and by[ws.ids["lbc"]]["outcome"] == "removed"
-    assert by[noprof]["via"] == "http" and by[noprof]["outcome"] == "live"
+    assert by[noprof]["via"] == "spiders.run" and by[noprof]["outcome"] == "live"
     assert ws.db.execute("select status from posts where id = ?", [ws.ids["lbc"]]).fetchone()[0] == "removed"
     assert [r["outcome"] for r in cases.rechecks_for_post(ws, ws.ids["lbc"])] == ["removed"]
