@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from crawl_fixture_site import TAYARA_GONE, TAYARA_LIVE
 
 from spiders.run import crawl
@@ -81,6 +84,13 @@ def test_blocked_site_is_recorded_and_others_continue(site, fast_ws):
     from storage.status import workspace_status
 
     assert "leboncoin" in workspace_status(ws)["blocked_sources"]
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    out = CliRunner().invoke(app, ["status", "-w", str(ws.root)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "blocked sources: leboncoin" in " ".join(out.output.split())
 
 
 def test_429_storm_backs_off_and_retries(site, fast_ws):
@@ -152,3 +162,62 @@ def test_robots_txt_is_obeyed_unless_a_profile_says_why(site, fast_ws):
     rep = crawl(ws, ["override"], keywords=["rdv"], max_pages=1, base_urls={"override": site.base("lbc")})
     assert site.state.hits.get("/lbc/private/recherche") == 1  # fetched (it answers 404 here)
     assert "HTTP 404" in rep.sites["override"].error
+
+
+def test_http_cache_switch_serves_the_second_run_from_the_workspace_cache(site, tmp_path):
+    """collect.http_cache = true (profile development): answers are kept in the workspace's .cache/http and a
+    second run does not hit the site again; off (the default), every run fetches."""
+    from conftest import fast_workspace
+
+    search = "/tayara/search/"
+    for cache, second_run_hits in (("true", 0), ("false", 1)):
+        ws = fast_workspace(tmp_path / f"ws-{cache}", http_cache=cache)
+        try:
+            crawl(ws, ["tayara"], keywords=["rdv"], max_pages=1, base_urls={"tayara": site.base("tayara")})
+            before = site.state.hits.get(search, 0)
+            rep = crawl(ws, ["tayara"], keywords=["rdv"], max_pages=1, base_urls={"tayara": site.base("tayara")})
+            assert rep.sites["tayara"].status == "ok", rep.sites["tayara"]
+            assert site.state.hits.get(search, 0) - before == second_run_hits, cache
+            assert ws.path(".cache", "http").is_dir() == (cache == "true")
+            # cached or not, the search page of each run is stored as evidence
+            assert _rows(ws, "select count(*) n from captures where url like '%/tayara/search/%'")[0]["n"] == 2
+        finally:
+            ws.close()
+
+
+def test_missing_chromium_is_named_and_only_the_javascript_site_fails(site, tmp_path, monkeypatch):
+    """$VEILLE_CHROMIUM (or collect.chromium) pointing nowhere: screenshots are switched off with a warning saying
+    what to install, a profile that needs JavaScript fails with the same message, the other sites go on."""
+    from conftest import fast_workspace
+    from crawl_fixture_site import JS_PROFILE
+
+    from spiders.settings import find_chromium
+    from storage.errors import ConfigError
+
+    missing = str(tmp_path / "no-chromium")
+    monkeypatch.setenv("VEILLE_CHROMIUM", missing)
+    with pytest.raises(ConfigError) as err:
+        find_chromium()
+    msg = str(err.value)
+    assert missing in msg and "apt-get install chromium" in msg and "playwright install chromium" in msg
+    fake = tmp_path / "chromium-bin"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("VEILLE_CHROMIUM", str(fake))
+    assert find_chromium() == str(fake)  # the env var wins over /usr/bin/chromium
+    assert find_chromium("/usr/bin/chromium") == "/usr/bin/chromium" or not Path("/usr/bin/chromium").exists()
+
+    monkeypatch.setenv("VEILLE_CHROMIUM", missing)
+    ws = fast_workspace(tmp_path / "ws", screenshots="true")
+    try:
+        ws.path("profiles").mkdir(exist_ok=True)
+        ws.path("profiles", "jsfixture.toml").write_text(JS_PROFILE, "utf-8")
+        rep = crawl(ws, ["jsfixture", "tayara"], keywords=["rdv"], max_pages=1,
+                    base_urls={"jsfixture": site.base("js"), "tayara": site.base("tayara")})
+    finally:
+        ws.close()
+    assert rep.sites["jsfixture"].status == "failed"
+    assert "needs JavaScript" in rep.sites["jsfixture"].error and "apt-get install chromium" in rep.sites[
+        "jsfixture"].error
+    assert rep.sites["tayara"].status == "ok" and rep.sites["tayara"].items == 1 and rep.sites["tayara"].screenshots == 0
+    assert any("screenshots off" in w and "playwright install chromium" in w for w in rep.warnings)
