@@ -76,6 +76,28 @@ def test_second_run_skips_seen_and_recaptures_due_positives(site, fast_ws):
     assert kinds == ["fetch", "recapture"]
 
 
+def test_daily_recapture_of_a_deleted_positive_records_the_removal_with_proof(site, fast_ws):
+    """A positive post due for re-capture whose page now answers 410 is marked removed during the crawl itself,
+    the 410 page being the capture that proves it (and a removal alert is raised)."""
+    ws = fast_ws
+    base = {"leboncoin": site.base("lbc")}
+    crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls=base)
+    pid = _rows(ws, "select id from posts where external_id = '1000'")[0]["id"]
+    ws.db.execute("update captures set fetched_at = '2020-01-01T00:00:00Z' where post_id = ?", [pid])
+    site.state.removed.add(1000)
+    try:
+        r = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls=base).sites["leboncoin"]
+    finally:
+        site.state.removed.discard(1000)
+    assert r.removed == 2 and r.recaptured == 0  # ad 1000 now, and the ad that was already gone
+    post = _rows(ws, "select status, status_capture_id from posts where id = ?", [pid])[0]
+    assert post["status"] == "removed"
+    cap = _rows(ws, "select * from captures where id = ?", [post["status_capture_id"]])[0]
+    assert cap["post_id"] == pid and cap["outcome"] == "removed" and cap["http_status"] == 410
+    assert cap["kind"] == "recapture"
+    assert _rows(ws, "select count(*) n from alerts where post_id = ?", [pid])[0]["n"] >= 1
+
+
 def test_recheck_records_removed_with_proof(site, fast_ws):
     ws = fast_ws
     crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=1, base_urls={"leboncoin": site.base("lbc")})
