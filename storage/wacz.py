@@ -45,7 +45,8 @@ from warcio.warcwriter import WARCWriter
 #   frictionless check rejects the profile "wacz"; ReplayWeb.page / wabac.js only load the profiles "data-package",
 #   "wacz-package" or none, and throw "Unknown package profile" otherwise. So datapackage.json keeps 1.1.1's
 #   `profile: "data-package"`, `wacz_version: "1.1.1"` and mainPageUrl/mainPageDate, next to 1.2.0's `home`
-#   (1.2.0 allows custom properties): one package that validates as 1.1.1 and replays everywhere.
+#   (1.2.0 allows custom properties): one package that py-wacz validates and whose profile and .cdxj index
+#   wabac.js's loader accepts (read in its source; not run here, as it is JavaScript in a browser).
 WACZ_VERSION = "1.1.1"
 WACZ_LAYOUT = "1.2.0"
 SOFTWARE = "veille 0.1.0"
