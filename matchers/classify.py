@@ -69,6 +69,7 @@ def find_prices(t: str) -> list[tuple[int, int]]:
 
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _HASHTAG_RE = re.compile(r"#(\w{3,80})")
+_ONE_LETTER_WORDS = frozenset("aoyeiu")  # à/a (fr, es), y, o, e, u (es), i (en) after folding
 _FUZZY_TOKEN = re.compile(r"[^\W\d_]+")  # letter runs; those of 6-24 letters are fuzzy candidates
 _FUZZY_MAX_TOKENS = 1000  # words looked at (bounded work on huge texts)
 
@@ -129,6 +130,21 @@ def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
                     if info.group.kind in ("appointment", "venue", "document", "forgery"):
                         inner.append(_Hit(info, m.start(), m.end()))
     hits.extend(inner)
+    # spaced letters glued to a following one-letter word ("p a s s p o r t à vendre" -> "passporta vendre",
+    # "r d v a 50 €" -> "rdva 50 €"): the run without its last letter is looked up as a word, and that
+    # letter may start a term ("a vendre")
+    for js, je in joined:
+        if je - js >= 4 and t[je - 1] in _ONE_LETTER_WORDS:
+            for info in lookup_word.get(t[js:je - 1], ()):
+                hits.append(_Hit(info, js, je - 1))
+            for m in lex.scan_pattern.finditer(" " + t[je - 1:je - 1 + 120]):
+                if m.start() > 0:
+                    break
+                w = m.group(1)
+                infos = lookup_word.get(term_key(w), ()) if w is not None else \
+                    lookup_prefix.get(term_key(m.group(2)), ())
+                for info in infos:
+                    hits.append(_Hit(info, je - 1, je - 2 + m.end()))
     # hashtag bodies and joined letters ("#rdvprefecture", "r d v p r e f e c t u r e"): no word boundaries
     glued = [(hm.start(1), hm.end(1)) for hm in _HASHTAG_RE.finditer(t)] if "#" in t else []
     glued.extend(j for j in joined if j[1] - j[0] >= 5)

@@ -166,7 +166,7 @@ def _words_alt(words) -> str:
 class _State:
     """What one call of :func:`extract` works on."""
 
-    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses")
+    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses", "post_platforms")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -176,6 +176,7 @@ class _State:
         self.claimed: list[tuple[int, int]] = []
         self.claimed_starts: list[int] = []
         self.parses = MAX_PHONE_PARSES
+        self.post_platforms: frozenset | None = None  # platforms the post names (computed when needed)
 
     def add(self, kind: str, value: str, start: int, end: int, extra: dict | None = None,
             claim: bool = False) -> None:
@@ -394,7 +395,9 @@ _DOTTED_HANDLE_LABEL = re.compile(
         ["snapchat", "snap", "sc", "سناب", "سناب شات", "اسنپ"],
         ["instagram", "insta", "ig", "انستا", "انستغرام", "انستقرام", "اینستا", "اینستاگرام", "инстаграм", "инста"],
         ["tiktok", "tik tok", "تيك توك", "تیک تاک"]) for w in ws)
-    + r")(?![^\W_])[ \t]{0,3}[:=：➡→>\-]{1,3}|👻[ \t]{0,3}[:=\-]?)[ \t]{0,3}@?\Z")
+    + r")(?![^\W_])[ \t]{0,3}[:=：➡→>\-]{1,3}|👻[ \t]{0,3}[:=\-]?"
+    # "snapchat docs.pro.fr": a platform's name right before, no separator
+    + r"|(?<![^\W_])(?:snapchat|snap|instagram|insta|tiktok)[ \t])[ \t]{0,3}@?\Z")
 
 
 def _urls(st: _State) -> None:
@@ -513,11 +516,53 @@ def _social_labels(st: _State) -> None:
         st.add(kind, h.lower(), s, he, {"label": label}, claim=True)
 
 
-def _handle_context(lt: str, pos: int) -> tuple[str, str]:
+_NO_SEP_HANDLE = re.compile(r"[ \t]{1,3}@?(?P<h>[a-z][a-z0-9_.\-" + _ZW + r"]{1,40})")
+_HANDLE_MARK = re.compile(r"[._0-9]")
+
+
+def _social_labels_no_separator(st: _State) -> None:
+    """ "snap malik.officiel", "insta rdv_pref75": a label, spaces, and a word that looks like a user name
+    (a dot, an underscore or a digit inside: a plain word after "snap" is more often prose)."""
+    ft, lt = st.ft, st.lt
+    for n, m in enumerate(_CTX_LABEL_RE.finditer(lt)):
+        if n >= MAX_CANDIDATES:
+            break
+        hm = _NO_SEP_HANDLE.match(lt, m.end())
+        if hm is None:
+            continue
+        hs = hm.start("h")
+        raw_h = ft[hs:hm.end("h")].rstrip(".-_" + "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad")
+        he = hs + len(raw_h)
+        if he < len(ft) and (ft[he].isalnum() or ft[he] in "@/"):
+            continue  # an e-mail address or a link, not a handle
+        h = _ZW_RE.sub("", raw_h)
+        label = m.group(1)
+        kind = _LABEL_KIND[label]
+        if (st.overlaps(hs, he) or h.lower() in _HANDLE_STOP or not _HANDLE_MARK.search(h)
+                or not _HANDLE_RE[kind].match(h)):
+            continue
+        s = hs - 1 if hs > 0 and ft[hs - 1] == "@" else hs
+        st.add(kind, h.lower(), s, he, {"label": label, "no_separator": True}, claim=True)
+
+
+def _handle_context(st: _State, pos: int) -> tuple[str, str]:
+    lt = st.lt
     last = None
     for m in _CTX_LABEL_RE.finditer(lt, max(0, pos - 30), pos):
         last = m
     if last is None:
+        # no label just before: if the whole post names one platform only ("suivez-nous sur insta …
+        # @rdv_pref"), the handle is that platform's; otherwise a bare @handle is read as Telegram's
+        if st.post_platforms is None:  # once per text (linear time with many handles)
+            kinds = set()
+            for k, x in enumerate(_CTX_LABEL_RE.finditer(lt)):
+                if k >= MAX_CANDIDATES or len(kinds) > 1:
+                    break
+                kinds.add(_LABEL_KIND[x.group(1)])
+            st.post_platforms = frozenset(kinds)
+        if len(st.post_platforms) == 1:
+            kind = next(iter(st.post_platforms))
+            return kind, "post_mentions_" + kind
         return "telegram", ""
     return _LABEL_KIND[last.group(1)], last.group(1)
 
@@ -568,11 +613,11 @@ def _ats(st: _State) -> None:
             if after and (after.isalnum() or after == "@"):
                 pass
             elif "." not in h and _HANDLE_TG.match(h):
-                kind, ctx = _handle_context(lt, pos)
+                kind, ctx = _handle_context(st, pos)
                 st.add(kind, h.lower(), pos, he, {"context": ctx or "bare_at"}, claim=True)
             elif "." in h:
                 # "@name.surname" is an Instagram/TikTok/Snapchat handle only with a label before.
-                kind, ctx = _handle_context(lt, pos)
+                kind, ctx = _handle_context(st, pos)
                 if ctx and kind != "telegram" and _HANDLE_RE[kind].match(h):
                     st.add(kind, h.lower(), pos, he, {"context": ctx}, claim=True)
         pos = nxt
@@ -882,6 +927,14 @@ _SPELL_RUN = re.compile(
     r"(?<![^\W\d_])(?:" + "|".join(_ZERO_WORDS) + r")(?![^\W\d_])"
     r"(?:(?:[ \t,.\-/،]{1,3}(?:(?:et|and|و)[ \t\-]{0,2})?)" + _SPELL_TOKEN + r"){4,40}")
 _SPELL_TOKENS = re.compile(_SPELL_TOKEN)
+# A run that starts with another number word ("six trente-neuf …", "plus trente-trois six …") is read
+# only after a phone word ("tel", "whatsapp", "appelez" …) or a "plus": prose has number words too.
+_SPELL_RUN_ANY = re.compile(
+    r"(?<![^\W\d_])(?P<plus>(?:plus|\+)[ \t]{0,2})?(?:" + _NW + r")(?![^\W\d_])"
+    r"(?:(?:[ \t,.\-/،]{1,3}(?:(?:et|and|و)[ \t\-]{0,2})?)" + _SPELL_TOKEN + r"){4,40}")
+# cheap test before that regex: at least two distinct number words other than "un"/"one"/"une"
+_NUMWORD_HINT = frozenset(_NUMWORDS) - {"un", "une", "one"}
+_HINT_SPLIT = str.maketrans("-,.;:/", "      ")
 
 
 def _spelled_to_digits(run: str) -> str:
@@ -920,19 +973,28 @@ def _spelled_to_digits(run: str) -> str:
 
 def _spelled_phones(st: _State) -> None:
     lt = st.lt
-    if not any(z in lt for z in _ZERO_WORDS):
-        return
-    for k, m in enumerate(_SPELL_RUN.finditer(lt)):
+    runs = []
+    if any(z in lt for z in _ZERO_WORDS):
+        runs = [(m, False) for m in _SPELL_RUN.finditer(lt)]
+    if len(_NUMWORD_HINT.intersection(lt.translate(_HINT_SPLIT).split())) >= 2:
+        taken = [m.span() for m, _ in runs]
+        for m in _SPELL_RUN_ANY.finditer(lt):
+            if not any(a < m.end() and m.start() < b for a, b in taken):
+                runs.append((m, True))
+    for k, (m, needs_context) in enumerate(runs):
         if k >= 50 or st.parses <= 0:
             break
         s, e = m.start(), m.end()
         if st.overlaps(s, e):
             continue
+        plus = needs_context and m.group("plus") is not None
         d = _spelled_to_digits(m.group())
         if not (8 <= len(d) <= 15):
             continue
         ctx = _phone_context(lt, s)
-        r = _parse_phone(st, d, False, ctx, False)
+        if needs_context and not (ctx or plus):
+            continue
+        r = _parse_phone(st, d, plus, ctx, False)
         if r:
             value, extra = r
             extra["spelled"] = True
@@ -1215,6 +1277,7 @@ _FAMILIES = (
     ("emails", lambda st: _ats(st) if "@" in st.ft else None),
     ("obfuscated_emails", _obfuscated_emails),
     ("social", _social_labels),
+    ("social_no_separator", _social_labels_no_separator),
     ("numbers", _numbers),
     ("spelled_phones", _spelled_phones),
     ("places", _places),

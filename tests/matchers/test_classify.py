@@ -150,7 +150,8 @@ def test_one_megabyte_text_is_fast_and_bounded():
 @pytest.mark.parametrize(
     "unit",
     ["a", "1", " ", "rdv ", "p a s s ", "r.d.v.", "#rdv", "#" , "€1", "1 ", "تأشيرة ", "паспорт", "9" * 20 + " €",
-     "aа", "\u200b", "@$!", "buy passport "],
+     "aа", "\u200b", "@$!", "buy passport ", "r d v a 5 ", "p a s s a vendre ", "qué trámite necesitas ",
+     "é", "ж1 ", "پ\u200c", "😀a"],
 )
 def test_adversarial_repetitions_complete_quickly(unit):
     text = unit * max(1, 100_000 // len(unit))
@@ -169,3 +170,44 @@ def test_fast_reason_equals_constructed_reason():
     assert fast == ref and hash(fast) == hash(ref) and fast.to_dict() == ref.to_dict()
     with pytest.raises(AttributeError):
         fast.start = 3  # still frozen
+
+
+@pytest.mark.parametrize("text,category,term", [
+    ("p a s s p o r t a vendre", "forged_documents", "passport"),
+    ("p a s s e p o r t à vendre, livraison", "forged_documents", "passeport"),
+    ("r d v à 50 euros", "appointment_resale", "rdv"),
+    ("c i t a y 40 euros", "appointment_resale", "cita"),
+])
+def test_spaced_letters_glued_to_a_one_letter_word(text, category, term):
+    v = classify(text)
+    assert v.category == category
+    topic = [r for r in v.reasons if r.kind == "topic"]
+    assert topic and any(r.term == term for r in topic)
+    for r in v.reasons:
+        if r.kind != "context":
+            assert text[r.start:r.end].replace(" ", "")  # spans map back into the original
+
+
+def test_spaced_word_ending_in_a_vowel_is_not_cut():
+    # "v i s a" is the word visa, not "vis" + "a"
+    reasons = classify("v i s a dispo").reasons
+    assert any(r.term == "visa" for r in reasons)
+
+
+@pytest.mark.parametrize("text", [
+    "Dime qué trámites necesitas y te saco la cita",  # provider's question (second person)
+    "Dites-moi quelle démarche vous avez et je vous bloque un créneau",
+    "Tell me which appointment you need, payment on confirmation",
+])
+def test_providers_question_to_a_client_is_an_offer(text):
+    assert classify(text).category == "appointment_resale"
+
+
+@pytest.mark.parametrize("text", [
+    "Necesito ayuda, ¿qué trámites necesito para la reagrupación familiar?",  # first person: a request
+    "¿Qué trámite necesitas hacer? Todas las citas se piden gratis en la sede electrónica oficial",
+    "Un rabatteur m'a proposé un rendez-vous moyennant une somme, j'ai refusé",
+    "Je cherche un site spécialisé pour prendre rendez-vous à la préfecture, lequel est fiable ?",
+])
+def test_requests_advice_and_testimonies_around_those_words_stay_none(text):
+    assert classify(text).category == "none"

@@ -269,3 +269,33 @@ def test_look_alike_host_is_flagged():
 def test_paths_keep_case_host_is_lowered():
     [u] = ents("HTTPS://RDV-Pref.Example/Offre/AbC", "url")
     assert u.value == "rdv-pref.example/Offre/AbC"
+
+
+@pytest.mark.parametrize("text,kind,value", [
+    ("snap malik.officiel pour les rdv", "snapchat", "malik.officiel"),
+    ("insta rdv_pref75 dispo", "instagram", "rdv_pref75"),
+    ("snapchat docs.pro.fr", "snapchat", "docs.pro.fr"),
+])
+def test_handle_after_a_label_without_a_colon(text, kind, value):
+    ents = extract(text)
+    assert [(e.kind, e.value) for e in ents] == [(kind, value)]  # not read as a domain
+    e = ents[0]
+    assert text[e.start:e.end] == value
+
+
+@pytest.mark.parametrize("text", [
+    "snap pour les rdv",  # a plain word after the label is prose
+    "insta malik@mail.example",  # an e-mail address
+])
+def test_no_handle_without_a_user_name_shape(text):
+    assert not [e for e in extract(text) if e.kind in ("snapchat", "instagram")]
+
+
+def test_bare_at_handle_takes_the_only_platform_the_post_names():
+    text = "Suivez-nous sur Instagram pour les nouvelles dates de rendez-vous. Pour réserver : @rdv_pref_93"
+    ents = [e for e in extract(text) if e.value == "rdv_pref_93"]
+    assert [(e.kind, e.extra.get("context")) for e in ents] == [("instagram", "post_mentions_instagram")]
+    # no platform named, or two: Telegram, marked as a bare @handle
+    assert [(e.kind, e.extra.get("context")) for e in extract("contact @rdv_pref_93")] == [("telegram", "bare_at")]
+    two = "Nouvelles dates sur insta et sur snap chaque semaine, pensez à vérifier. Pour réserver : @rdv_pref_93"
+    assert [e.kind for e in extract(two) if e.value == "rdv_pref_93"] == ["telegram"]

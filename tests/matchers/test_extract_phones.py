@@ -181,3 +181,20 @@ def test_wa_me_link_gives_phone_and_whatsapp():
 def test_invalid_looking_digits_are_not_forced():
     # 11 digits starting with 0 that no hinted country accepts
     assert phones("08 99 99 99 99 9") == [] or all(p.startswith("+") for p in phones("08 99 99 99 99 9"))
+
+
+@pytest.mark.parametrize("text,value", [
+    ("appelez le six trente-neuf quatre-vingt-dix-huit douze trente-quatre", "+34639981234"),  # as "6 39 98 12 34"
+    ("whatsapp plus trente-trois six trente-neuf quatre-vingt-dix-huit douze trente-quatre", "+33639981234"),
+    ("tel: trente-trois six trente-neuf quatre-vingt-dix-huit douze trente-quatre", "+33639981234"),
+])
+def test_spelled_numbers_that_do_not_start_with_zero(text, value):
+    phones = [e for e in extract(text) if e.kind == "phone"]
+    assert [p.value for p in phones] == [value]
+    assert phones[0].extra.get("spelled") is True
+
+
+def test_number_words_in_prose_are_not_phones():
+    # no phone word and no "plus": counting is not a phone number
+    assert not extract("j'ai vu six sept huit neuf dix onze douze personnes au guichet")
+    assert not extract("trente-trois six trente-neuf quatre-vingt-dix-huit douze trente-quatre ans")

@@ -87,6 +87,11 @@ ADVERSARIAL = {
     "mixed": "06 39 98 12 34 rdv@seller.example https://x.example/ 150€ @rdv_pref " * 1_500,
     "brackets": "(" * 50_000 + ")" * 50_000,
     "o_digits": "O6" * 50_000,
+    "number_words": "tel six trente " * 8_000,
+    "plus_words": "plus six " * 12_000,
+    "labels_no_colon": "snap a.b " * 12_000,
+    "insta_and_ats": "insta " + "@rdv_pref " * 10_000,
+    "spaced_glued": "r d v a " * 12_000,
 }
 
 
