@@ -198,6 +198,67 @@ def test_wacz_passes_the_reference_validator(seeded, tmp_path):
     assert r.returncode == 0 and "invalid" not in r.stdout.lower(), r.stdout + r.stderr
 
 
+@pytest.mark.browser
+def test_wacz_replays_in_replayweb_page(seeded, tmp_path):
+    """ReplayWeb.page (wabac.js) replays the bundle's WACZ, offline, in headless Chromium.
+
+    Not a dependency: set REPLAYWEB_DIR to an unpacked `replaywebpage` npm package (`npm pack replaywebpage`,
+    then `tar xzf`; the folder holding ui.js and sw.js) to run this."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    rwp = os.environ.get("REPLAYWEB_DIR")
+    if not rwp or not (Path(rwp) / "ui.js").is_file() or not (Path(rwp) / "sw.js").is_file():
+        pytest.skip("ReplayWeb.page not available (REPLAYWEB_DIR=…/package with ui.js and sw.js)")
+    from playwright.sync_api import sync_playwright
+
+    ws, ids = seeded
+    res = build_bundle(ws, seller=ids["seller_id"], output=tmp_path / "b.zip")
+    site = tmp_path / "site"
+    (site / "replay").mkdir(parents=True)
+    shutil.copy(Path(rwp) / "ui.js", site / "ui.js")
+    shutil.copy(Path(rwp) / "sw.js", site / "replay" / "sw.js")
+    with zipfile.ZipFile(res.path) as zf:
+        (site / "web.wacz").write_bytes(zf.read("web.wacz"))
+        with zipfile.ZipFile(io.BytesIO(zf.read("web.wacz"))) as wz:
+            pages = [json.loads(x) for x in wz.read("pages/pages.jsonl").decode().splitlines()[1:]]
+    page_rec = next(p for p in pages if p["url"] == "https://www.leboncoin.example/ad/1001")
+    ts = re.sub(r"\D", "", page_rec["ts"])
+    (site / "index.html").write_text(
+        '<!doctype html><meta charset="utf-8"><script src="./ui.js"></script>'
+        f'<replay-web-page source="web.wacz" url="{page_rec["url"]}" ts="{ts}" embed="replayonly" '
+        'replayBase="./replay/"></replay-web-page>', "utf-8")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    outside = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--no-sandbox", "--disable-background-networking"])
+            ctx = browser.new_context()
+            # (request routing would take the service worker out of the way: requests are watched instead)
+            ctx.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1:", "data:", "blob:"))
+                   else outside.append(r.url))
+            page = ctx.new_page()
+            page.goto(f"http://127.0.0.1:{srv.server_address[1]}/index.html")
+            archived = page.frame_locator("replay-web-page iframe").frame_locator("iframe")
+            body = archived.locator("body")
+            body.get_by_text("RDV préfecture Bobigny").first.wait_for(timeout=60_000)
+            text = body.inner_text()
+            browser.close()
+    finally:
+        srv.shutdown()
+    assert "RDV préfecture Bobigny titre de séjour dispo 80€" in text
+    assert "Lucie Membre" not in text and "[TP-name-" in text  # the redacted working copy is what replays
+    assert outside == []  # replayed from the archive in the bundle: nothing fetched from outside
+
+
 def test_redaction_no_third_party_identifier_anywhere(seeded, tmp_path):
     ws, ids = seeded
     everything = ids["seller_posts"] + ids["third_party_posts"]
