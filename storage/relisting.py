@@ -3,7 +3,8 @@
 A seller counts as *removed* from the earliest of: one of its posts marked
 removed/deleted (by a re-check, a crawl or the Telegram watcher), or a notice
 covering its posts marked ``removed``. Any later post (first seen after that
-time, still live, not written by a third party) that
+time, still live, not written by a third party, not classified ``none``: a
+warning that quotes the seller's phone is no relisting) that
 
 - shares one of the seller's identifiers (phone, WhatsApp, Telegram handle,
   e-mail, wallet, IBAN …, from ``entities``),
@@ -66,8 +67,9 @@ def detect_relisting(ws) -> list[dict]:
                                f"author_handle is not null and author_handle != '' and {SELLER_ROLE_SQL}",
                         [seller_id])
         candidates: dict[int, list[dict]] = {}
+        # an offer (or a post not classified yet): a warning or a testimony quoting the phone is no relisting
         base = (f"select id from posts where first_seen_at > ? and status = 'live' and {SELLER_ROLE_SQL} "  # noqa: S608
-                "and id not in (select post_id from notice_items i join notices n on n.id = i.notice_id "
+                "and coalesce(category, '') != 'none' and id not in (select post_id from notice_items i join notices n on n.id = i.notice_id "
                 "where n.status = 'removed')")
         for i in idents:
             for r in rows(ws.db, base + " and id in (select post_id from entities where kind = ? and value = ?)",  # noqa: S608

@@ -185,10 +185,15 @@ def test_relisting_alert_when_a_removed_seller_comes_back(ws, server):
                       cat="none", sub=None, posted=datetime(2026, 10, 30, tzinfo=UTC), source="ouedkniss",
                       handle="velo", phones=["+33199009999"])
     ws.db.execute("update posts set first_seen_at = '2099-01-02T00:00:00Z' where id = ?", [unrelated])
+    warning = _post(ws, platform="telegram", ext="entraide/9", url="https://t.me/entraide/9",
+                    text="Attention, le +33 6 39 98 12 34 est un arnaqueur", cat="none", sub=None,
+                    posted=datetime(2026, 10, 30, tzinfo=UTC), source="entraide", handle="entraide_admin",
+                    phones=["+33639981234"])
+    ws.db.execute("update posts set first_seen_at = '2099-01-02T00:00:00Z' where id = ?", [warning])
     alerts = relisting.detect_relisting(ws)
     got = {(a["seller_id"], a["post_id"]) for a in alerts}
     assert (1, new) in got and (1, same_account) in got
-    assert not any(pid == unrelated for _, pid in got)
+    assert not any(pid in (unrelated, warning) for _, pid in got)  # a warning quoting the phone is no relisting
     a = next(a for a in alerts if a["post_id"] == new)
     assert {"kind": "phone", "value": "+33639981234"} in a["matched"]
     assert relisting.detect_relisting(ws) == []  # idempotent
