@@ -78,7 +78,8 @@ GROUND_OPTIONAL = ("title_en", "text_fr", "penalty_en", "condition_fr", "conditi
 ROUTE_OPTIONAL = ("email", "email_note", "web_form", "in_app", "rule_fr", "rule_en", "rule_basis", "rule_url",
                   "basis")
 MAX_BUNDLE_SCAN = 2000  # custody export entries examined when looking for an existing bundle
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# control and bidi-override characters, and what XML (DOCX) cannot hold: U+FFFE, U+FFFF, lone surrogates
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
 _MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
               "novembre", "décembre")
 _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",

@@ -263,6 +263,15 @@ def test_control_and_bidi_characters_are_removed(ws, tmp_path):
     assert "\u202e" not in text and "\x00" not in text and "\x1b" not in text and "gnp.exe" in text
 
 
+def test_characters_xml_cannot_hold_do_not_break_the_docx(ws, tmp_path):
+    import docx
+
+    ws.db.execute("update posts set text = text || ? where id = 2", [" fin\uffff\ufffe\x0b\x0c."])
+    res = drafting.draft_complaint(ws, 1, fmt="docx", at=AT, ref=REF, build_bundle=False, output=tmp_path / "c.docx")
+    text = "\n".join(p.text for p in docx.Document(str(res.path)).paragraphs)
+    assert "fin." in text and "\uffff" not in text
+
+
 def test_third_parties_are_pseudonymised_everywhere(ws, tmp_path):
     outs = [_notice(ws, "txt", "fr", tmp_path, platform="leboncoin", seller_id=1).path.read_text("utf-8")]
     for fmt in ("md", "docx"):
