@@ -331,6 +331,14 @@ def source_telegram_web(ws, step: Step, channels: list[str], base_url: str | Non
     res = crawl(ws, channels, base_url=base_url) if base_url else crawl(ws, channels)
     step.items = _count(res)
     step.detail = f"{len(channels)} channel(s): {', '.join(channels)}"
+    evidence = [f"{_get(res, k)} {label}" for k, label in (("media_stored", "photo(s)"), ("screenshots", "screenshot(s)"))
+                if _get(res, k)]
+    if evidence:
+        step.detail += "; " + ", ".join(evidence)
+    problems = _get(res, "errors") or []
+    if problems:  # photos or screenshots that failed: the crawl went on, the operator must know
+        step.data["evidence_problems"] = list(problems)[:50]
+        step.detail += f"; {len(problems)} photo/screenshot problem(s), first: {str(problems[0])[:160]}"
     failed = _get(res, "failed") or {}
     if failed:
         step.status = "partial" if len(failed) < len(channels) else "failed"

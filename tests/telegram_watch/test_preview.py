@@ -366,3 +366,17 @@ def test_photo_downloads_survive_other_readings(workspace, tme_server, tgf, tmp_
     r = recheck(workspace, pid, base_url=srv.url)
     assert r.outcome == "live", r
     assert workspace.db.execute("select version from posts where id=?", [pid]).fetchone()[0] == 1
+
+
+def test_daily_step_reports_photos_screenshots_and_their_problems(workspace, monkeypatch):
+    from storage import daily
+    from telegram_watch.preview import CrawlReport
+
+    rep = CrawlReport(channels=1, imported=3, media_stored=2, screenshots=1, screenshot_errors=1,
+                      errors=["screenshots off: no Chromium found"])
+    monkeypatch.setattr(daily, "telegram_web_crawler", lambda: (lambda ws, channels, base_url=None: rep))
+    step = daily.Step("telegram t.me/s", "source")
+    daily.source_telegram_web(workspace, step, ["rdv_express_test"], None)
+    assert step.items == 3 and "2 photo(s), 1 screenshot(s)" in step.detail
+    assert "1 photo/screenshot problem(s), first: screenshots off: no Chromium found" in step.detail
+    assert step.data["evidence_problems"] == ["screenshots off: no Chromium found"]
