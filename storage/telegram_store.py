@@ -119,6 +119,40 @@ def add_keyword_alert(ws, post_id: int, keywords: list[str], url: str | None) ->
         return int(cur.lastrowid)
 
 
+def apply_seller_roles(ws, sellers: Iterable[str]) -> list[int]:
+    """Mark as ``seller`` the stored Telethon messages of senders now listed in ``telegram.sellers``.
+
+    A sender added to the list after their messages were read keeps no
+    ``third_party`` role on them (bundles would redact the seller). Only
+    ``third_party`` → ``seller`` is done (never the other way); each change is
+    a custody entry. ``sellers`` are normalised references (ids, ``user<id>``,
+    lower-case usernames). Returns the post ids changed.
+    """
+    from . import custody
+
+    refs = {str(s).strip().lstrip("@").lower() for s in sellers if str(s).strip()}
+    if not refs:
+        return []
+    changed = []
+    cur = ws.db.execute(
+        "select id, json_extract(extra, '$.sender_id'), lower(json_extract(extra, '$.sender_username')) from posts "
+        "where platform = 'telegram' and author_role = 'third_party' and json_extract(extra, '$.via') like 'telethon%'")
+    for pid, sid, uname in cur.fetchall():
+        mine = ({str(sid), f"user{sid}"} if sid is not None else set()) | ({uname} if uname else set())
+        if mine & refs:
+            changed.append(pid)
+    if not changed:
+        return []
+    with transaction(ws.db):
+        for pid in changed:
+            ws.db.execute("update posts set author_role = 'seller', extra = json_set(extra, '$.role', 'seller') "
+                          "where id = ?", [pid])
+            custody.append(ws.db, "decision", {"event": "author role set to seller", "previous": "third_party",
+                                               "reason": "sender listed in telegram.sellers"},
+                           subject_type="post", subject_id=pid)
+    return changed
+
+
 # ----------------------------------------------------------------- watch list
 def watchlist(ws, config_channels: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Channels to watch: the config's (depth 0) and the active rows of ``telegram_channels``."""

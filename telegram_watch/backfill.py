@@ -288,7 +288,13 @@ async def backfill(ws, seam, channel: str | int, since: datetime | None = None, 
 
 async def backfill_channels_async(ws, seam, channels: list[str], since: datetime | None = None,
                                   limit: int | None = None, on_alert=None) -> list[BackfillReport]:
-    """Backfill several channels one after the other (``veille daily``); a failing channel stops no other."""
+    """Backfill several channels one after the other (``veille daily``); a failing channel stops no other.
+
+    Messages already stored from senders since added to ``telegram.sellers`` are marked ``seller`` first.
+    """
+    from storage.telegram_store import apply_seller_roles
+
+    apply_seller_roles(ws, normalise_sellers(ws.config.get("telegram.sellers")))
     out = []
     for i, ch in enumerate(channels):
         if i:

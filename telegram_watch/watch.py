@@ -205,6 +205,9 @@ async def run_watch(ws, client, seam, channels: list[str], on_alert=None, on_eve
         if skipped:
             raise SourceError("nothing to watch: " + "; ".join(skipped))
         raise SourceError("nothing to watch: set telegram.channels in veille.toml or use 'telegram discover --add'")
+    from storage.telegram_store import apply_seller_roles
+
+    apply_seller_roles(ws, normalise_sellers(ws.config.get("telegram.sellers")))  # sellers added since last run
     state = register_handlers(client, ws, seam, chats=entities, on_alert=on_alert, on_event=on_event)
     state.chats.update(refs)
     try:

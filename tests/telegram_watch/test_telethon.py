@@ -583,3 +583,35 @@ def test_backfill_media_sha_phash_and_floodwait_during_download(workspace, tgf):
     # a FloodWait longer than telegram.max_flood_wait: the message is kept, its media recorded as not downloaded
     assert media["rdv_express_test/3"]["note"] == "not downloaded (FloodWait 5000 s)"
     assert "sha256" not in media["rdv_express_test/3"] or media["rdv_express_test/3"]["sha256"] is None
+
+
+def test_seller_added_later_gets_the_seller_role_on_stored_messages(workspace, tgf, monkeypatch):
+    group = types.Channel(id=1_500_000_078, title="Groupe (fiction)", photo=types.ChatPhotoEmpty(), date=tgf.T0,
+                          username="groupe_rdv_test", access_hash=7, megagroup=True)
+    users = [types.User(id=6001, first_name="V", username="v_fiction_test", access_hash=1),
+             types.User(id=6002, first_name="Q", username="q_fiction_test", access_hash=2)]
+    client = offline_client(workspace)
+    register_handlers(client, workspace, seam=None, chats=[group])
+
+    async def scenario():
+        for mid, u in ((1, users[0]), (2, users[1])):
+            m = types.Message(id=mid, peer_id=types.PeerChannel(group.id), date=tgf.T0, message=tgf.OFFER,
+                              from_id=types.PeerUser(u.id))
+            upd = types.UpdateNewChannelMessage(m, pts=mid, pts_count=1)
+            upd._entities = {utils.get_peer_id(types.PeerChannel(group.id)): group,
+                             **{utils.get_peer_id(x): x for x in users}}
+            await client._dispatch_update(upd)
+
+    asyncio.run(scenario())
+    roles = lambda: dict(workspace.db.execute("select external_id, author_role from posts"))  # noqa: E731
+    assert roles() == {"groupe_rdv_test/1": "third_party", "groupe_rdv_test/2": "third_party"}
+    workspace.config.data["telegram"]["sellers"] = ["user6001"]
+    monkeypatch.setattr(commands, "open_seam", lambda ws: (None, seam_for(tgf, n=0)))
+    commands.backfill(workspace, ["rdv_express_test"])  # any Telethon run applies the list first
+    assert roles() == {"groupe_rdv_test/1": "seller", "groupe_rdv_test/2": "third_party"}
+    extra = json.loads(workspace.db.execute("select extra from posts where external_id='groupe_rdv_test/1'"
+                                            ).fetchone()[0])
+    assert extra["role"] == "seller"
+    entry = workspace.db.execute("select action, subject_id, details from custody_log where details like "
+                                 "'%author role set to seller%'").fetchall()
+    assert len(entry) == 1 and entry[0][0] == "decision"
