@@ -385,3 +385,19 @@ def test_later_split_wins_over_earlier_merge_in_every_run(workspace):
     # the posts that were in the seller when it was split stay apart from b; still together among themselves
     assert seller_of(ws, ms[0]) == seller_of(ws, ms[1]) == seller_of(ws, ms[2]) != sb
     assert update_clusters(ws, full=True).merges == []
+
+
+def test_emoji_handles_and_empty_posts_through_the_database(workspace, runner, cli_app):
+    """Handles made only of emoji are accounts like any other (same platform + handle) but never fuzzy-match
+    across platforms; posts with nothing at all are one-post sellers; `seller show` prints them."""
+    ws = workspace
+    a = add(ws, "1", "snapchat", "😀😀😀", "🔥🔥")
+    b = add(ws, "2", "snapchat", "😀😀😀", "")
+    c = add(ws, "3", "instagram", "😀😀😀", "🔥🔥")
+    d = add(ws, "4", "telegram", None, "")
+    update_clusters(ws)
+    assert seller_of(ws, a) == seller_of(ws, b)  # the same account
+    assert len({seller_of(ws, a), seller_of(ws, c), seller_of(ws, d)}) == 3
+    r = runner.invoke(cli_app, ["seller", "show", str(seller_of(ws, a)), "-w", str(ws.root)])
+    assert r.exit_code == 0 and "😀😀😀" in r.output, r.output
+    assert "posted by the account snapchat" in r.output
