@@ -173,29 +173,43 @@ def _get(url: str):
         return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
 
 
-def test_datasette_canned_queries(demo):
+def _start_datasette(ws_path: Path):
+    """Datasette on a free port; another port if that one was taken meanwhile (checked: it serves our file)."""
     from storage.browse import prepare
     from storage.workspace import Workspace
 
-    db = demo["db"]
-    ws = Workspace.open(demo["ws"])
-    cmd, meta, port = prepare(ws)
-    ws.close()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    problems = []
+    for _attempt in range(3):
+        ws = Workspace.open(ws_path)
+        cmd, _meta, port = prepare(ws)
+        ws.close()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180  # a loaded machine can take long to start Datasette
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"datasette exited with {proc.returncode}: {proc.stderr.read()}")
+        while proc.poll() is None and time.monotonic() < deadline:
             try:
-                _get(base + "/-/versions.json")
-                break
+                _, _, body = _get(base + "/-/databases.json")
             except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("datasette did not answer within 180 s")
                 time.sleep(0.3)
+                continue
+            if proc.poll() is None and any(Path(d.get("path") or "").resolve() == (ws_path / "veille.db").resolve()
+                                           for d in json.loads(body)):
+                return proc, base
+            break  # another server answers on that port
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        problems.append(f"port {port}: exit {proc.returncode}: {(err or '')[-300:]}")
+    pytest.fail("datasette did not start: " + " | ".join(problems))
 
+
+def test_datasette_canned_queries(demo):
+    db = demo["db"]
+    proc, base = _start_datasette(demo["ws"])
+    try:
         def canned(name, extra=""):
             status, _, body = _get(f"{base}/veille/{name}.json?_shape=array{extra}")
             assert status == 200
