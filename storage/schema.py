@@ -313,6 +313,7 @@ def _m_telegram_watchlist(db: sqlite_utils.Database) -> None:
 from .sellers_schema import (  # noqa: E402 - issue 6 (seller clustering)
     migrate_cluster_posts_no_fk,
     migrate_edited_posts_index,
+    migrate_not_seller_role_index,
     migrate_sellers_clustering,
 )
 
@@ -325,6 +326,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0006_sellers_clustering_state", migrate_sellers_clustering),
     ("0007_sellers_cluster_posts_no_fk", migrate_cluster_posts_no_fk),
     ("0012_sellers_posts_edited_index", migrate_edited_posts_index),
+    ("0013_sellers_not_seller_role_index", migrate_not_seller_role_index),
 ]
 
 

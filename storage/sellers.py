@@ -36,8 +36,12 @@ from . import custody
 from .db import rows, transaction
 from .errors import ConfigError, InputError, NotFoundError
 from .post import iso, utcnow
+from .sellers_schema import NOT_SELLER_ROLE
 
-ELIGIBLE = "(p.category is null or p.category != 'none')"
+# Authors whose posts are the seller's own (as in storage.relisting); anyone else writing in a group (a buyer,
+# a victim, someone who replied: role third_party…) is never clustered into a seller, even when quoting its number.
+NOT_SELLER = NOT_SELLER_ROLE.replace("author_role", "p.author_role")
+ELIGIBLE = f"(p.category is null or p.category != 'none') and not ({NOT_SELLER})"
 IDENT_ENTITY_KINDS = ("phone", "whatsapp", "telegram", "snapchat", "instagram", "tiktok", "email", "wallet", "iban",
                       "domain")
 ENTITY_KINDS_LOADED = (*IDENT_ENTITY_KINDS, "price")
@@ -258,6 +262,10 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
             # posts re-classified as none since they were clustered leave their seller
             gone = [r[0] for r in db.conn.execute(
                 "select c.post_id from posts p join cluster_posts c on c.post_id = p.id where p.category = 'none'")]
+            # and posts whose author is no longer (or not) one of the seller's roles (partial index: few rows)
+            gone += [r[0] for r in db.conn.execute(
+                "select c.post_id from posts p indexed by posts_not_seller_role join cluster_posts c "  # noqa: S608
+                f"on c.post_id = p.id where {NOT_SELLER} and p.category is not 'none'")]
             if gone:
                 _temp_ids(db, "_cl_gone", gone)
                 left_sellers.update(r[0] for r in db.conn.execute(
@@ -315,8 +323,8 @@ def update_clusters(ws, full: bool = False, progress=None) -> ClusterReport:
         created_sellers = _write_assignment(db, assignment, previous, merges, now, full)
         rep.new_sellers = sorted(created_sellers)
         if full:  # posts no longer eligible (re-classified as none) leave their seller
-            db.execute("update posts set seller_id = null where seller_id is not null and not "
-                       "(category is null or category != 'none')")
+            db.execute("update posts set seller_id = null where seller_id is not null and not "  # noqa: S608
+                       f"({ELIGIBLE.replace('p.', '')})")
         if not full:
             # an incremental run re-applies the decisions to the posts it loaded, which already share a seller
             # because of them: the links stored then explain those joins (a decision is written once)
@@ -829,8 +837,8 @@ def _evaluate_by_evidence(ws, truth: dict[str, Any]) -> dict[str, Any]:
     from matchers.cluster_eval import score
 
     db = ws.db
-    ids = [r[0] for r in db.conn.execute("select p.id from _ev_urls u cross join posts p on p.url = u.url "
-                                         "where p.category is null or p.category != 'none'")]
+    ids = [r[0] for r in db.conn.execute("select p.id from _ev_urls u cross join posts p on p.url = u.url "  # noqa: S608
+                                         f"where {ELIGIBLE}")]
     _temp_ids(db, "_ev_posts", ids)
     posts, _facts = _load_posts(db, "_ev_posts")
     url_of = dict(db.conn.execute("select p.id, p.url from _ev_posts t cross join posts p on p.id = t.id"))

@@ -55,3 +55,14 @@ def migrate_edited_posts_index(db: sqlite_utils.Database) -> None:
     """A partial index of the posts that have more than one version: an incremental ``veille cluster``
     finds the clustered posts whose content changed since without scanning all posts."""
     db.execute("create index posts_edited on posts(id) where version > 1")
+
+
+# The posts that are not the seller's own (a buyer, a victim, someone who replied in a group: author_role
+# third_party…). Queries must use this expression verbatim for SQLite to use the partial index below.
+NOT_SELLER_ROLE = "coalesce(lower(author_role), '') not in ('', 'seller', 'author', 'channel', 'admin', 'owner')"
+
+
+def migrate_not_seller_role_index(db: sqlite_utils.Database) -> None:
+    """A partial index of the posts whose author is not the seller: clustering leaves them out, and an
+    incremental ``veille cluster`` finds the clustered ones whose role changed without scanning all posts."""
+    db.execute(f"create index posts_not_seller_role on posts(id) where {NOT_SELLER_ROLE}")

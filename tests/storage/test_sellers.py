@@ -401,3 +401,28 @@ def test_emoji_handles_and_empty_posts_through_the_database(workspace, runner, c
     r = runner.invoke(cli_app, ["seller", "show", str(seller_of(ws, a)), "-w", str(ws.root)])
     assert r.exit_code == 0 and "😀😀😀" in r.output, r.output
     assert "posted by the account snapchat" in r.output
+
+
+def test_third_parties_are_never_clustered_into_a_seller(workspace):
+    """A buyer or victim in a group (author_role third_party) quoting the seller's number is not the seller:
+    left out of clustering, even when classified as an offer; a role that changes later is followed."""
+    ws = workspace
+    a = add(ws, "1", "telegram", "rdv_pref75", "RDV dispo +33639981234", "+33639981234")
+    b = add(ws, "2", "leboncoin", "u2", "RDV dispo +33639981234", "+33639981234")
+    buyer = add(ws, "3", "telegram", "user7000000003", "j'ai payé le +33639981234 pour un RDV", "+33639981234")
+    ws.db.execute("update posts set author_role = 'third_party' where id = ?", [buyer])
+    update_clusters(ws)
+    sid = seller_of(ws, a)
+    assert seller_of(ws, b) == sid and seller_of(ws, buyer) is None
+    assert not any("user7000000003" in acc for acc in list_sellers(ws)[0]["accounts"])
+    # the investigator names that sender a seller after all: the next run clusters the post
+    ws.db.execute("update posts set author_role = 'seller' where id = ?", [buyer])
+    update_clusters(ws)
+    assert seller_of(ws, buyer) == sid
+    # and back to third party: it leaves the seller at the next run (and in full runs)
+    ws.db.execute("update posts set author_role = 'third_party' where id = ?", [buyer])
+    update_clusters(ws)
+    assert seller_of(ws, buyer) is None
+    assert ws.db.execute("select post_count from sellers where id = ?", [sid]).fetchone()[0] == 2
+    update_clusters(ws, full=True)
+    assert seller_of(ws, buyer) is None and seller_of(ws, a) == seller_of(ws, b) == sid
