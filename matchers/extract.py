@@ -159,6 +159,28 @@ def registered_domain(host: str) -> tuple[str, str]:
     return f"{r.domain}.{r.suffix}", r.suffix
 
 
+def _words_trie(words) -> str:
+    """The lower-cased ``words`` as one regex factored as a trie (first character dispatched once, not
+    each word tried in turn): same matches as :func:`_words_alt` when the match must end at a word end."""
+    trie: dict = {}
+    for w in {w.lower() for w in words if w}:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        end = "" in node
+        # longer continuations first, like the longest-first alternation
+        branches = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not end else "(?:" + "|".join(branches) + ")"
+        return body + "?" if end else body
+
+    return build(trie)
+
+
 def _words_alt(words) -> str:
     return "|".join(re.escape(w) for w in sorted({w.lower() for w in words if w}, key=len, reverse=True))
 
@@ -166,7 +188,7 @@ def _words_alt(words) -> str:
 class _State:
     """What one call of :func:`extract` works on."""
 
-    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses", "post_platforms")
+    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses", "post_platforms", "_tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -177,6 +199,15 @@ class _State:
         self.claimed_starts: list[int] = []
         self.parses = MAX_PHONE_PARSES
         self.post_platforms: frozenset | None = None  # platforms the post names (computed when needed)
+        self._tokens: list | None = None
+
+    @property
+    def tokens(self) -> list:
+        """The whitespace-separated words of ``lt``, split in C once: ``frozenset.isdisjoint`` over them is
+        a cheap test for trigger words (their hashes are computed once and cached by the strings)."""
+        if self._tokens is None:
+            self._tokens = self.lt.split()
+        return self._tokens
 
     def add(self, kind: str, value: str, start: int, end: int, extra: dict | None = None,
             claim: bool = False) -> None:
@@ -516,6 +547,21 @@ def _social_labels(st: _State) -> None:
         st.add(kind, h.lower(), s, he, {"label": label}, claim=True)
 
 
+# Without a separator only the platforms' names count ("snap", "insta" …; "sc", "ig", "tg" are too short)
+_NO_SEP_LABELS = [w for w in _LABEL_KIND if len(w) >= 4 and w not in ("tlg",)]
+_NO_SEP_LABEL_SCAN = re.compile(r"[\W_](" + _words_trie(_NO_SEP_LABELS) + r")(?![^\W_])")
+_NO_SEP_TOKENS = frozenset(w for w in _NO_SEP_LABELS if " " not in w)
+
+
+_NO_SEP_ASCII = tuple(w for w in _NO_SEP_LABELS if w.isascii())
+
+
+def _may_name_a_platform(st: _State) -> bool:
+    """Cheap test: may a platform's name stand alone ("snap malik.officiel")? Substring tests on an ASCII
+    text (fast there), the whitespace-separated words otherwise."""
+    if st.lt.isascii():
+        return any(w in st.lt for w in _NO_SEP_ASCII)
+    return not _NO_SEP_TOKENS.isdisjoint(st.tokens)
 _NO_SEP_HANDLE = re.compile(r"[ \t]{1,3}@?(?P<h>[a-z][a-z0-9_.\-" + _ZW + r"]{1,40})")
 _HANDLE_MARK = re.compile(r"[._0-9]")
 
@@ -524,10 +570,12 @@ def _social_labels_no_separator(st: _State) -> None:
     """ "snap malik.officiel", "insta rdv_pref75": a label, spaces, and a word that looks like a user name
     (a dot, an underscore or a digit inside: a plain word after "snap" is more often prose)."""
     ft, lt = st.ft, st.lt
-    for n, m in enumerate(_CTX_LABEL_RE.finditer(lt)):
+    if not _may_name_a_platform(st):
+        return
+    for n, m in enumerate(_NO_SEP_LABEL_SCAN.finditer(" " + lt)):
         if n >= MAX_CANDIDATES:
             break
-        hm = _NO_SEP_HANDLE.match(lt, m.end())
+        hm = _NO_SEP_HANDLE.match(lt, m.end() - 1)
         if hm is None:
             continue
         hs = hm.start("h")
@@ -555,7 +603,9 @@ def _handle_context(st: _State, pos: int) -> tuple[str, str]:
         # @rdv_pref"), the handle is that platform's; otherwise a bare @handle is read as Telegram's
         if st.post_platforms is None:  # once per text (linear time with many handles)
             kinds = set()
-            for k, x in enumerate(_CTX_LABEL_RE.finditer(lt)):
+            # the platforms' names only ("sc", "ig", "tg" anywhere in a post say too little)
+            scan = _NO_SEP_LABEL_SCAN.finditer(" " + lt) if _may_name_a_platform(st) else ()
+            for k, x in enumerate(scan):
                 if k >= MAX_CANDIDATES or len(kinds) > 1:
                     break
                 kinds.add(_LABEL_KIND[x.group(1)])
@@ -929,12 +979,18 @@ _SPELL_RUN = re.compile(
 _SPELL_TOKENS = re.compile(_SPELL_TOKEN)
 # A run that starts with another number word ("six trente-neuf …", "plus trente-trois six …") is read
 # only after a phone word ("tel", "whatsapp", "appelez" …) or a "plus": prose has number words too.
+# (led by the character before the run, so the engine skips in C between candidates: run on " " + text)
 _SPELL_RUN_ANY = re.compile(
-    r"(?<![^\W\d_])(?P<plus>(?:plus|\+)[ \t]{0,2})?(?:" + _NW + r")(?![^\W\d_])"
-    r"(?:(?:[ \t,.\-/،]{1,3}(?:(?:et|and|و)[ \t\-]{0,2})?)" + _SPELL_TOKEN + r"){4,40}")
+    r"[^\w+](?P<run>(?P<plus>(?:plus|\+)[ \t]{0,2})?(?:" + _words_trie(_NUMWORDS) + r")(?![^\W\d_])"
+    r"(?:(?:[ \t,.\-/،]{1,3}(?:(?:et|and|و)[ \t\-]{0,2})?)" + _SPELL_TOKEN + r"){4,40})")
+# Cheap test before that regex: two distinct number words (other than "un"/"une"/"one") standing alone
+# between spaces or hyphens (in "six trente-neuf quatre-vingt-dix-huit douze …": "six", "douze", "trente" …)
+_NUMWORD_TOKENS = frozenset(_NUMWORDS) - {"un", "une", "one"}
+# a number read in pairs ("six trente-neuf …", "trente-trois six …") has a tens or teens word
+_PAIR_WORDS = ("vingt", "trente", "quarante", "cinquante", "soixante", "septante", "octante", "huitante",
+               "nonante", "onze", "douze", "treize", "quatorze", "quinze", "seize", "twenty", "thirty", "forty",
+               "fifty", "sixty", "seventy", "eighty", "ninety", "teen", "eleven", "twelve")
 # cheap test before that regex: at least two distinct number words other than "un"/"one"/"une"
-_NUMWORD_HINT = frozenset(_NUMWORDS) - {"un", "une", "one"}
-_HINT_SPLIT = str.maketrans("-,.;:/", "      ")
 
 
 def _spelled_to_digits(run: str) -> str:
@@ -976,19 +1032,33 @@ def _spelled_phones(st: _State) -> None:
     runs = []
     if any(z in lt for z in _ZERO_WORDS):
         runs = [(m, False) for m in _SPELL_RUN.finditer(lt)]
-    if len(_NUMWORD_HINT.intersection(lt.translate(_HINT_SPLIT).split())) >= 2:
+    if lt.isascii() and not any(w in lt for w in _PAIR_WORDS):
+        found: set = set()  # no tens or teens word: no number read in pairs (substring tests, fast on ASCII)
+    else:
+        found = set(_NUMWORD_TOKENS.intersection(st.tokens))
+        if len(found) == 1 and "-" in lt:  # "six trente-neuf quatre-vingt-dix-huit …": hyphenated pairs
+            found.update(_NUMWORD_TOKENS.intersection(lt.replace("-", " ").split()))
+    if len(found) >= 2:
         taken = [m.span() for m, _ in runs]
-        for m in _SPELL_RUN_ANY.finditer(lt):
-            if not any(a < m.end() and m.start() < b for a, b in taken):
+        for k, m in enumerate(_SPELL_RUN_ANY.finditer(" " + lt)):
+            if k >= 50:
+                break
+            s, e = m.start("run") - 1, m.end("run") - 1
+            if not any(a < e and s < b for a, b in taken):
                 runs.append((m, True))
     for k, (m, needs_context) in enumerate(runs):
         if k >= 50 or st.parses <= 0:
             break
-        s, e = m.start(), m.end()
+        if needs_context:
+            s, e = m.start("run") - 1, m.end("run") - 1
+            run = m.group("run")
+        else:
+            s, e = m.start(), m.end()
+            run = m.group()
         if st.overlaps(s, e):
             continue
         plus = needs_context and m.group("plus") is not None
-        d = _spelled_to_digits(m.group())
+        d = _spelled_to_digits(run)
         if not (8 <= len(d) <= 15):
             continue
         ctx = _phone_context(lt, s)
