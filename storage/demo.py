@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,17 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def is_demo_workspace(root: Path) -> bool:
+    """A workspace made by ``veille demo`` (its state file, or the demo's workspace name in veille.toml)."""
+    if (root / "demo" / STATE_NAME).is_file():
+        return True
+    try:
+        cfg = tomllib.loads((root / CONFIG_NAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (cfg.get("workspace") or {}).get("name") == DEMO_SETTINGS["workspace.name"]
 
 
 def toml_value(v: Any) -> str:
@@ -192,6 +204,11 @@ def run_demo(workspace: Path | None = None, say: Callable[[str], None] = print, 
     root = Path(workspace).expanduser().resolve() if workspace else Path(tempfile.mkdtemp(prefix="veille-demo-"))
     if root.exists() and any(root.iterdir()) and not (root / CONFIG_NAME).exists():
         raise VeilleError(f"{root} is not empty and is not a veille workspace: give an empty or new folder")
+    if (root / CONFIG_NAME).exists() and not is_demo_workspace(root):
+        raise VeilleError(f"{root} is a veille workspace the demo did not create: the demo would write its fictional "
+                          "data and settings into it; give an empty or new folder")
+    if not (root / CONFIG_NAME).exists():  # marked as the demo's first, so a kill right after still resumes
+        save_state(root / "demo" / STATE_NAME, {"last_day": 0})
     ws, _created = init_workspace(root)
     state_path = ws.path("demo", STATE_NAME)
     state = load_state(state_path)

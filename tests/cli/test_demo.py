@@ -283,3 +283,19 @@ def test_rerun_of_a_finished_demo_duplicates_nothing(demo):
         old = re.search(rf"^\s+{label}:\s+(\S+)$", demo["out"], re.M).group(1)
         assert re.search(rf"^\s+{label}:\s+(\S+)$", p.stdout, re.M).group(1) == old
     assert "drafted by an earlier run" in p.stdout
+
+
+def test_demo_refuses_a_real_workspace(runner, cli_app, workspace, tmp_path):
+    """The demo writes fictional data and settings: never into a workspace it did not create."""
+    cfg = workspace.root / "veille.toml"
+    before = cfg.read_bytes()
+    posts = q(workspace.root / "veille.db", "select count(*) from posts")[0][0]
+    res = runner.invoke(cli_app, ["demo", "--workspace", str(workspace.root)])
+    assert res.exit_code == 1 and "the demo did not create" in res.output, res.output
+    assert cfg.read_bytes() == before and not (workspace.root / "demo").exists()
+    assert q(workspace.root / "veille.db", "select count(*) from posts")[0][0] == posts
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "todo.txt").write_text("x")
+    res = runner.invoke(cli_app, ["demo", "--workspace", str(other)])
+    assert res.exit_code == 1 and "is not empty and is not a veille workspace" in res.output
