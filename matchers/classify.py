@@ -251,7 +251,7 @@ class _Tally:
     offer_spans: list = None
 
 
-def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
+def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict, asked: frozenset = frozenset()) -> _Tally:
     r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[], first={},
                appt_spans=[], offer_spans=[])
     counted: set = set()  # a (subtype, span) counts once even when several languages list the term
@@ -273,6 +273,9 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict) -> _Tally:
             r.doc_spans.append((h.start, h.end, g.subtype))
         elif g.kind == "forgery":
             r.forgery = True
+        elif g.kind == "offer" and (h.start, h.end) in asked:
+            # a sale verb in a buyer's question ("anyone here selling slots?"): a request, not an offer
+            r.neg_terms[("buyer_question", term_key(t[h.start:h.end]))] = float(rules.get("question_sale_weight", 2.0))
         elif g.kind == "offer":
             # a term counts once, whatever the number of occurrences or of languages listing it
             key = (g.name, term_key(t[h.start:h.end]))
@@ -330,7 +333,48 @@ def _direct_sale(r: _Tally, t: str, near: int, max_words: int, purpose: frozense
     return None
 
 
+_SENTENCE_END = re.compile(r"[.!?\n\u061f]")
+_WORD = re.compile(r"\w+(?:'\w+)*")
+
+
+def _asked(hits: list[_Hit], text: str, norm, rules: dict) -> frozenset:
+    """Sale verbs a buyer asks about ("anyone here selling slots?", "où on achète des créneaux ?"): in a
+    question (the sentence ends with ? or ؟, or holds ¿) with a question word before the verb and no word
+    of wanting between them ("qui veut acheter un rdv ?" is a seller's). Spans in the folded text."""
+    if "?" not in text and "\u061f" not in text and "\u00bf" not in text:
+        return frozenset()
+    qwords, wants = _word_list(rules, "question_words"), _word_list(rules, "question_want_words")
+    out = set()
+    for h in hits[:500]:
+        g = h.info.group
+        if g.kind != "offer" or not g.name.startswith("sell"):
+            continue
+        a, b = norm.to_original(h.start, h.end)
+        end = _SENTENCE_END.search(text, b, b + 300)
+        start = max(text.rfind(c, max(0, a - 300), a) for c in ".!?\n\u061f") + 1
+        if not ((end is not None and end.group() in "?\u061f") or "\u00bf" in text[start:a]):
+            continue
+        before = _WORD.findall(normalize(text[max(start, a - 300):a]).text)
+        for i, w in enumerate(before):
+            if w in qwords:
+                if not wants.intersection(before[i:]):
+                    out.add((h.start, h.end))
+                break
+    return frozenset(out)
+
+
 _PURPOSE_CACHE: dict[int, frozenset] = {}
+_WORDS_CACHE: dict[tuple, frozenset] = {}
+
+
+def _word_list(rules: dict, key: str) -> frozenset:
+    """A list of words from rules.toml, folded like texts."""
+    k = (id(rules), key)
+    if k not in _WORDS_CACHE:
+        if len(_WORDS_CACHE) > 16:
+            _WORDS_CACHE.clear()
+        _WORDS_CACHE[k] = frozenset(normalize(w).text.strip() for w in rules.get(key, []))  # single words
+    return _WORDS_CACHE[k]
 
 
 def _purpose_words(rules: dict) -> frozenset:
@@ -410,14 +454,15 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     hits = _collect(lex, t, norm.joined)
     prices = find_prices(t)
     has_price = bool(prices)
-    r = _tally(hits, t, has_price, rules)
+    asked = _asked(hits, text, norm, rules)
+    r = _tally(hits, t, has_price, rules, asked)
     category, subtype, rule, direct = _decide(r, t, has_price, rules, prices)
     if category == "none" and r.offer >= float(rules["offer_min"]) and r.offer > r.negative:
         # an offer with no (or not enough) topic: look for misspelled topic words
         extra = _fuzzy(lex, t, {h.start for h in hits})
         if extra:
             hits.extend(extra)
-            r = _tally(hits, t, has_price, rules)
+            r = _tally(hits, t, has_price, rules, asked)
             category, subtype, rule, direct = _decide(r, t, has_price, rules, prices)
 
     topic = (1.0 if r.appt or r.docs else 0.0) + (0.5 if r.venues else 0.0) + (1.0 if r.forgery else 0.0)
@@ -447,6 +492,10 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
         a, b = norm.to_original(h.start, h.end)
         kind = _KIND_OF[g.kind]
         w = g.weight if kind != "negative" else -g.weight
+        if g.kind == "offer" and (h.start, h.end) in asked:
+            reasons.append(_reason(rule="rules.buyer_question", term=h.info.term, start=a, end=b, kind="negative",
+                                   weight=-float(rules.get("question_sale_weight", 2.0))))
+            continue
         reasons.append(_reason(rule=g.rule + (".fuzzy" if h.fuzzy else ""), term=h.info.term, start=a, end=b,
                               kind=kind, weight=w))
     if prices:

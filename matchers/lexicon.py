@@ -190,9 +190,13 @@ def _load_rules(path: Path) -> dict:
     for key in ("near_max_words", "catalogue_min_types"):
         if key in rules and (not isinstance(rules[key], int) or isinstance(rules[key], bool) or rules[key] < 0):
             raise LexiconError(f"{path.name}: [rules] {key} must be a whole number")
-    pw = rules.get("purpose_words", [])
-    if not isinstance(pw, list) or not all(isinstance(w, str) and w.strip() for w in pw):
-        raise LexiconError(f"{path.name}: [rules] purpose_words must be a list of words")
+    qw = rules.get("question_sale_weight", 2.0)
+    if not isinstance(qw, (int, float)) or isinstance(qw, bool) or not 0 < qw <= 10:
+        raise LexiconError(f"{path.name}: [rules] question_sale_weight must be a number in (0, 10]")
+    for key in ("purpose_words", "question_words", "question_want_words"):
+        pw = rules.get(key, [])
+        if not isinstance(pw, list) or not all(isinstance(w, str) and w.strip() for w in pw):
+            raise LexiconError(f"{path.name}: [rules] {key} must be a list of words")
     return rules
 
 
