@@ -18,7 +18,7 @@ import random
 import re
 from pathlib import Path
 
-from . import _ar, _en, _es, _fa, _fr, _fresh, _fresh2, _ru, _tr
+from . import _ar, _en, _es, _fa, _fr, _fresh, _fresh2, _fresh3, _requests, _ru, _tr
 
 OUT = Path(__file__).with_name("veille-corpus.jsonl")
 SOURCES = [("fr", _fr), ("en", _en), ("es", _es), ("ar", _ar), ("tr", _tr), ("fa", _fa), ("ru", _ru)]
@@ -140,6 +140,12 @@ def build() -> list[dict]:
     for lang, label, text, _note in _fresh2.LINES:
         out.append({"text": text, "label": label, "lang": lang,
                     "note": "second batch written blind on 2026-12-06 (see docs/classifier.md)"})
+    for lang, label, text, _note in _fresh3.LINES + _fresh3.LINES_B:
+        out.append({"text": text, "label": label, "lang": lang,
+                    "note": "third batch written blind on 2026-12-06, buyers and question-shaped offers "
+                            "(see docs/classifier.md)"})
+    for lang, label, text, note in _requests.LINES:
+        out.append({"text": text, "label": label, "lang": lang, "note": note})
     base = list(out)
     for item in base:
         lang, text, label = item["lang"], item["text"], item["label"]

@@ -211,3 +211,62 @@ def test_providers_question_to_a_client_is_an_offer(text):
 ])
 def test_requests_advice_and_testimonies_around_those_words_stay_none(text):
     assert classify(text).category == "none"
+
+
+# ---- buyers asking who sells are requests (issue 3: people asking for an appointment are hard negatives)
+@pytest.mark.parametrize("text", [
+    "qui vend un RDV préfecture ?",
+    "Qui vend un rdv prefecture svp je paie 100€",
+    "je cherche quelqu'un qui vend des rdv prefecture, contactez moi",
+    "who sells VFS appointments? I need one urgently",
+    "qui vend des faux papiers ?",
+    "where can I buy a fake passport?",
+    "¿alguien vende citas?",
+    "кто продаёт запись в визовый центр?",
+    "شكون كيبيع رونديفو",
+    "مين يبيع موعد",
+    "kim randevu satıyor?",
+    "کسی وقت سفارت می‌فروشه؟",
+])
+def test_buyer_asking_who_sells_is_none(text):
+    v = classify(text)
+    assert v.category == "none", v.reasons
+    assert any(r.kind == "negative" for r in v.reasons)
+
+
+@pytest.mark.parametrize("text", [
+    # not in any lexicon phrase: a sale verb after a question word, in a question
+    "Anyone here selling Schengen slots for Italy? I would pay up to 200 EUR",
+    "Vous savez où on achète des créneaux ANTS pour le permis ? merci",
+    "¿Dónde se pueden comprar citas de extranjería? Estoy desesperado",
+    "أين يمكنني شراء موعد لمركز التأشيرات؟",
+])
+def test_sale_verb_in_a_buyers_question_is_a_hard_negative(text):
+    v = classify(text)
+    assert v.category == "none", v.reasons
+    asked = [r for r in v.reasons if r.rule == "rules.buyer_question"]
+    assert asked and asked[0].kind == "negative" and asked[0].weight < 0
+    assert text[asked[0].start:asked[0].end].strip()
+
+
+@pytest.mark.parametrize("text,category", [
+    ("vous cherchez un rdv ? je vends des rdv préfecture", A),
+    ("need a slot? DM me", A),
+    ("tu veux un rendez-vous en préfecture ? contacte-moi", A),
+    ("Qui veut acheter un rdv préfecture ? 80 €, MP", A),  # "who wants to buy" is a seller's question
+    ("Je vends des rdv préfecture, qui est intéressé ?", A),  # the question word comes after the verb
+    ("Where to buy real passports? We sell real and fake passports, contact us on WhatsApp, fast delivery",
+     "forged_documents"),
+    ("¿Buscas cita para extranjería? Vendo citas, 40 euros, escríbeme", A),
+    ("Нужна запись в визовый центр? Запишем без очереди, пишите в личку", A),
+    ("Vize randevusu mu arıyorsunuz? Randevu satıyoruz, fiyat için mesaj atın", A),
+])
+def test_seller_ad_that_opens_with_a_question_stays_an_offer(text, category):
+    assert classify(text).category == category
+
+
+def test_many_questions_with_sale_verbs_complete_quickly():
+    text = "qui vend un rdv ? " * 20_000 + "x" * 500_000 + " ?"
+    t0 = time.perf_counter()
+    assert classify(text).category == "none"
+    assert time.perf_counter() - t0 < 10
