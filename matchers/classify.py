@@ -103,16 +103,17 @@ class _Hit:
 
 def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
     hits: list[_Hit] = []
-    lookup_word, lookup_prefix = lex.lookup["word"], lex.lookup["prefix"]
-    # " " + t: each match starts with the separator before its term (one character), see Lexicon.scan_pattern
-    for m in lex.scan_pattern.finditer(" " + t):
-        w = m.group(1)
-        infos = lookup_word.get(term_key(w), ()) if w is not None else \
-            lookup_prefix.get(term_key(m.group(2)), ())
-        if infos:
-            s, e = m.span()
-            for info in infos:
-                hits.append(_Hit(info, s, e - 1))
+    lookup_word = lex.lookup["word"]
+    lookups = [lex.lookup[k] if k else None for k in lex.scan_kinds]
+    # " " + t: each match starts with the separator before its term (one character), and an empty
+    # group closes the term (see Lexicon.scan_pattern)
+    st = " " + t
+    for m in lex.scan_pattern.finditer(st):
+        s, e = m.span()
+        i = m.lastindex
+        infos = lookups[i].get(term_key(st[s + 1:m.start(i)]), ())
+        for info in infos:
+            hits.append(_Hit(info, s, e - 1))
     if _ARABIC_SCRIPT.search(t):
         lookup_infix = lex.lookup["infix"]
         for m in lex.infix_pattern.finditer(t):
@@ -140,10 +141,8 @@ def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
             for m in lex.scan_pattern.finditer(" " + t[je - 1:je - 1 + 120]):
                 if m.start() > 0:
                     break
-                w = m.group(1)
-                infos = lookup_word.get(term_key(w), ()) if w is not None else \
-                    lookup_prefix.get(term_key(m.group(2)), ())
-                for info in infos:
+                mode, term = lex.scan_term(m)
+                for info in lex.lookup[mode].get(term_key(term), ()):
                     hits.append(_Hit(info, je - 1, je - 2 + m.end()))
     # hashtag bodies and joined letters ("#rdvprefecture", "r d v p r e f e c t u r e"): no word boundaries
     glued = [(hm.start(1), hm.end(1)) for hm in _HASHTAG_RE.finditer(t)] if "#" in t else []

@@ -140,7 +140,11 @@ def test_scan_pattern_finds_what_the_lookbehind_pattern_finds():
         return [(m.start(), m.end(), m.group(1), m.group(2)) for m in lex.pattern.finditer(t)]
 
     def new(t):
-        return [(m.start(), m.end() - 1, m.group(1), m.group(2)) for m in lex.scan_pattern.finditer(" " + t)]
+        out = []
+        for m in lex.scan_pattern.finditer(" " + t):
+            mode, term = lex.scan_term(m)
+            out.append((m.start(), m.end() - 1, term if mode == "word" else None, term if mode == "prefix" else None))
+        return out
 
     for t in texts:
         assert new(t) == old(t), t
