@@ -96,7 +96,7 @@ def ad_page(i: int) -> bytes:
             f'<script id="__NEXT_DATA__" type="application/json">{nd}</script></body></html>').encode()
 
 
-def make_server(n_ads: int, per_page: int) -> ThreadingHTTPServer:
+def make_server(n_ads: int, per_page: int, shared_images: bool = False) -> ThreadingHTTPServer:
     jpegs = [_jpeg(k) for k in range(16)]
 
     class H(BaseHTTPRequestHandler):
@@ -130,7 +130,8 @@ def make_server(n_ads: int, per_page: int) -> ThreadingHTTPServer:
                 return self._send(200, ad_page(i)) if 0 <= i < n_ads else self._send(404, b"gone")
             if "/img/" in p:
                 i = int(p.rsplit("/", 1)[1].split(".")[0])
-                return self._send(200, image_bytes(jpegs, i), "image/jpeg")
+                body = jpegs[i % len(jpegs)] if shared_images else image_bytes(jpegs, i)
+                return self._send(200, body, "image/jpeg")
             return self._send(404, b"not found")
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
@@ -212,10 +213,12 @@ def main() -> int:
     ap.add_argument("--shots", type=int, default=20)
     ap.add_argument("--no-images", action="store_true", help="full pipeline without image downloads")
     ap.add_argument("--repeat", type=int, default=3, help="bare/full pairs (the median ratio is reported)")
+    ap.add_argument("--shared-images", action="store_true",
+                    help="16 pictures shared by all ads (stored once each), as in the first version of this bench")
     args = ap.parse_args()
     from spiders.run import crawl
 
-    srv = make_server(args.ads, args.per_page)
+    srv = make_server(args.ads, args.per_page, args.shared_images)
     base = f"http://127.0.0.1:{srv.server_address[1]}/b"
     pages = -(-args.ads // args.per_page)
     settings = {"CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
@@ -273,7 +276,8 @@ def main() -> int:
     srv.shutdown()
     results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     results["settings"] = {"ads": args.ads, "per_page": args.per_page, "concurrency": args.concurrency,
-                           "images": not args.no_images, "cpus": os.cpu_count()}
+                           "images": not args.no_images, "shared_images": args.shared_images,
+                           "cpus": os.cpu_count()}
     print(json.dumps(results, indent=2))
     return 0
 
