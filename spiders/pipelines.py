@@ -121,7 +121,8 @@ class DbWriter:
                 else:
                     conn.execute("RELEASE veille_call")
                     done.append((fut, res, None))
-            conn.execute("COMMIT")
+            if conn.in_transaction:  # (a call that committed on its own left none open)
+                conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - the transaction failed: every call of it failed
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
