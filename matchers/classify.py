@@ -332,7 +332,9 @@ def _direct_sale(r: _Tally, t: str, near: int, max_words: int, purpose: frozense
     return None
 
 
-_SENTENCE_END = re.compile(r"[.!?\n\u061f]")
+# a full stop ends a sentence only after a word of two letters or more and before a space: not the
+# dots of "f.a.k.e" or "r.d.v."
+_SENTENCE_END = re.compile(r"[!?\n\u061f]|(?<=\w\w)\.(?=\s|$)")
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
 
@@ -350,10 +352,12 @@ def _asked(hits: list[_Hit], text: str, norm, rules: dict) -> frozenset:
             continue
         a, b = norm.to_original(h.start, h.end)
         end = _SENTENCE_END.search(text, b, b + 300)
-        start = max(text.rfind(c, max(0, a - 300), a) for c in ".!?\n\u061f") + 1
+        start = max(0, a - 300)
+        for m in _SENTENCE_END.finditer(text, start, a):
+            start = m.end()
         if not ((end is not None and end.group() in "?\u061f") or "\u00bf" in text[start:a]):
             continue
-        before = _WORD.findall(normalize(text[max(start, a - 300):a]).text)
+        before = _WORD.findall(normalize(text[start:a]).text)
         for i, w in enumerate(before):
             if w in qwords:
                 if not wants.intersection(before[i:]):

@@ -63,3 +63,32 @@ LINES_B = [
     ("ru", A, "Нужна запись в визовый центр? Запишем за 3 дня, пишите в личку", "fresh3b"),
     ("ru", D, "Нужен паспорт? Продаю поддельные паспорта, доставка", "fresh3b"),
 ]
+
+# Written at 16:45 UTC, after the buyer-question rule and the second-person vocabulary, and measured
+# before any further change: the held-out figure of the final state.
+LINES_C = [
+    ("fr", N, "Bonsoir à tous, une personne vendrait-elle un rendez-vous à la préfecture de Bobigny ? Je rembourse les frais", "fresh3c"),
+    ("fr", N, "Je recherche désespérément un vendeur de créneaux pour le consulat d'Espagne, je paye cash", "fresh3c"),
+    ("fr", N, "Dans quel groupe on peut acheter des rdv préfecture ? on m'a dit que ça existe", "fresh3c"),
+    ("fr", A, "Qui a besoin d'un rdv à la préfecture ? J'en ai trois cette semaine, 70 € pièce", "fresh3c"),
+    ("fr", A, "Toujours pas de rendez-vous pour ton titre ? Je t'en décroche un en 72h, écris-moi sur Telegram", "fresh3c"),
+    ("fr", D, "Qui veut un permis B sans passer le code ? Permis authentique enregistré, paiement à la livraison", "fresh3c"),
+    ("en", N, "Is there anyone who sells Canada visa biometrics appointments in Accra? Kindly inbox me", "fresh3c"),
+    ("en", N, "I'm ready to buy a VFS appointment for Portugal, does anybody have one?", "fresh3c"),
+    ("en", A, "Anyone need a French visa slot in Abuja? Got 2 dates next week, 120 USD each", "fresh3c"),
+    ("en", A, "Struggling with BLS Spain? I sell confirmed appointments, pay after you get the email", "fresh3c"),
+    ("en", N, "Where could I purchase a fake residence permit? just curious how they do it", "fresh3c"),
+    ("es", N, "¿Hay alguien por aquí que me pueda vender una cita para la Oficina de Extranjería de Murcia?", "fresh3c"),
+    ("es", A, "¿Quién necesita cita de huellas? Tengo varias para esta semana, 35 euros, escríbeme", "fresh3c"),
+    ("es", N, "Quisiera comprar una cita de asilo en Madrid, si alguien tiene que me avise", "fresh3c"),
+    ("ar", N, "السلام عليكم، واش شي حد كيعرف شي واحد كيبيع لافيزا ديال TLS؟", "fresh3c"),
+    ("ar", N, "أريد أن أشتري موعد في القنصلية الفرنسية بوهران، من يستطيع المساعدة؟", "fresh3c"),
+    ("ar", A, "من يريد موعد في السفارة الإيطالية؟ مواعيد متوفرة هذا الأسبوع، راسلني", "fresh3c"),
+    ("ar", N, "chi wa7ed 3ando rdv VFS ybi3o lia? nkhalsek mzyan", "fresh3c"),
+    ("tr", N, "Fransa vize randevusu satan güvenilir birini bilen var mı?", "fresh3c"),
+    ("tr", A, "Randevu sorunu mu yaşıyorsunuz? Garantili randevu satışı, WhatsApp'tan yazın", "fresh3c"),
+    ("fa", N, "کسی میتونه نوبت سفارت اسپانیا بهم بفروشه؟ هر چقدر باشه میدم", "fresh3c"),
+    ("fa", A, "کی نوبت سفارت می‌خواد؟ نوبت آزاد داریم، پیوی پیام بدید", "fresh3c"),
+    ("ru", N, "Подскажите, кто может продать запись в визовый центр Испании? Готов заплатить", "fresh3c"),
+    ("ru", A, "Кому нужна запись в консульство? Есть свободные даты, пишите в личку", "fresh3c"),
+]

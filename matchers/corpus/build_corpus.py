@@ -140,7 +140,7 @@ def build() -> list[dict]:
     for lang, label, text, _note in _fresh2.LINES:
         out.append({"text": text, "label": label, "lang": lang,
                     "note": "second batch written blind on 2026-12-06 (see docs/classifier.md)"})
-    for lang, label, text, _note in _fresh3.LINES + _fresh3.LINES_B:
+    for lang, label, text, _note in _fresh3.LINES + _fresh3.LINES_B + _fresh3.LINES_C:
         out.append({"text": text, "label": label, "lang": lang,
                     "note": "third batch written blind on 2026-12-06, buyers and question-shaped offers "
                             "(see docs/classifier.md)"})

@@ -240,6 +240,7 @@ def test_buyer_asking_who_sells_is_none(text):
     "Vous savez où on achète des créneaux ANTS pour le permis ? merci",
     "¿Dónde se pueden comprar citas de extranjería? Estoy desesperado",
     "أين يمكنني شراء موعد لمركز التأشيرات؟",
+    "Where could someone buy a f.a.k.e driving licence? just asking",  # the dots do not end the sentence
 ])
 def test_sale_verb_in_a_buyers_question_is_a_hard_negative(text):
     v = classify(text)
