@@ -334,11 +334,11 @@ def _direct_sale(r: _Tally, t: str, near: int, max_words: int, purpose: frozense
 
 # a full stop ends a sentence only after a word of two letters or more and before a space: not the
 # dots of "f.a.k.e" or "r.d.v."
-_SENTENCE_END = re.compile(r"[!?\n\u061f]|(?<=\w\w)\.(?=\s|$)")
+_SENTENCE_END = re.compile(r"[!?\n\u061f]|\.(?<=\w\w\.)(?=\s|$)")  # led by a character class: fast scan
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
 
-def _asked(hits: list[_Hit], text: str, norm, rules: dict) -> frozenset:
+def _asked(hits: list[_Hit], text: str, t: str, norm, rules: dict) -> frozenset:
     """Sale verbs a buyer asks about ("anyone here selling slots?", "où on achète des créneaux ?"): in a
     question (the sentence ends with ? or ؟, or holds ¿) with a question word before the verb and no word
     of wanting between them ("qui veut acheter un rdv ?" is a seller's). Spans in the folded text."""
@@ -352,12 +352,13 @@ def _asked(hits: list[_Hit], text: str, norm, rules: dict) -> frozenset:
             continue
         a, b = norm.to_original(h.start, h.end)
         end = _SENTENCE_END.search(text, b, b + 300)
-        start = max(0, a - 300)
-        for m in _SENTENCE_END.finditer(text, start, a):
-            start = m.end()
-        if not ((end is not None and end.group() in "?\u061f") or "\u00bf" in text[start:a]):
+        if not ((end is not None and end.group() in "?\u061f") or "\u00bf" in text[max(0, a - 200):a]):
             continue
-        before = _WORD.findall(normalize(text[start:a]).text)
+        # the words before the verb in its sentence, read in the folded text (where ؟ and ¿ are spaces)
+        start = max(0, h.start - 200)
+        for m in _SENTENCE_END.finditer(t, start, h.start):
+            start = m.end()
+        before = _WORD.findall(t, start, h.start)
         for i, w in enumerate(before):
             if w in qwords:
                 if not wants.intersection(before[i:]):
@@ -457,7 +458,7 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     hits = _collect(lex, t, norm.joined)
     prices = find_prices(t)
     has_price = bool(prices)
-    asked = _asked(hits, text, norm, rules)
+    asked = _asked(hits, text, t, norm, rules)
     r = _tally(hits, t, has_price, rules, asked)
     category, subtype, rule, direct = _decide(r, t, has_price, rules, prices)
     if category == "none" and r.offer >= float(rules["offer_min"]) and r.offer > r.negative:
