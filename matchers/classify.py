@@ -34,7 +34,7 @@ from bisect import bisect_right
 from dataclasses import MISSING, dataclass, fields
 
 from .lexicon import Lexicon, TermInfo, load_lexicon
-from .normalize import normalize, term_key
+from .normalize import DIGIT_BMP, bmp_only, normalize, term_key
 from .types import DOCUMENT_SUBTYPES, Reason, Verdict
 
 __all__ = ["classify", "get_lexicon", "reload_lexicon", "MAX_REASONS"]
@@ -53,14 +53,19 @@ _CURRENCY = (
 # Bounded repetitions only: linear time on any input.
 PRICE_RE = re.compile(rf"\d(?<![\w.,]\d)[\d .,]{{0,12}}(?:{_CURRENCY})(?!\w)")
 PRICE_BEFORE_RE = re.compile(r"[€$£₹₺₽] ?\d{1,9}(?!\w)")
+# the same led by the BMP's digits as a bitmap (a quicker skip through the text) for texts without
+# code points beyond U+FFFF
+_PRICE_RE_BMP = re.compile("[" + DIGIT_BMP + "]" + PRICE_RE.pattern[len(r"\d"):])
 
 
 _CURRENCY_FIRST = "€$£₹₺₽"
 
 
-def find_prices(t: str) -> list[tuple[int, int]]:
-    """Spans of amounts with a currency in a normalised text."""
-    out = [(m.start(), m.end()) for m in PRICE_RE.finditer(t)]
+def find_prices(t: str, bmp: bool | None = None) -> list[tuple[int, int]]:
+    """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``)."""
+    if bmp is None:
+        bmp = bmp_only(t)
+    out = [(m.start(), m.end()) for m in (_PRICE_RE_BMP if bmp else PRICE_RE).finditer(t)]
     if any(c in t for c in _CURRENCY_FIRST):
         out.extend((m.start(), m.end()) for m in PRICE_BEFORE_RE.finditer(t))
         out.sort()
@@ -101,14 +106,16 @@ class _Hit:
     fuzzy: bool = False
 
 
-def _collect(lex: Lexicon, t: str, joined=()) -> list[_Hit]:
+def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_Hit]:
     hits: list[_Hit] = []
     lookup_word = lex.lookup["word"]
     lookups = [lex.lookup[k] if k else None for k in lex.scan_kinds]
     # " " + t: each match starts with the separator before its term (one character), and an empty
     # group closes the term (see Lexicon.scan_pattern)
     st = " " + t
-    for m in lex.scan_pattern.finditer(st):
+    if bmp is None:
+        bmp = bmp_only(t)
+    for m in (lex.scan_pattern_bmp if bmp else lex.scan_pattern).finditer(st):
         s, e = m.span()
         i = m.lastindex
         infos = lookups[i].get(term_key(st[s + 1:m.start(i)]), ())
@@ -455,8 +462,9 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     rules = lex.rules
     norm = normalize(text)
     t = norm.text
-    hits = _collect(lex, t, norm.joined)
-    prices = find_prices(t)
+    bmp = bmp_only(t)
+    hits = _collect(lex, t, norm.joined, bmp)
+    prices = find_prices(t, bmp)
     has_price = bool(prices)
     asked = _asked(hits, text, t, norm, rules)
     r = _tally(hits, t, has_price, rules, asked)

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from storage.errors import VeilleError
 
-from .normalize import fold_term, term_key
+from .normalize import NON_WORD_BMP, fold_term, term_key
 from .types import APPOINTMENT_SUBTYPES, DOCUMENT_SUBTYPES
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -99,6 +99,9 @@ class Lexicon:
     # the same terms, each match led by the separator before it: run on " " + text (see compile_lexicon)
     scan_pattern: re.Pattern
     scan_kinds: tuple[str, ...]  # group index -> "word" or "prefix" (see _scan_regex)
+    # scan_pattern led by the BMP's non-word characters as a bitmap (faster), for texts without code
+    # points beyond U+FFFF (normalize.bmp_only): the same matches there
+    scan_pattern_bmp: re.Pattern
     infix_pattern: re.Pattern  # group 1: infix terms
     hashtag_pattern: re.Pattern
     fuzzy_terms: dict[str, list[TermInfo]] = field(default_factory=dict)
@@ -347,6 +350,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     # with a non-word character ("100%"), which cannot lead the next term (tested on the corpus).
     scan_re, scan_kinds = _scan_regex(sorted(spaced["word"]), sorted(spaced["prefix"]))
     scan_pattern = re.compile(scan_re)
+    scan_pattern_bmp = re.compile("[" + NON_WORD_BMP + "]" + scan_re[len(r"[^\w]"):])
     # Infix terms get their own pass (only over texts that contain Arabic script): one combined
     # alternation would try the infix branch at every position and cost twice as much.
     infix_pattern = re.compile(rf"({infix_re})")
@@ -362,6 +366,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                                                  ("document", "venue", "appointment"))
     return Lexicon(version=_version(files), files=[f.name for f in files], rules=rules, groups=groups,
                    lookup=by_mode, pattern=pattern, scan_pattern=scan_pattern, scan_kinds=scan_kinds,
+                   scan_pattern_bmp=scan_pattern_bmp,
                    infix_pattern=infix_pattern,
                    hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy, fuzzy_keys=list(fuzzy),
                    warnings=warnings, n_terms=n_terms)

@@ -1,0 +1,63 @@
+"""The classifier's faster code paths give exactly what the general ones give."""
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from matchers.classify import _PRICE_RE_BMP, PRICE_RE, find_prices, get_lexicon
+from matchers.normalize import DIGIT_BMP, NON_WORD_BMP, bmp_only, normalize
+
+CORPUS = Path(__file__).resolve().parents[2] / "matchers" / "corpus" / "veille-corpus.jsonl"
+
+
+def _texts() -> list[str]:
+    texts = [normalize(json.loads(line)["text"]).text for line in CORPUS.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    rnd = random.Random(5)
+    lex = get_lexicon()
+    words = [k for mode in ("word", "prefix") for k in list(lex.lookup[mode])[::5]]
+    words += ["x", "bon", "es", "s", "12", "1 500", "€", "euros", "dh", "٣", "ß", "_", "é", "ı", "ω"]
+    seps = [" ", "  ", ".", ", ", "-", "'", "\n", "#", "(", ")", "", "\u00a0", "«", "€", "$", "5", "_"]
+    for _ in range(3000):
+        texts.append("".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(1, 14))))
+    return texts
+
+
+@pytest.mark.parametrize("name,bmp_class,general", [("non-word", NON_WORD_BMP, r"[^\w]"), ("digit", DIGIT_BMP, r"\d")])
+def test_bmp_classes_are_the_general_classes_on_the_bmp(name, bmp_class, general):
+    a, b = re.compile("[" + bmp_class + "]"), re.compile(general)
+    diff = [cp for cp in range(0x10000) if (a.match(chr(cp)) is None) != (b.match(chr(cp)) is None)]
+    assert diff == []
+
+
+def test_bmp_only():
+    assert bmp_only("") and bmp_only("abc") and bmp_only("préfecture موعد паспорт \uffff")
+    assert bmp_only("\ud800 lone surrogate")
+    assert not bmp_only("rdv 😀") and not bmp_only("𝟓𝟎 €")
+
+
+def test_scan_pattern_bmp_finds_what_scan_pattern_finds():
+    lex = get_lexicon()
+    for t in _texts():
+        assert bmp_only(t)
+        old = [(m.span(), m.lastindex) for m in lex.scan_pattern.finditer(" " + t)]
+        new = [(m.span(), m.lastindex) for m in lex.scan_pattern_bmp.finditer(" " + t)]
+        assert new == old, t
+
+
+def test_prices_bmp_path_finds_what_the_general_path_finds():
+    for t in _texts():
+        assert [m.span() for m in _PRICE_RE_BMP.finditer(t)] == [m.span() for m in PRICE_RE.finditer(t)], t
+        assert find_prices(t, True) == find_prices(t, False)
+
+
+def test_texts_beyond_the_bmp_use_the_general_classes():
+    # mathematical bold digits are digits for \d; Deseret letters are word characters for \w
+    t = normalize("𝟓𝟎 € pour un rdv 𐐀𐐁 préfecture").text
+    assert not bmp_only(t)
+    assert find_prices(t) == [m.span() for m in PRICE_RE.finditer(t)]
+    lex = get_lexicon()
+    assert [m.span() for m in lex.scan_pattern.finditer(" 𐐀rdv")] == []  # no separator before "rdv"
