@@ -60,4 +60,11 @@ LINES = [
     ("ru", A, "Нужна запись в визовый центр? Запишем без очереди, пишите в личку", "seller opens with a question"),
     ("ru", A, "Не можете записаться в консульство? Продаю записи, цена 100 евро", "seller opens with a question"),
     ("ru", D, "Нужны права? Изготовим водительское удостоверение, доставка по городу", "forger opens with a question"),
+    # forged-document spam that opens with "where to buy …?" and answers it: still an offer
+    ("en", D, "Where to buy a real registered passport? We produce biometric passports, fast delivery, contact us on Telegram", "spam opens with 'where to buy'"),
+    ("fr", D, "Où acheter une fausse carte d'identité ? Chez nous : fabrication rapide, envoi discret, paiement à la livraison", "spam opens with 'où acheter'"),
+    ("es", D, "¿Dónde comprar un permiso de conducir? Lo fabricamos auténtico, envío rápido, escríbenos", "spam opens with 'dónde comprar'"),
+    ("ru", D, "Где купить паспорт? Изготовим поддельный паспорт за 5 дней, доставка, пишите в телеграм", "spam opens with 'где купить'"),
+    ("en", N, "Where can I get a visa appointment for Germany without paying an agent?", "buyer asks where"),
+    ("ru", N, "Где можно купить запись в консульство Германии?", "buyer asks where"),
 ]
