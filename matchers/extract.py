@@ -113,11 +113,16 @@ def fold_digits(text: str) -> str:
     The result has exactly the length of ``text`` (one character for one), so
     an offset in it is an offset in the original.
     """
-    if text.isascii() or not (_FOLD_BMP.search(text) or _FOLD_ASTRAL.search(text)):
+    if text.isascii() or not (_FOLD_BMP.search(text) or (not _bmp_only(text) and _FOLD_ASTRAL.search(text))):
         return text
     # foreign digits come in short runs: translate those only (str.translate over a whole non-ASCII text
     # costs a dictionary look-up per character)
     return _FOLD_RUNS.sub(_fold_run, text)
+
+
+def _bmp_only(s: str) -> bool:
+    """No code point beyond U+FFFF (one UTF-16 encoding in C; cheaper than a regex scan of the text)."""
+    return len(s.encode("utf-16-le", "surrogatepass")) == 2 * len(s)
 
 
 def _fold_run(m: re.Match) -> str:
@@ -505,7 +510,8 @@ _SOCIAL_LABELS = {
 }
 _LABEL_KIND = {w.lower(): k for k, ws in _SOCIAL_LABELS.items() for w in ws}
 _LABELS_ALT = _words_alt(_LABEL_KIND)
-_SOCIAL_ANCHOR = re.compile(r"[:=：➡→>👻]")
+_SOCIAL_ANCHOR_CHARS = ":=：➡→>👻"
+_SOCIAL_ANCHOR = re.compile(f"[{_SOCIAL_ANCHOR_CHARS}]")
 _LABEL_END = re.compile(r"(?<![^\W_])(?:" + _LABELS_ALT + r")[ \t]{0,3}\Z")
 _AFTER_SEP = re.compile(r"[:=：➡→>]{0,2}[ \t]{0,3}[:=\-]?[ \t]{0,3}@?(?P<h>[a-z][a-z0-9_.\-" + _ZW + r"]{1,40})")
 _HANDLE_STOP = frozenset({"me", "moi", "only", "uniquement", "dm", "pv", "mp", "inbox", "prive", "privé", "priv",
@@ -518,6 +524,9 @@ _CTX_LABEL_RE = re.compile(r"(?<![^\W_])(" + _LABELS_ALT + r")(?![^\W_])")
 def _social_labels(st: _State) -> None:
     """ "snap: x", "insta : x", "tg: x", "👻 x": a label, a separator, a handle."""
     ft, lt = st.ft, st.lt
+    # substring tests (memchr) before the regex scan (a class test per character)
+    if not any(c in lt for c in _SOCIAL_ANCHOR_CHARS):
+        return
     skip = -1
     for n, m in enumerate(_SOCIAL_ANCHOR.finditer(lt)):
         if n >= MAX_CANDIDATES:

@@ -238,6 +238,7 @@ _MAX_TRIGGERS = 2000  # places reported per text, at most
 _MAX_HITS = 50_000  # stem occurrences examined per text, at most
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+_CYRILLIC_OR_ARABIC = re.compile(r"[\u0400-\u04ff\u0600-\u06ff]")
 
 
 def has_trigger(lt: str) -> bool:
@@ -247,15 +248,27 @@ def has_trigger(lt: str) -> bool:
                for group in g.stem_groups.values() for p in group)
 
 
+def _scripts(lt: str) -> tuple[bool, bool]:
+    """(has Cyrillic, has Arabic script): one scan for both; the other script is looked for after the
+    first letter found (a regex scan tests each character)."""
+    m = _CYRILLIC_OR_ARABIC.search(lt)
+    if m is None:
+        return False, False
+    if m.group() <= "\u04ff":
+        return True, _ARABIC.search(lt, m.end()) is not None
+    return _CYRILLIC.search(lt, m.end()) is not None, True
+
+
 def _triggers(g: Gazetteer, lt: str):
     """Trigger matches, found from the stems (plain substring search, fast) and
     confirmed by the trigger regex anchored just before each stem."""
     hits: list[int] = []
     groups = [g.stem_groups["latin"]]
     if not lt.isascii():
-        if _CYRILLIC.search(lt):
+        cyrillic, arabic = _scripts(lt)
+        if cyrillic:
             groups.append(g.stem_groups["cyrillic"])
-        if _ARABIC.search(lt):
+        if arabic:
             groups.append(g.stem_groups["arabic"])
     for group in groups:
         for pat in group:

@@ -61,3 +61,28 @@ def test_texts_beyond_the_bmp_use_the_general_classes():
     assert find_prices(t) == [m.span() for m in PRICE_RE.finditer(t)]
     lex = get_lexicon()
     assert [m.span() for m in lex.scan_pattern.finditer(" 𐐀rdv")] == []  # no separator before "rdv"
+
+
+def test_places_script_test_finds_each_script():
+    from matchers.places import _ARABIC, _CYRILLIC, _scripts
+
+    samples = ["", "abc", "préfecture", "консульство", "قنصلية", "консульство قنصلية", "قنصلية консульство",
+               "x ж y", "x ق y", "ж" * 3 + "ق", "ق" + "ж", "ѐ\u04ff\u0600\u06ff", "\u0500\u0700"]
+    for t in samples:
+        assert _scripts(t) == (_CYRILLIC.search(t) is not None, _ARABIC.search(t) is not None), t
+
+
+def test_fold_digits_beyond_the_bmp():
+    from matchers.extract import fold_digits
+
+    assert fold_digits("tel 𝟎𝟔 39 98 00 12") == "tel 06 39 98 00 12"
+    assert fold_digits("tel ٠٦ 39 98 00 12 😀") == "tel 06 39 98 00 12 😀"
+    assert fold_digits("rdv 😀 préfecture") == "rdv 😀 préfecture"
+
+
+def test_social_labels_without_an_anchor_character_find_nothing_and_with_one_find_the_handle():
+    from matchers.extract import extract
+
+    assert [e.kind for e in extract("contact snap rdv_paris75 dispo")] in ([], ["snapchat"])
+    assert ("snapchat", "rdv_paris75") in [(e.kind, e.value) for e in extract("snap: rdv_paris75 dispo")]
+    assert ("snapchat", "rdv_paris75") in [(e.kind, e.value) for e in extract("👻 rdv_paris75 dispo")]
