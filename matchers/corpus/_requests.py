@@ -67,4 +67,13 @@ LINES = [
     ("ru", D, "Где купить паспорт? Изготовим поддельный паспорт за 5 дней, доставка, пишите в телеграм", "spam opens with 'где купить'"),
     ("en", N, "Where can I get a visa appointment for Germany without paying an agent?", "buyer asks where"),
     ("ru", N, "Где можно купить запись в консульство Германии?", "buyer asks where"),
+    # "who has …?" is a buyer's question, but sellers open with "anyone have trouble …?" too
+    ("en", A, "Anyone have trouble booking a VFS appointment? We book slots for you, DM", "seller: 'anyone have trouble'"),
+    ("en", A, "Want to buy a BLS slot? DM me for the price", "seller: 'want to buy?' to the reader"),
+    ("es", A, "¿Alguien tiene problemas con la cita de huellas? Nosotros te la sacamos, escríbenos", "seller: 'alguien tiene problemas'"),
+    ("ru", A, "У кого есть проблемы с записью в консульство? Запишем быстро, пишите в личку", "seller: 'у кого есть проблемы'"),
+    ("ar", A, "من عنده مشكل في موعد القنصلية؟ نحجز لك موعد قريب، راسلني في الخاص", "seller: 'من عنده مشكل'"),
+    ("en", N, "Does anyone have a TLS appointment for Rome? please help", "buyer: 'does anyone have'"),
+    ("fr", N, "Quelqu'un aurait un créneau préfecture pour Créteil ? je rembourse les frais", "buyer: 'quelqu'un aurait'"),
+    ("tr", N, "Kimde Hollanda vize randevusu var? Acil lazım", "buyer: 'kimde var'"),
 ]

@@ -261,6 +261,12 @@ def test_sale_verb_in_a_buyers_question_is_a_hard_negative(text):
     ("¿Buscas cita para extranjería? Vendo citas, 40 euros, escríbeme", A),
     ("Нужна запись в визовый центр? Запишем без очереди, пишите в личку", A),
     ("Vize randevusu mu arıyorsunuz? Randevu satıyoruz, fiyat için mesaj atın", A),
+    # "who has …?" is weaker than "who sells": sellers open with "anyone have trouble …?"
+    ("Anyone have trouble booking VFS? We book slots for you, DM", A),
+    ("У кого есть проблемы с записью в визовый центр? Запишем, пишите", A),
+    ("Want to buy a VFS slot? DM me", A),
+    ("Where to buy a real registered passport? We produce biometric passports, fast delivery, contact us",
+     "forged_documents"),
 ])
 def test_seller_ad_that_opens_with_a_question_stays_an_offer(text, category):
     assert classify(text).category == category
