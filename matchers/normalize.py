@@ -561,8 +561,10 @@ def normalize(text: str) -> Normalized:
     if _LEET_HINT.search(t):
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
-    if _JOIN_HINT.search(" " + t + " ") and _JOINABLE.search(t):
-        t, p = _apply(t, _JOINABLE.finditer(t), lambda m: m.group().translate(_JOIN_SEPARATORS))
+    hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if bmp_only(t) else (_JOIN_HINT, _JOINABLE)
+    if hint.search(" " + t + " ") and (first := joinable.search(t)) is not None:
+        # (the look-behind sees the text before the start position: the same matches from the first on)
+        t, p = _apply(t, joinable.finditer(t, first.start()), lambda m: m.group().translate(_JOIN_SEPARATORS))
         if p is not None:
             passes.append(p)
             joined = tuple((e[0], e[1]) for e in p.edits)
@@ -600,6 +602,15 @@ def bmp_only(s: str) -> bool:
 #: ``[^\w]`` and ``\d`` over the BMP: exact for texts where :func:`bmp_only` holds (tested)
 NON_WORD_BMP = bmp_class(lambda c: not (c.isalnum() or c == "_"))
 DIGIT_BMP = bmp_class(str.isdecimal)
+LETTER_BMP = bmp_class(lambda c: c.isalnum() and not c.isdecimal())  # [^\W\d_]
+
+# The joined-letters passes for texts without code points beyond U+FFFF: letters as a bitmap class, and
+# _JOINABLE led by its first letter (so the engine skips to letters in C instead of trying every
+# position) with the look-behind after it: the same matches.
+_JOIN_HINT_BMP = re.compile(_JOIN_HINT.pattern.replace(r"[^\W\d_]", f"[{LETTER_BMP}]"))
+_JOINABLE_BMP = re.compile(
+    r"{L}(?<!{L}{L})(?:(?:\. ?{L}){{2,}}|(?:[ *~/-]{{1,3}}{L}){{2,}})(?!{L})".format(L=f"[{LETTER_BMP}]")
+)
 
 _TERM_SEP = re.compile(r"[^\w%€$#@+]+|_+")
 _KEY_SEP = re.compile(r"[^\w%€$#@+]|_")

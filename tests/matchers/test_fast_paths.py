@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from matchers.classify import _PRICE_RE_BMP, PRICE_RE, find_prices, get_lexicon
-from matchers.normalize import DIGIT_BMP, NON_WORD_BMP, bmp_only, normalize
+from matchers.normalize import DIGIT_BMP, LETTER_BMP, NON_WORD_BMP, bmp_only, normalize
 
 CORPUS = Path(__file__).resolve().parents[2] / "matchers" / "corpus" / "veille-corpus.jsonl"
 
@@ -26,7 +26,8 @@ def _texts() -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("name,bmp_class,general", [("non-word", NON_WORD_BMP, r"[^\w]"), ("digit", DIGIT_BMP, r"\d")])
+@pytest.mark.parametrize("name,bmp_class,general", [("non-word", NON_WORD_BMP, r"[^\w]"), ("digit", DIGIT_BMP, r"\d"),
+                                                     ("letter", LETTER_BMP, r"[^\W\d_]")])
 def test_bmp_classes_are_the_general_classes_on_the_bmp(name, bmp_class, general):
     a, b = re.compile("[" + bmp_class + "]"), re.compile(general)
     diff = [cp for cp in range(0x10000) if (a.match(chr(cp)) is None) != (b.match(chr(cp)) is None)]
@@ -86,3 +87,23 @@ def test_social_labels_without_an_anchor_character_find_nothing_and_with_one_fin
     assert [e.kind for e in extract("contact snap rdv_paris75 dispo")] in ([], ["snapchat"])
     assert ("snapchat", "rdv_paris75") in [(e.kind, e.value) for e in extract("snap: rdv_paris75 dispo")]
     assert ("snapchat", "rdv_paris75") in [(e.kind, e.value) for e in extract("👻 rdv_paris75 dispo")]
+
+
+def test_joined_letters_bmp_patterns_match_like_the_general_ones():
+    from matchers import normalize as N
+
+    rnd = random.Random(11)
+    letters = list("abcdrvpsxé") + ["ж", "ق", "ß", "ı", "ω"]
+    others = [" ", "  ", "   ", "    ", ".", ". ", "*", "~", "/", "-", " - ", "5", "_", "€", ",", "'", "\n", ""]
+    texts = _texts()[:400]
+    for _ in range(6000):
+        texts.append("".join(rnd.choice(letters) * rnd.choice((1, 1, 1, 2)) + rnd.choice(others)
+                             for _ in range(rnd.randint(1, 16))))
+    for t in texts:
+        assert [m.span() for m in N._JOINABLE_BMP.finditer(t)] == [m.span() for m in N._JOINABLE.finditer(t)], t
+        a, b = N._JOIN_HINT_BMP.search(" " + t + " "), N._JOIN_HINT.search(" " + t + " ")
+        assert (a and a.span()) == (b and b.span()), t
+        first = N._JOINABLE.search(t)
+        if first is not None:
+            assert list(m.span() for m in N._JOINABLE.finditer(t, first.start())) == \
+                [m.span() for m in N._JOINABLE.finditer(t)]
