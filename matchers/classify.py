@@ -121,7 +121,7 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_
         infos = lookups[i].get(term_key(st[s + 1:m.start(i)]), ())
         for info in infos:
             hits.append(_Hit(info, s, e - 1))
-    if _ARABIC_SCRIPT.search(t):
+    if not t.isascii() and _ARABIC_SCRIPT.search(t):  # (isascii: a flag of the string, no scan)
         lookup_infix = lex.lookup["infix"]
         for m in lex.infix_pattern.finditer(t):
             for info in lookup_infix.get(term_key(m.group(1)), ()):
