@@ -96,9 +96,8 @@ class Lexicon:
     # mode -> folded term without spaces -> infos
     lookup: dict[str, dict[str, list[TermInfo]]]
     pattern: re.Pattern  # group 1: word terms, group 2: prefix terms
-    # the same terms, each match led by the separator before it: run on " " + text (see compile_lexicon);
-    # the source of scan_pattern, which is compiled when first needed (a text beyond the BMP: rare)
-    scan_source: str
+    # the same terms, each match led by the separator before it: run on " " + text (see compile_lexicon)
+    scan_pattern: re.Pattern
     scan_kinds: tuple[str, ...]  # group index -> "word" or "prefix" (see _scan_regex)
     # scan_pattern led by the BMP's non-word characters as a bitmap (faster), for texts without code
     # points beyond U+FFFF (normalize.bmp_only): the same matches there
@@ -109,14 +108,6 @@ class Lexicon:
     fuzzy_keys: list[str] = field(default_factory=list)  # the keys of fuzzy_terms, for rapidfuzz
     warnings: list[str] = field(default_factory=list)
     n_terms: int = 0
-
-    @property
-    def scan_pattern(self) -> re.Pattern:
-        """The main pass's regex for any text (see ``scan_pattern_bmp`` for the usual case)."""
-        p = self.__dict__.get("_scan_pattern")
-        if p is None:
-            p = self.__dict__["_scan_pattern"] = re.compile(self.scan_source)
-        return p
 
     def scan_term(self, m: re.Match) -> tuple[str, str]:
         """(mode, matched term) of a ``scan_pattern`` match: the term runs from after the leading
@@ -358,7 +349,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     # term can start the text; matches are the same as ``pattern``'s except after a match that ends
     # with a non-word character ("100%"), which cannot lead the next term (tested on the corpus).
     scan_re, scan_kinds = _scan_regex(sorted(spaced["word"]), sorted(spaced["prefix"]))
-    # (scan_pattern, for the rare texts beyond the BMP, is compiled when first needed)
+    scan_pattern = re.compile(scan_re)
     scan_pattern_bmp = re.compile("[" + NON_WORD_BMP + "]" + scan_re[len(r"[^\w]"):])
     # Infix terms get their own pass (only over texts that contain Arabic script): one combined
     # alternation would try the infix branch at every position and cost twice as much.
@@ -374,7 +365,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                 fuzzy.setdefault(key, []).extend(i for i in infos if i.group.kind in
                                                  ("document", "venue", "appointment"))
     return Lexicon(version=_version(files), files=[f.name for f in files], rules=rules, groups=groups,
-                   lookup=by_mode, pattern=pattern, scan_source=scan_re, scan_kinds=scan_kinds,
+                   lookup=by_mode, pattern=pattern, scan_pattern=scan_pattern, scan_kinds=scan_kinds,
                    scan_pattern_bmp=scan_pattern_bmp,
                    infix_pattern=infix_pattern,
                    hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy, fuzzy_keys=list(fuzzy),
