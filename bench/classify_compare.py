@@ -10,7 +10,8 @@ both, so only the code differs. Then:
 2. speed: both versions in one process, ``--rounds`` rounds alternating which goes first; the minimum
    CPU time per post of classify, extract and both;
 3. with ``--icount``: instructions per post of classify + extract, load-independent, with
-   ``valgrind --tool=cachegrind`` (a run over ``-n`` posts minus a run over none: startup subtracted).
+   ``valgrind --tool=cachegrind`` (after 300 warm-up posts, a run over ``--icount-n`` posts minus a run
+   over none: startup and warm-up subtracted).
 
     .venv/bin/python bench/classify_compare.py fda262b WT -n 10000 --rounds 6 [--mix] [--icount]
 """
@@ -101,6 +102,10 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":  # under valgrind: run k posts
         dest, name, k = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
         classify, extract = load(dest, name)
+        # warm-up on other posts (first imports such as rapidfuzz's, phone metadata, caches), in both runs
+        for p in make_posts(300, seed=1, mix="--mix" in sys.argv):
+            classify(p)
+            extract(p)
         for p in make_posts(max(k, 1), mix="--mix" in sys.argv)[:k]:
             classify(p)
             extract(p)
