@@ -36,6 +36,7 @@ import phonenumbers
 import tldextract
 
 from .crypto import valid_iban, wallet_kind
+from .patterns import trie_pattern
 from .places import find_places
 from .types import Entities, Entity
 
@@ -165,25 +166,9 @@ def registered_domain(host: str) -> tuple[str, str]:
 
 
 def _words_trie(words) -> str:
-    """The lower-cased ``words`` as one regex factored as a trie (first character dispatched once, not
-    each word tried in turn): same matches as :func:`_words_alt` when the match must end at a word end."""
-    trie: dict = {}
-    for w in {w.lower() for w in words if w}:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict) -> str:
-        end = "" in node
-        # longer continuations first, like the longest-first alternation
-        branches = [re.escape(ch) + build(node[ch]) for ch in sorted(k for k in node if k)]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 and not end else "(?:" + "|".join(branches) + ")"
-        return body + "?" if end else body
-
-    return build(trie)
+    """The lower-cased ``words`` as one trie-shaped regex (:func:`matchers.patterns.trie_pattern`):
+    same matches as :func:`_words_alt` when the match must end at a word end."""
+    return trie_pattern({w.lower() for w in words if w})
 
 
 def _words_alt(words) -> str:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matchers.patterns import trie_pattern
+
 from .workspace import write_private
 
 THIRD_PARTY_ROLES = {"third_party", "buyer", "victim", "replier", "reply", "member", "non_seller", "contact",
@@ -126,26 +128,6 @@ def _phone_parts(value: str) -> tuple[str, set[str]] | None:
     return digits, {""}
 
 
-def _trie_pattern(words: list[str]) -> str:
-    """One regex alternation shaped as a trie: fast on long texts even with many words."""
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict) -> str:
-        end = "" in node
-        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if end else body
-
-    return build(trie)
-
-
 @dataclass
 class Replacement:
     kind: str
@@ -224,7 +206,7 @@ class Redactor:
                 forms |= {"@" + f for f in forms}
             for f in forms:
                 self._forms.setdefault(f.lower(), (kind, raw))
-        self._regex = re.compile(_trie_pattern(sorted(self._forms)), re.IGNORECASE) if self._forms else None
+        self._regex = re.compile(trie_pattern(sorted(self._forms)), re.IGNORECASE) if self._forms else None
         self._compile_name_parts()
         self._compiled = True
 
@@ -250,7 +232,7 @@ class Redactor:
             for form in (part, part.upper(), html.escape(part, quote=True), json.dumps(part, ensure_ascii=True)[1:-1],
                          unicodedata.normalize("NFD", part)):
                 self._part_forms.setdefault(form, owner)
-        self._part_regex = re.compile(_trie_pattern(sorted(self._part_forms))) if self._part_forms else None
+        self._part_regex = re.compile(trie_pattern(sorted(self._part_forms))) if self._part_forms else None
 
     def _spans(self, text: str) -> list[tuple[int, int, str, str]]:
         """Non-overlapping (start, end, kind, raw) of every third-party identifier in the text."""
