@@ -137,7 +137,9 @@ def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
                       (r["error"] or "")[:60])
         console.print(t)
     if st["blocked_sources"]:
-        console.print(f"[bold red]blocked sources:[/] {', '.join(st['blocked_sources'])}")
+        names = [f"{s} ({st['blocked_pages'][s]} page(s) blocked in the last run)" if s in st["blocked_pages"] else s
+                 for s in st["blocked_sources"]]
+        console.print(f"[bold red]blocked sources:[/] {', '.join(names)}")
     for a in st["alerts"]:
         console.print(f"unseen alerts: {a['kind']}: {a['n']}")
     s = st["store"]

@@ -19,6 +19,13 @@ def workspace_status(ws) -> dict[str, Any]:
     last_runs = rows(db, "select r.source, r.kind, r.started_at, r.finished_at, r.status, r.items, r.error "
                          "from runs r join (select source, max(id) as id from runs group by source) m on m.id = r.id "
                          "order by r.source")
+    # pages answered by a challenge or captcha during each source's last run: a run that was only partly
+    # blocked still names its source (a wholly blocked run has status 'blocked')
+    blocked_pages = {r["source"]: r["n"] for r in rows(
+        db, "select r.source as source, count(*) as n from runs r "
+            "join (select source, max(id) as id from runs group by source) m on m.id = r.id "
+            "join captures c on json_extract(c.extra, '$.site') = r.source and c.fetched_at >= r.started_at "
+            "where c.outcome = 'blocked' group by r.source")}
     blobs = rows(db, "select count(*) as n, coalesce(sum(size), 0) as bytes from blobs")[0]
     sellers = rows(db, "select count(*) as n from sellers")[0]["n"]
     alerts = rows(db, "select kind, count(*) as n from alerts where seen = 0 group by kind order by kind")
@@ -31,7 +38,8 @@ def workspace_status(ws) -> dict[str, Any]:
         "by_platform": by_platform,
         "by_category": by_category,
         "last_runs": last_runs,
-        "blocked_sources": [r["source"] for r in last_runs if r["status"] == "blocked"],
+        "blocked_sources": [r["source"] for r in last_runs if r["status"] == "blocked" or r["source"] in blocked_pages],
+        "blocked_pages": blocked_pages,
         "failed_sources": [r["source"] for r in last_runs if r["status"] == "failed"],
         "sellers": sellers,
         "alerts": alerts,

@@ -83,7 +83,8 @@ def test_blocked_site_is_recorded_and_others_continue(site, fast_ws):
     assert run["status"] == "blocked"
     from storage.status import workspace_status
 
-    assert "leboncoin" in workspace_status(ws)["blocked_sources"]
+    st = workspace_status(ws)
+    assert "leboncoin" in st["blocked_sources"] and st["blocked_pages"] == {"leboncoin": 1}
     from typer.testing import CliRunner
 
     from cli import app
