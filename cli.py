@@ -131,7 +131,7 @@ def status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
         t.add_row(r["category"], r["subtype"], str(r["posts"]))
     console.print(t)
     if st["last_runs"]:
-        t = Table("source", "kind", "finished", "status", "items", "error", title="last run of each source")
+        t = Table("source", "kind", "finished", "status", "items", "error", title="last run of each source and kind")
         for r in st["last_runs"]:
             t.add_row(r["source"], r["kind"], r["finished_at"] or "(running)", r["status"], str(r["items"]),
                       (r["error"] or "")[:60])

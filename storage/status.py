@@ -16,15 +16,17 @@ def workspace_status(ws) -> dict[str, Any]:
                            "group by platform order by platform")
     by_category = rows(db, "select coalesce(category, 'unclassified') as category, coalesce(subtype, '') as subtype, "
                            "count(*) as posts from posts group by 1, 2 order by 1, 2")
-    last_runs = rows(db, "select r.source, r.kind, r.started_at, r.finished_at, r.status, r.items, r.error "
-                         "from runs r join (select source, max(id) as id from runs group by source) m on m.id = r.id "
-                         "order by r.source")
+    # the last run of each source and kind: a site's crawl is not hidden by the re-check that followed it
+    last_runs = rows(db, "select r.source, r.kind, r.started_at, r.finished_at, r.status, r.items, r.error from runs r "
+                         "join (select max(id) as id from runs group by source, kind) m on m.id = r.id "
+                         "order by r.source, r.kind")
     # pages answered by a challenge or captcha during each source's last run: a run that was only partly
     # blocked still names its source (a wholly blocked run has status 'blocked')
     blocked_pages = {r["source"]: r["n"] for r in rows(
-        db, "select r.source as source, count(*) as n from runs r "
-            "join (select source, max(id) as id from runs group by source) m on m.id = r.id "
+        db, "select r.source as source, count(distinct c.id) as n from runs r "
+            "join (select max(id) as id from runs group by source, kind) m on m.id = r.id "
             "join captures c on json_extract(c.extra, '$.site') = r.source and c.fetched_at >= r.started_at "
+            "and (r.finished_at is null or c.fetched_at <= r.finished_at) "
             "where c.outcome = 'blocked' group by r.source")}
     blobs = rows(db, "select count(*) as n, coalesce(sum(size), 0) as bytes from blobs")[0]
     sellers = rows(db, "select count(*) as n from sellers")[0]["n"]
@@ -38,9 +40,10 @@ def workspace_status(ws) -> dict[str, Any]:
         "by_platform": by_platform,
         "by_category": by_category,
         "last_runs": last_runs,
-        "blocked_sources": [r["source"] for r in last_runs if r["status"] == "blocked" or r["source"] in blocked_pages],
+        "blocked_sources": list(dict.fromkeys(r["source"] for r in last_runs
+                                              if r["status"] == "blocked" or r["source"] in blocked_pages)),
         "blocked_pages": blocked_pages,
-        "failed_sources": [r["source"] for r in last_runs if r["status"] == "failed"],
+        "failed_sources": list(dict.fromkeys(r["source"] for r in last_runs if r["status"] == "failed")),
         "sellers": sellers,
         "alerts": alerts,
         "custody_entries": rows(db, "select count(*) as n from custody_log")[0]["n"],

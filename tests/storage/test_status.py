@@ -31,6 +31,19 @@ def test_partly_blocked_run_names_its_source(workspace):
     assert st["blocked_sources"] == ["site-b", "site-c"]
 
 
+def test_a_crawl_is_not_hidden_by_the_recheck_after_it(workspace):
+    ws = workspace
+    crawl_run = start_run(ws, "site-d", "crawl")
+    _blocked_capture(ws, "site-d", utcnow())
+    finish_run(ws, crawl_run, "blocked")
+    recheck_run = start_run(ws, "site-d", "recheck")
+    finish_run(ws, recheck_run, "ok", items=4)
+    st = workspace_status(ws)
+    assert [(r["source"], r["kind"], r["status"]) for r in st["last_runs"]] == [
+        ("site-d", "crawl", "blocked"), ("site-d", "recheck", "ok")]
+    assert st["blocked_sources"] == ["site-d"] and st["blocked_pages"] == {"site-d": 1}
+
+
 def test_status_without_runs(workspace):
     st = workspace_status(workspace)
     assert st["blocked_sources"] == [] and st["blocked_pages"] == {}
