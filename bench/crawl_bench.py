@@ -101,6 +101,7 @@ def make_server(n_ads: int, per_page: int, shared_images: bool = False) -> Threa
 
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall between
 
         def log_message(self, *a):
             pass

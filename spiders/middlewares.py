@@ -62,12 +62,10 @@ class SeenUrlsMiddleware:
         from storage.crawl_state import due_for_recapture, seen_urls
 
         from .pipelines import db_call
-        from .wsstate import workspace
 
         platform = getattr(spider, "platform", spider.name)
-        ws = workspace(self.workspace)
-        self.seen = db_call(seen_urls, ws, platform) if self.enabled else set()
-        self.due = db_call(due_for_recapture, ws, platform, self.recapture_hours)
+        self.seen = db_call(seen_urls, self.workspace, platform) if self.enabled else set()
+        self.due = db_call(due_for_recapture, self.workspace, platform, self.recapture_hours)
 
     def _filter(self, req: Request, spider):
         if self.seen is None:

@@ -31,12 +31,8 @@ All components follow the Zyte pattern: ``from_crawler()`` reads the settings,
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
-import queue
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,150 +40,39 @@ from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
 from storage.post import iso, utcnow
-from storage.posts import Artifact, Capture, add_capture, finish_run, mark_status, start_run
+from storage.posts import Artifact, Capture, add_capture, finish_run, start_run
 
 from .items import AdItem, BlockedItem, FetchErrorItem, PageItem, RemovedItem
-from .wsstate import workspace
+from .writer import (
+    DbWriter,
+    page_check,
+    perceptual_hash,
+    store_ad,
+    store_blocked,
+    store_error,
+    store_image,
+    store_removed,
+    writer,
+)
+
+__all__ = ["DbWriter", "MediaPipeline", "RunRecorder", "ScreenshotPipeline", "StoragePipeline", "db_call",
+           "perceptual_hash", "stored"]
 
 log = logging.getLogger("veille.spiders.pipelines")
 
 
-#: Blob writes (each one fsyncs a file and its folder) run on a small thread pool, and every database
-#: write on one dedicated thread (one SQLite connection, one writer), so the reactor keeps downloading and
-#: parsing while evidence is being made durable.
-_BLOB_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="veille-blobs")
+async def stored(kind: str, fn, ws_path: str, *args):
+    """Run ``fn(ws, *args)`` on the crawl's storage writer (``spiders.writer``) and await its committed result.
+
+    ``kind`` is ``blob`` (evidence store only), ``db`` (inside a database transaction) or ``blobs_db`` (the
+    blobs of the first argument, a ``Capture``, then the transaction)."""
+    return await asyncio.wrap_future(writer().submit(kind, fn, ws_path, *args))
 
 
-class DbWriter:
-    """The crawl process's one database writer: a thread that groups queued calls into one transaction.
-
-    Calls that arrive while a transaction is being written are run together in
-    the next one (group commit), each inside its own SAVEPOINT: a call that
-    raises rolls back only its own writes and gets the exception. A call's
-    future is resolved only once its transaction is committed, so nothing is
-    reported stored that a kill could still lose; a kill mid-transaction loses
-    the uncommitted group, which the next run fetches again (blobs are written
-    before, and are content-addressed).
-    """
-
-    MAX_GROUP = 64
-
-    def __init__(self):
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, ws, fn, *args) -> Future:
-        fut: Future = Future()
-        self._q.put((ws, fn, args, fut))
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="veille-db", daemon=True)
-                    self._thread.start()
-        return fut
-
-    def _run(self) -> None:
-        while True:
-            group = [self._q.get()]
-            while len(group) < self.MAX_GROUP:
-                try:
-                    group.append(self._q.get_nowait())
-                except queue.Empty:
-                    break
-            by_ws: dict[int, list] = {}
-            for call in group:
-                by_ws.setdefault(id(call[0]), []).append(call)
-            for calls in by_ws.values():
-                self._commit(calls[0][0], calls)
-
-    @staticmethod
-    def _commit(ws, calls: list) -> None:
-        conn = ws.db.conn
-        done: list[tuple[Future, Any, BaseException | None]] = []
-        try:
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            for _, fn, args, fut in calls:
-                if not fut.set_running_or_notify_cancel():
-                    continue
-                conn.execute("SAVEPOINT veille_call")
-                try:
-                    res = fn(*args)
-                except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
-                    conn.execute("ROLLBACK TO veille_call")
-                    conn.execute("RELEASE veille_call")
-                    done.append((fut, None, exc))
-                else:
-                    conn.execute("RELEASE veille_call")
-                    done.append((fut, res, None))
-            if conn.in_transaction:  # (a call that committed on its own left none open)
-                conn.execute("COMMIT")
-        except BaseException as exc:  # noqa: BLE001 - the transaction failed: every call of it failed
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for _, _, _, fut in calls:
-                if not fut.done():
-                    if fut.running() or fut.set_running_or_notify_cancel():
-                        fut.set_exception(exc)
-            for fut, _, _ in done:
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
-        for fut, res, exc in done:
-            if exc is None:
-                fut.set_result(res)
-            else:
-                fut.set_exception(exc)
-
-
-_DB = DbWriter()
-
-
-async def in_blob_pool(fn, *args):
-    return await asyncio.wrap_future(_BLOB_POOL.submit(fn, *args))
-
-
-async def in_db_thread(ws, fn, *args):
-    """Run ``fn(*args)`` on the database thread, in a committed transaction of ``ws``."""
-    return await asyncio.wrap_future(_DB.submit(ws, fn, *args))
-
-
-def db_call(fn, ws, *args):
-    """Run ``fn(ws, *args)`` on the database thread and wait for it (from reactor callbacks and signals)."""
-    return _DB.submit(ws, fn, ws, *args).result()
-
-
-async def blobs_then_db(ws, capture: Capture, fn, *args):
-    """Write a capture's blobs (blob pool), then run ``fn(*args)`` on the database thread: one wake-up of the
-    reactor instead of two, and the database never references a blob that is not durable yet."""
-    out: Future = Future()
-
-    def relay(f: Future) -> None:
-        exc = f.exception()
-        if exc is None:
-            out.set_result(f.result())
-        else:
-            out.set_exception(exc)
-
-    def write() -> None:
-        try:
-            _put_blobs(ws, capture)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            out.set_exception(exc)
-            return
-        _DB.submit(ws, fn, *args).add_done_callback(relay)
-
-    _BLOB_POOL.submit(write)
-    return await asyncio.wrap_future(out)
-
-
-def _put_blobs(ws, capture: Capture) -> None:
-    """Write a capture's bytes to the evidence store (before its database transaction)."""
-    for a in capture.artifacts:
-        if a.data is not None and not a.sha256:
-            a.sha256 = ws.store.put_bytes(a.data)
-            a.size = len(a.data)
+def db_call(fn, ws_path: str, *args):
+    """Run ``fn(ws, *args)`` in a committed transaction of the writer and wait for it (reactor callbacks and
+    signals)."""
+    return writer().submit("db", fn, ws_path, *args).result()
 
 
 def _results(crawler) -> list[dict]:
@@ -203,35 +88,6 @@ def _errors(crawler) -> list[str]:
 
 
 # ------------------------------------------------------------------ media
-def perceptual_hash(data: bytes) -> tuple[str | None, str | None]:
-    """(phash hex, mime) of image bytes, or (None, None) when they are not a readable image.
-
-    ImageHash's pHash works on a 32x32 grey version of the picture, so a JPEG is
-    decoded in grey at the smallest DCT scale that still gives at least
-    128x128 pixels (``draft``): several times less work than a full decode,
-    and within 2 of the 64 bits (mean 0.65) of ``imagehash.phash`` on the full
-    image for photos of 500-1600 px (the clustering's image match tolerates
-    more; ``tests/spiders/test_pipelines.py`` checks it).
-    """
-    try:
-        import imagehash
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as im:
-            mime = Image.MIME.get(im.format or "")
-            im.draft("L", (128, 128))
-            return str(imagehash.phash(im)), mime
-    except Exception:  # noqa: BLE001 - not an image, truncated, decompression bomb ...
-        return None, None
-
-
-def _store_image(ws, body: bytes) -> tuple[str, str | None, str | None]:
-    """(sha256, phash, mime) of an image, stored in the evidence store (one blob-pool call)."""
-    sha = ws.store.put_bytes(body)
-    phash, mime = perceptual_hash(body)
-    return sha, phash, mime
-
-
 class MediaPipeline:
     def __init__(self, workspace_path: str, max_bytes: int, max_images: int, enabled: bool):
         self.workspace_path = workspace_path
@@ -268,7 +124,7 @@ class MediaPipeline:
             self.cache[url] = None
             return None
         body = bytes(resp.body)
-        sha, phash, mime = await in_blob_pool(_store_image, workspace(self.workspace_path), body)
+        sha, phash, mime = await stored("blob", store_image, self.workspace_path, body)
         ctype = (resp.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
         entry = {"url": url, "sha256": sha, "kind": "image", "size": len(body), "mime": mime or ctype or None,
                  "phash": phash}
@@ -308,41 +164,50 @@ class StoragePipeline:
         p.crawler = crawler
         return p
 
-    @property
-    def ws(self):
-        return workspace(self.workspace_path)
-
     def _inc(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(f"veille/{key}", n)
 
     async def process_item(self, item):
+        path = self.workspace_path
         try:
-            ws = self.ws
             if isinstance(item, AdItem):
                 cap = self._ad_capture(item)
-                self._ad_done(item, await blobs_then_db(ws, cap, self._ad, item, cap))
+                self._ad_done(item, await stored("blobs_db", store_ad, path, cap, item.post, item.recapture,
+                                                 item.post_id))
             elif isinstance(item, PageItem) and item.kind == "recheck" and item.post_id:
                 cap = item.evidence.to_capture(kind="recapture", extra={"site": item.site, "page": "recheck"})
-                _results(self.crawler).append(await blobs_then_db(ws, cap, self._page_check, item, cap))
+                ev = item.evidence
+                _results(self.crawler).append(await stored("blobs_db", page_check, path, cap, item.post_id,
+                                                           ev.url, ev.final_url, ev.status, ev.fetched_at, ev.body))
                 self._inc("pages")
                 self._inc("rechecked")
             elif isinstance(item, PageItem):
                 if self.store_listings:
                     cap = item.evidence.to_capture(kind="fetch", note=item.note or f"{item.kind} page",
                                                    extra={"page": item.kind, "site": item.site})
-                    await blobs_then_db(ws, cap, add_capture, ws, cap)
+                    await stored("blobs_db", add_capture, path, cap)
                 self._inc("pages")
             elif isinstance(item, RemovedItem):
-                await in_db_thread(ws, self._removed, item)
+                platform = getattr(self.crawler.spider, "platform", item.site)
+                _results(self.crawler).append(await stored("db", store_removed, path, item, platform))
+                self._inc("removed")
             elif isinstance(item, BlockedItem):
-                await in_db_thread(ws, self._blocked, item)
+                _results(self.crawler).append(await stored("db", store_blocked, path, item))
+                self._inc("blocked")
+                self._note_error(f"blocked: {item.url}: {item.reason}")
             elif isinstance(item, FetchErrorItem):
-                await in_db_thread(ws, self._error, item)
+                _results(self.crawler).append(await stored("db", store_error, path, item))
+                self._inc("errors")
+                self._note_error(f"{item.url}: {item.error}")
         except Exception as exc:  # noqa: BLE001 - a storage failure is reported, the crawl goes on
-            log.exception("storing %s failed", type(item).__name__)
+            log.error("storing %s failed: %s: %s", type(item).__name__, type(exc).__name__, exc)
             _errors(self.crawler).append(f"store {type(item).__name__}: {type(exc).__name__}: {exc}")
             self._inc("store_errors")
         return item
+
+    def _note_error(self, msg: str) -> None:
+        if len(_errors(self.crawler)) < 50:
+            _errors(self.crawler).append(msg)
 
     def _ad_capture(self, item: AdItem) -> Capture:
         kind = "recapture" if item.recapture else "fetch"
@@ -353,107 +218,28 @@ class StoragePipeline:
                                               extra={"url": m.get("url"), "phash": m.get("phash")}))
         return cap
 
-    def _ad(self, item: AdItem, cap: Capture):
-        """Database thread: classify, extract and save the post with its capture (inside a transaction)."""
-        from storage.ingest import ingest
-
-        before = None
-        if item.recapture and item.post_id:
-            before = self.ws.db.execute("select title, text, price from posts where id = ?",
-                                        [item.post_id]).fetchone()
-        res = ingest(self.ws, item.post, cap)
-        if item.recapture:
-            row = self.ws.db.execute("select status from posts where id = ?", [res.save.post_id]).fetchone()
-            if row and row[0] != "live":
-                mark_status(self.ws, res.save.post_id, "live", capture_id=res.save.capture_id, reason="online again")
-        # "changed" for a re-capture: the title, text or price differ from what was stored
-        changed = res.save.changed if before is None else tuple(before) != (
-            item.post.title, item.post.text, item.post.price)
-        return res, changed
-
     def _ad_done(self, item: AdItem, out) -> None:
         """Reactor thread, once the post is committed: fill the item, count, record the outcome."""
-        res, item.changed = out
-        item.post_id = res.save.post_id
-        item.capture_id = res.save.capture_id
-        item.positive = res.positive
+        item.changed = out["changed"]
+        item.post_id = out["post_id"]
+        item.capture_id = out["capture_id"]
+        item.positive = out["positive"]
         self._inc("ads_saved")
-        if res.save.created:
+        if out["created"]:
             self._inc("ads_new")
-        if res.positive:
+        if item.positive:
             self._inc("positive")
         if item.recapture:
             self._inc("recaptured")
-        for stage, err in res.analysis.errors.items():
+        for stage, err in out["stage_errors"].items():
             self._inc(f"stage_errors/{stage}")
             if len(_errors(self.crawler)) < 50:
                 _errors(self.crawler).append(f"{stage}: {err}")
         _results(self.crawler).append({"post_id": item.post_id, "url": item.post.url,
                                        "outcome": "changed" if item.changed and item.recapture else "live",
                                        "http_status": item.evidence.status, "capture_id": item.capture_id,
-                                       "note": "re-captured" if item.recapture else "new" if res.save.created
+                                       "note": "re-captured" if item.recapture else "new" if out["created"]
                                        else "seen", "positive": item.positive})
-
-    def _page_check(self, item: PageItem, cap: Capture) -> dict:
-        """Database thread: a known post's page on a site with no profile: still there (``live``) when most of
-        the stored title and text are on the page, else ``changed`` (the rule of ``storage.recheck``)."""
-        from storage.recheck import LIVE_THRESHOLD, text_still_there
-
-        row = self.ws.db.execute("select title, text, status from posts where id = ?", [item.post_id]).fetchone()
-        if row is None:
-            cap.kind, cap.note = "fetch", "re-check of an unknown post"
-            cid = add_capture(self.ws, cap)
-            return {"post_id": None, "url": item.evidence.url, "outcome": "error", "capture_id": cid,
-                    "http_status": item.evidence.status, "note": "unknown post"}
-        share = text_still_there(f"{row[0] or ''} {row[1] or ''}", item.evidence.body)
-        live = share >= LIVE_THRESHOLD
-        note = f"{share:.0%} of the stored text found"
-        moved = item.evidence.final_url and item.evidence.final_url.rstrip("/") != item.evidence.url.rstrip("/")
-        if not live and moved:
-            note = f"redirected to {item.evidence.final_url}; only {note}"
-        cap.outcome, cap.note = ("ok" if live else "changed"), f"re-check (no site profile): {note}"
-        cid = add_capture(self.ws, cap, post_id=item.post_id)
-        if live and row[2] != "live":
-            mark_status(self.ws, item.post_id, "live", capture_id=cid, at=item.evidence.fetched_at,
-                        reason=f"online again ({note})")
-        return {"post_id": item.post_id, "url": item.evidence.url, "outcome": "live" if live else "changed",
-                "http_status": item.evidence.status, "capture_id": cid, "note": note}
-
-    def _removed(self, item: RemovedItem) -> None:
-        from storage.crawl_state import post_id_for
-
-        platform = getattr(self.crawler.spider, "platform", item.site)
-        pid = item.post_id or post_id_for(self.ws, platform, item.url, item.dedupe_key)
-        if pid is None and item.evidence.final_url:
-            pid = post_id_for(self.ws, platform, item.evidence.final_url)
-        cap = item.evidence.to_capture(kind="recapture" if pid else "fetch", outcome="removed", note=item.reason,
-                                       extra={"site": item.site})
-        cid = add_capture(self.ws, cap, post_id=pid)
-        if pid is not None:
-            mark_status(self.ws, pid, "removed", capture_id=cid, at=item.evidence.fetched_at, reason=item.reason)
-        self._inc("removed")
-        _results(self.crawler).append({"post_id": pid, "url": item.url, "outcome": "removed",
-                                       "http_status": item.evidence.status, "capture_id": cid, "note": item.reason})
-
-    def _blocked(self, item: BlockedItem) -> None:
-        cap = item.evidence.to_capture(kind="recapture" if item.post_id else "fetch", outcome="blocked",
-                                       note=item.reason, extra={"site": item.site})
-        cid = add_capture(self.ws, cap, post_id=item.post_id)
-        self._inc("blocked")
-        if len(_errors(self.crawler)) < 50:
-            _errors(self.crawler).append(f"blocked: {item.url}: {item.reason}")
-        _results(self.crawler).append({"post_id": item.post_id, "url": item.url, "outcome": "blocked",
-                                       "http_status": item.evidence.status, "capture_id": cid, "note": item.reason})
-
-    def _error(self, item: FetchErrorItem) -> None:
-        cap = Capture(kind="recapture" if item.post_id else "fetch", url=item.url, fetched_at=item.fetched_at,
-                      outcome="error", note=item.error[:1000], extra={"site": item.site})
-        cid = add_capture(self.ws, cap, post_id=item.post_id)
-        self._inc("errors")
-        if len(_errors(self.crawler)) < 50:
-            _errors(self.crawler).append(f"{item.url}: {item.error}")
-        _results(self.crawler).append({"post_id": item.post_id, "url": item.url, "outcome": "error",
-                                       "http_status": None, "capture_id": cid, "note": item.error})
 
 
 # ------------------------------------------------------------------ screenshots
@@ -506,8 +292,7 @@ class ScreenshotPipeline:
                           artifacts=[Artifact(role="screenshot", data=png, mime="image/png", name="screenshot.png",
                                               extra={"banner": banner, "full_page": True})],
                           extra={"site": item.site, "banner": banner})
-            ws = workspace(self.workspace_path)
-            await blobs_then_db(ws, cap, add_capture, ws, cap, item.post_id)
+            await stored("blobs_db", add_capture, self.workspace_path, cap, item.post_id)
             self.crawler.stats.inc_value("veille/screenshots")
         except Exception as exc:  # noqa: BLE001 - a failed screenshot is reported, the item is kept
             log.warning("screenshot of %s failed: %s: %s", url, type(exc).__name__, exc)
@@ -546,7 +331,7 @@ class RunRecorder:
 
     def spider_opened(self, spider):
         if self.run_kind != "none":
-            self.run_id = db_call(start_run, workspace(self.workspace_path), getattr(spider, "site", spider.name),
+            self.run_id = db_call(start_run, self.workspace_path, getattr(spider, "site", spider.name),
                                   self.run_kind)
 
     def spider_error(self, failure, response, spider):
@@ -583,7 +368,7 @@ class RunRecorder:
         rep = self.summary(reason)
         if self.run_id is not None:
             try:
-                db_call(finish_run, workspace(self.workspace_path), self.run_id, rep["status"], rep["items"],
+                db_call(finish_run, self.workspace_path, self.run_id, rep["status"], rep["items"],
                         rep["error"])
             except Exception:  # noqa: BLE001
                 log.exception("could not close run %s", self.run_id)

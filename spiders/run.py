@@ -497,9 +497,12 @@ def worker(spec_path: str) -> int:
             (report_dir / f"{job['site']}.json").write_text(
                 json.dumps({"site": job["site"], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}),
                 "utf-8")
-    process.start()
+    from .writer import close_writer, writer
     from .wsstate import close_all
 
+    writer().start()  # the writer process imports and compiles the matchers while the reactor starts
+    process.start()
+    close_writer()  # everything handed to the writer is committed before the report is read
     close_all()
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from crawl_fixture_site import LBC_REMOVED
 
 from spiders.run import crawl, recheck
@@ -14,7 +15,9 @@ def _rows(ws, sql, params=()):
             for cur in [ws.db.execute(sql, params)] for r in cur.fetchall()]
 
 
-def test_crawl_stores_posts_pages_media_and_evidence(site, fast_ws):
+@pytest.mark.parametrize("writer_process", ["1", "0"])
+def test_crawl_stores_posts_pages_media_and_evidence(site, fast_ws, monkeypatch, writer_process):
+    monkeypatch.setenv("VEILLE_STORAGE_PROCESS", writer_process)  # storage in a second process, or on threads
     ws = fast_ws
     rep = crawl(ws, ["leboncoin"], keywords=["rdv préfecture"], max_pages=2,
                 base_urls={"leboncoin": site.base("lbc")})

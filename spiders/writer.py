@@ -1,0 +1,577 @@
+"""The crawl's storage writer: evidence blobs, perceptual hashes, classification and database writes.
+
+Scrapy parses on one core (one reactor thread, bound by the GIL). Everything an item costs after parsing --
+SHA-256 and durable writes of the page, its headers and its images, the images' perceptual hash, classify and
+extract, the SQLite transaction with its custody entries -- is done by a **writer**, so that the reactor keeps
+downloading and parsing while evidence is made durable:
+
+* :class:`ProcessWriter` (the default on a machine with more than one core, ``VEILLE_STORAGE_PROCESS``): a
+  second Python process, ``python -m spiders.writer``, fed through a pipe. Requests and answers are pickles
+  (both ends are this module; nothing scraped is ever unpickled that this process did not pickle itself).
+* :class:`LocalWriter`: the same work on threads of the crawl process (one core).
+
+Both run the same operations (module-level functions below and in ``storage``, called as ``fn(ws, *args)``)
+with the same guarantees:
+
+* blobs first, each one written atomically and fsynced (``storage.evidence``), then the database;
+* one database writer per workspace that groups queued calls into one transaction (group commit), each call
+  inside its own SAVEPOINT: a call that raises rolls back only its own writes and gets the exception;
+* a call's result is handed back only once its transaction is committed, so nothing is reported stored that a
+  kill could still lose. A kill of the crawl process closes the pipe: the writer process commits what it was
+  given (complete items) and exits; a kill of the writer loses the uncommitted group, which the next run
+  fetches again (its blobs are content-addressed, so nothing is duplicated).
+
+A writer process that dies fails the calls it held (the pipelines report them as store errors) and is started
+again on the next call, at most ``MAX_RESTARTS`` times per crawl process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import logging
+import os
+import pickle
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("veille.spiders.writer")
+
+ROOT = Path(__file__).resolve().parents[1]
+_LEN = struct.Struct("<I")
+#: Pickles bigger than this are refused (a page is capped at ``collect.max_page_bytes`` well below it).
+MAX_MESSAGE = 1 << 30
+
+#: Kinds of call: ``blob`` runs on the blob pool; ``db`` on the database thread, inside a transaction;
+#: ``blobs_db`` writes the blobs of its first argument (a ``Capture``) on the blob pool, then runs on the
+#: database thread (the database never references a blob that is not durable yet).
+KINDS = ("blob", "db", "blobs_db")
+
+
+class StorageWriterError(RuntimeError):
+    """The writer process is gone (or could not start): the calls it held are not stored."""
+
+
+# ------------------------------------------------------------------ operations (run by the writer)
+def perceptual_hash(data: bytes) -> tuple[str | None, str | None]:
+    """(phash hex, mime) of image bytes, or (None, None) when they are not a readable image.
+
+    ImageHash's pHash works on a 32x32 grey version of the picture, so a JPEG is
+    decoded in grey at the smallest DCT scale that still gives at least
+    128x128 pixels (``draft``): several times less work than a full decode,
+    and within 2 of the 64 bits (mean 0.65) of ``imagehash.phash`` on the full
+    image for photos of 500-1600 px (the clustering's image match tolerates
+    more; ``tests/spiders/test_pipelines.py`` checks it).
+    """
+    try:
+        import imagehash
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            mime = Image.MIME.get(im.format or "")
+            im.draft("L", (128, 128))
+            return str(imagehash.phash(im)), mime
+    except Exception:  # noqa: BLE001 - not an image, truncated, decompression bomb ...
+        return None, None
+
+
+def store_image(ws, body: bytes) -> tuple[str, str | None, str | None]:
+    """(sha256, phash, mime) of an image, stored in the evidence store."""
+    sha = ws.store.put_bytes(body)
+    phash, mime = perceptual_hash(body)
+    return sha, phash, mime
+
+
+def put_blobs(ws, capture) -> None:
+    """Write a capture's bytes to the evidence store (before its database transaction)."""
+    for a in capture.artifacts:
+        if a.data is not None and not a.sha256:
+            a.sha256 = ws.store.put_bytes(a.data)
+            a.size = len(a.data)
+
+
+def store_ad(ws, cap, post, recapture: bool, post_id: int | None) -> dict[str, Any]:
+    """Classify, extract and save an ad's post with its capture (database thread, inside a transaction)."""
+    from storage.ingest import ingest
+    from storage.posts import mark_status
+
+    before = None
+    if recapture and post_id:
+        before = ws.db.execute("select title, text, price from posts where id = ?", [post_id]).fetchone()
+    res = ingest(ws, post, cap)
+    if recapture:
+        row = ws.db.execute("select status from posts where id = ?", [res.save.post_id]).fetchone()
+        if row and row[0] != "live":
+            mark_status(ws, res.save.post_id, "live", capture_id=res.save.capture_id, reason="online again")
+    # "changed" for a re-capture: the title, text or price differ from what was stored
+    changed = res.save.changed if before is None else tuple(before) != (post.title, post.text, post.price)
+    return {"post_id": res.save.post_id, "capture_id": res.save.capture_id, "created": res.save.created,
+            "positive": res.positive, "changed": bool(changed), "stage_errors": dict(res.analysis.errors)}
+
+
+def page_check(ws, cap, post_id: int, url: str, final_url: str | None, status: int | None, fetched_at,
+               body: bytes) -> dict[str, Any]:
+    """A known post's page on a site with no profile: still there (``live``) when most of the stored title and
+    text are on the page, else ``changed`` (the rule of ``storage.recheck``)."""
+    from storage.posts import add_capture, mark_status
+    from storage.recheck import LIVE_THRESHOLD, text_still_there
+
+    row = ws.db.execute("select title, text, status from posts where id = ?", [post_id]).fetchone()
+    if row is None:
+        cap.kind, cap.note = "fetch", "re-check of an unknown post"
+        cid = add_capture(ws, cap)
+        return {"post_id": None, "url": url, "outcome": "error", "capture_id": cid, "http_status": status,
+                "note": "unknown post"}
+    share = text_still_there(f"{row[0] or ''} {row[1] or ''}", body)
+    live = share >= LIVE_THRESHOLD
+    note = f"{share:.0%} of the stored text found"
+    moved = final_url and final_url.rstrip("/") != url.rstrip("/")
+    if not live and moved:
+        note = f"redirected to {final_url}; only {note}"
+    cap.outcome, cap.note = ("ok" if live else "changed"), f"re-check (no site profile): {note}"
+    cid = add_capture(ws, cap, post_id=post_id)
+    if live and row[2] != "live":
+        mark_status(ws, post_id, "live", capture_id=cid, at=fetched_at, reason=f"online again ({note})")
+    return {"post_id": post_id, "url": url, "outcome": "live" if live else "changed", "http_status": status,
+            "capture_id": cid, "note": note}
+
+
+def store_removed(ws, item, platform: str) -> dict[str, Any]:
+    """A known ad that is gone: the proving capture, and the post marked ``removed``."""
+    from storage.crawl_state import post_id_for
+    from storage.posts import add_capture, mark_status
+
+    pid = item.post_id or post_id_for(ws, platform, item.url, item.dedupe_key)
+    if pid is None and item.evidence.final_url:
+        pid = post_id_for(ws, platform, item.evidence.final_url)
+    cap = item.evidence.to_capture(kind="recapture" if pid else "fetch", outcome="removed", note=item.reason,
+                                   extra={"site": item.site})
+    cid = add_capture(ws, cap, post_id=pid)
+    if pid is not None:
+        mark_status(ws, pid, "removed", capture_id=cid, at=item.evidence.fetched_at, reason=item.reason)
+    return {"post_id": pid, "url": item.url, "outcome": "removed", "http_status": item.evidence.status,
+            "capture_id": cid, "note": item.reason}
+
+
+def store_blocked(ws, item) -> dict[str, Any]:
+    """A challenge or captcha page, stored as a ``blocked`` capture."""
+    from storage.posts import add_capture
+
+    cap = item.evidence.to_capture(kind="recapture" if item.post_id else "fetch", outcome="blocked",
+                                   note=item.reason, extra={"site": item.site})
+    cid = add_capture(ws, cap, post_id=item.post_id)
+    return {"post_id": item.post_id, "url": item.url, "outcome": "blocked", "http_status": item.evidence.status,
+            "capture_id": cid, "note": item.reason}
+
+
+def store_error(ws, item) -> dict[str, Any]:
+    """A request with no usable answer, stored as an ``error`` capture."""
+    from storage.posts import Capture, add_capture
+
+    cap = Capture(kind="recapture" if item.post_id else "fetch", url=item.url, fetched_at=item.fetched_at,
+                  outcome="error", note=item.error[:1000], extra={"site": item.site})
+    cid = add_capture(ws, cap, post_id=item.post_id)
+    return {"post_id": item.post_id, "url": item.url, "outcome": "error", "http_status": None, "capture_id": cid,
+            "note": item.error}
+
+
+# ------------------------------------------------------------------ the database thread
+class DbWriter:
+    """One database writer: a thread that groups queued calls into one transaction.
+
+    Calls that arrive while a transaction is being written are run together in
+    the next one (group commit), each inside its own SAVEPOINT: a call that
+    raises rolls back only its own writes and gets the exception. A call's
+    future is resolved only once its transaction is committed; a kill
+    mid-transaction loses the uncommitted group.
+    """
+
+    MAX_GROUP = 64
+
+    def __init__(self):
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, ws, fn, *args) -> Future:
+        fut: Future = Future()
+        self._q.put((ws, fn, args, fut))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="veille-db", daemon=True)
+                    self._thread.start()
+        return fut
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish every call queued so far, then end the thread."""
+        if self._thread is not None:
+            self._q.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._q.get()
+            if first is None:
+                return
+            group = [first]
+            stop = False
+            while len(group) < self.MAX_GROUP:
+                try:
+                    call = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if call is None:
+                    stop = True
+                    break
+                group.append(call)
+            by_ws: dict[int, list] = {}
+            for call in group:
+                by_ws.setdefault(id(call[0]), []).append(call)
+            for calls in by_ws.values():
+                self._commit(calls[0][0], calls)
+            if stop:
+                return
+
+    @staticmethod
+    def _commit(ws, calls: list) -> None:
+        conn = ws.db.conn
+        done: list[tuple[Future, Any, BaseException | None]] = []
+        try:
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            for _, fn, args, fut in calls:
+                if not fut.set_running_or_notify_cancel():
+                    continue
+                conn.execute("SAVEPOINT veille_call")
+                try:
+                    res = fn(*args)
+                except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
+                    conn.execute("ROLLBACK TO veille_call")
+                    conn.execute("RELEASE veille_call")
+                    done.append((fut, None, exc))
+                else:
+                    conn.execute("RELEASE veille_call")
+                    done.append((fut, res, None))
+            if conn.in_transaction:  # (a call that committed on its own left none open)
+                conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - the transaction failed: every call of it failed
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _, _, _, fut in calls:
+                if not fut.done():
+                    if fut.running() or fut.set_running_or_notify_cancel():
+                        fut.set_exception(exc)
+            for fut, _, _ in done:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, res, exc in done:
+            if exc is None:
+                fut.set_result(res)
+            else:
+                fut.set_exception(exc)
+
+
+# ------------------------------------------------------------------ running calls (either side of the pipe)
+class _Runner:
+    """Blob pool + database thread: runs ``(kind, fn, ws, args)`` calls and resolves their futures."""
+
+    def __init__(self, blob_threads: int = 3):
+        self.pool = ThreadPoolExecutor(max_workers=blob_threads, thread_name_prefix="veille-blobs")
+        self.db = DbWriter()
+
+    def run(self, kind: str, fn, ws, args: tuple) -> Future:
+        if kind == "db":
+            return self.db.submit(ws, fn, ws, *args)
+        out: Future = Future()
+        if kind == "blob":
+            def blob() -> None:
+                try:
+                    out.set_result(fn(ws, *args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    out.set_exception(exc)
+            self.pool.submit(blob)
+            return out
+        if kind != "blobs_db":
+            raise ValueError(f"unknown kind of call: {kind!r}")
+
+        def relay(f: Future) -> None:
+            exc = f.exception()
+            if exc is None:
+                out.set_result(f.result())
+            else:
+                out.set_exception(exc)
+
+        def write() -> None:
+            try:
+                put_blobs(ws, args[0])
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                out.set_exception(exc)
+                return
+            self.db.submit(ws, fn, ws, *args).add_done_callback(relay)
+
+        self.pool.submit(write)
+        return out
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=True)  # blob writes queued so far hand their database calls on ...
+        self.db.stop()  # ... which are all committed before this returns
+
+
+class LocalWriter:
+    """The writer on threads of the crawl process."""
+
+    def __init__(self):
+        self._runner: _Runner | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        pass
+
+    def submit(self, kind: str, fn, ws_path: str, *args) -> Future:
+        from .wsstate import workspace
+
+        if self._runner is None:
+            with self._lock:
+                if self._runner is None:
+                    self._runner = _Runner()
+        return self._runner.run(kind, fn, workspace(ws_path), args)
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+
+
+def _write_msg(fh, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=5)
+    fh.write(_LEN.pack(len(data)))  # (a buffered writer: each write is written whole)
+    fh.write(data)
+    fh.flush()
+
+
+def _read_msg(fh) -> Any:
+    head = fh.read(_LEN.size)
+    if len(head) < _LEN.size:
+        raise EOFError
+    (n,) = _LEN.unpack(head)
+    if n > MAX_MESSAGE:
+        raise StorageWriterError(f"message of {n} bytes refused")
+    data = fh.read(n)
+    if len(data) < n:
+        raise EOFError
+    return pickle.loads(data)  # noqa: S301 - written by the other end of this module's own pipe
+
+
+def _answer(exc: BaseException) -> BaseException:
+    """An exception that survives pickling (custom exception classes may not)."""
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes
+        return exc
+    except Exception:  # noqa: BLE001
+        return StorageWriterError(f"{type(exc).__name__}: {exc}")
+
+
+class ProcessWriter:
+    """The writer in a second process (``python -m spiders.writer``), fed through a pipe."""
+
+    MAX_RESTARTS = 3
+
+    def __init__(self):
+        self._proc: subprocess.Popen | None = None
+        self._pending: dict[int, Future] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+        self._starts = 0
+        self._reader: threading.Thread | None = None
+        self._paths: dict[str, str] = {}
+
+    def _start(self) -> subprocess.Popen:
+        if self._starts > self.MAX_RESTARTS:
+            raise StorageWriterError("the storage writer process died too often; nothing more is stored")
+        self._starts += 1
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "spiders.writer"], stdin=subprocess.PIPE,  # noqa: S603
+                                    stdout=subprocess.PIPE, env=env)
+        except OSError as exc:
+            raise StorageWriterError(f"the storage writer process could not start: {exc}") from exc
+        self._proc = proc
+        self._reader = threading.Thread(target=self._read, args=(proc,), name="veille-writer-reader", daemon=True)
+        self._reader.start()
+        return proc
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        fh = proc.stdout
+        try:
+            while True:
+                rid, ok, value = _read_msg(fh)
+                with self._lock:
+                    fut = self._pending.pop(rid, None)
+                if fut is not None and not fut.done():
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
+        except Exception as exc:  # noqa: BLE001 - EOF or a broken answer: the process is gone or unusable
+            reason = exc
+        if not isinstance(reason, EOFError):
+            log.error("storage writer answer unreadable (%s: %s): writer restarted", type(reason).__name__, reason)
+            proc.kill()
+        code = proc.wait()
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            if self._proc is proc:
+                self._proc = None
+        if pending:
+            err = StorageWriterError(f"the storage writer process ended (exit code {code}) before storing "
+                                     f"{len(pending)} call(s): {type(reason).__name__}")
+            for fut in pending.values():
+                if not fut.done():
+                    fut.set_exception(err)
+
+    def start(self) -> None:
+        """Start the process now (it then loads the matchers before the first call needs them)."""
+        with self._lock:
+            if self._proc is None:
+                self._start()
+
+    def submit(self, kind: str, fn, ws_path: str, *args) -> Future:
+        fut: Future = Future()
+        with self._lock:
+            proc = self._proc or self._start()
+            self._next += 1
+            rid = self._next
+            self._pending[rid] = fut
+            try:
+                path = self._paths.get(ws_path)
+                if path is None:  # (the writer's working folder may differ: absolute paths only)
+                    path = self._paths[ws_path] = str(Path(ws_path).resolve())
+                _write_msg(proc.stdin, (rid, kind, fn, path, args))
+            except Exception as exc:  # noqa: BLE001 - broken pipe (the process died) or an unpicklable call
+                self._pending.pop(rid, None)
+                fut.set_exception(exc if isinstance(exc, pickle.PicklingError | TypeError | AttributeError)
+                                  else StorageWriterError(f"the storage writer process is gone: {exc}"))
+        return fut
+
+    def close(self, timeout: float = 600) -> None:
+        """Let the writer finish and commit everything it was given, and wait for it to exit."""
+        with self._lock:
+            proc, reader = self._proc, self._reader
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        if reader is not None:
+            reader.join(timeout)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+_WRITER: LocalWriter | ProcessWriter | None = None
+_WLOCK = threading.Lock()
+
+
+def use_process() -> bool:
+    """Whether crawls store through a writer process: ``VEILLE_STORAGE_PROCESS`` (1/0), else more than one core."""
+    v = os.environ.get("VEILLE_STORAGE_PROCESS", "").strip().lower()
+    if v in ("0", "false", "no", "off"):
+        return False
+    if v in ("1", "true", "yes", "on"):
+        return True
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except AttributeError:  # not Linux
+        return (os.cpu_count() or 1) > 1
+
+
+def writer() -> LocalWriter | ProcessWriter:
+    """The crawl process's one writer (created on first use, closed at exit)."""
+    global _WRITER
+    if _WRITER is None:
+        with _WLOCK:
+            if _WRITER is None:
+                _WRITER = ProcessWriter() if use_process() else LocalWriter()
+                atexit.register(close_writer)
+    return _WRITER
+
+
+def close_writer() -> None:
+    global _WRITER
+    w, _WRITER = _WRITER, None
+    if w is not None:
+        w.close()
+
+
+# ------------------------------------------------------------------ the writer process
+def serve(inp, out) -> int:
+    """The writer process's loop: read calls until the pipe closes, answer each once it is stored."""
+    from .wsstate import close_all, workspace
+
+    runner = _Runner()
+    send_lock = threading.Lock()
+
+    def warm() -> None:  # import and compile the matchers while the crawl starts (the first ad waits less)
+        try:
+            import storage.ingest  # noqa: F401
+            from matchers.classify import get_lexicon
+            get_lexicon()
+        except Exception:  # noqa: BLE001, S110 - the first real call reports any error
+            pass
+
+    threading.Thread(target=warm, name="veille-warm", daemon=True).start()
+
+    def answer(rid: int, fut: Future) -> None:
+        exc = fut.exception()
+        msg = (rid, True, fut.result()) if exc is None else (rid, False, _answer(exc))
+        with send_lock:
+            try:
+                _write_msg(out, msg)
+            except (BrokenPipeError, ValueError):  # the crawl process is gone; the work is stored anyway
+                pass
+
+    while True:
+        try:
+            rid, kind, fn, ws_path, args = _read_msg(inp)
+        except EOFError:
+            break
+        try:
+            fut = runner.run(kind, fn, workspace(ws_path), args)
+        except Exception as exc:  # noqa: BLE001 - e.g. the workspace cannot be opened
+            fut = Future()
+            fut.set_exception(exc)
+        fut.add_done_callback(lambda f, rid=rid: answer(rid, f))
+    runner.stop()  # the crawl process closed the pipe (finished, or killed): commit what was given, then exit
+    close_all()
+    return 0
+
+
+def main() -> int:
+    # Ctrl-C reaches the whole process group: the crawl process decides when to stop, and closes the pipe
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answer pipe
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+    return serve(inp, out)
+
+
+if __name__ == "__main__":
+    # run this module's own copy, not ``__main__``'s: the answers' exception classes must unpickle as
+    # ``spiders.writer.StorageWriterError`` on the crawl's side
+    from spiders.writer import main as _main
+
+    sys.exit(_main())

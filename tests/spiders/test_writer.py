@@ -1,0 +1,110 @@
+"""The crawl's storage writer process (``spiders.writer``): results, errors, crashes and kills."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import writer_ops
+
+from spiders.writer import LocalWriter, ProcessWriter, StorageWriterError, use_process
+from storage.posts import start_run
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+@pytest.fixture
+def ops_path(monkeypatch):
+    """The writer process imports the test operations by name."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+
+
+def _count(ws, source):
+    return ws.db.execute("select count(*) from runs where source = ?", [source]).fetchone()[0]
+
+
+@pytest.mark.parametrize("cls", [ProcessWriter, LocalWriter])
+def test_writer_commits_calls_and_hands_back_their_errors(workspace, ops_path, cls):
+    w = cls()
+    try:
+        root = str(workspace.root)
+        first = w.submit("db", writer_ops.slow_run, root, "first", 0.5)  # the next calls queue up behind it
+        ok = [w.submit("db", start_run, root, f"ok{i}", "crawl") for i in range(5)]
+        bad = w.submit("db", writer_ops.fail, root, "bad")
+        odd = w.submit("db", writer_ops.fail_oddly, root)
+        ids = [first.result(30)] + [f.result(30) for f in ok]
+        assert len(set(ids)) == 6
+        with pytest.raises(ValueError, match="stage failed"):
+            bad.result(30)
+        with pytest.raises(Exception, match="1/2"):  # noqa: PT011 - OddError, or its text when not picklable
+            odd.result(30)
+        assert _count(workspace, "bad") == 0  # rolled back to its savepoint, the others kept
+        assert [_count(workspace, s) for s in ("first", "ok0", "ok4")] == [1, 1, 1]
+        pids = {w.submit("blob", writer_ops.pid, root).result(30), w.submit("db", writer_ops.pid, root).result(30)}
+        assert (pids != {os.getpid()}) == (cls is ProcessWriter)  # the work really runs in another process
+    finally:
+        w.close()
+
+
+def test_a_dead_writer_process_fails_its_calls_and_is_started_again(workspace, ops_path):
+    w = ProcessWriter()
+    root = str(workspace.root)
+    try:
+        before = w.submit("db", writer_ops.pid, root).result(30)
+        with pytest.raises(StorageWriterError, match="exit code 9"):
+            w.submit("db", writer_ops.die, root).result(30)
+        after = w.submit("db", writer_ops.pid, root).result(30)  # a new process took over
+        assert after != before
+        assert isinstance(w.submit("db", start_run, root, "again", "crawl").result(30), int)
+    finally:
+        w.close()
+    assert _count(workspace, "again") == 1
+
+
+def test_unpicklable_call_is_refused_without_breaking_the_writer(workspace):
+    w = ProcessWriter()
+    try:
+        with pytest.raises(Exception):  # noqa: B017, PT011 - pickling a lambda fails
+            w.submit("db", lambda ws: 1, str(workspace.root)).result(30)
+        assert isinstance(w.submit("db", start_run, str(workspace.root), "fine", "crawl").result(30), int)
+    finally:
+        w.close()
+
+
+def test_killed_crawl_process_leaves_every_handed_over_call_committed(workspace):
+    """SIGKILL of the crawl process closes the pipe: the writer commits the calls it was given, then exits."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from spiders.writer import ProcessWriter
+        from storage.posts import start_run
+        w = ProcessWriter()
+        for i in range(300):
+            w.submit("db", start_run, {str(workspace.root)!r}, "killed", "crawl")
+        print(w._proc.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9
+    writer_pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Path(f"/proc/{writer_pid}").exists():
+        time.sleep(0.1)
+    assert not Path(f"/proc/{writer_pid}").exists() or \
+        "Z" in Path(f"/proc/{writer_pid}/stat").read_text().split()[2]  # gone (or a zombie of the dead parent)
+    assert _count(workspace, "killed") == 300
+
+
+def test_process_writer_is_the_default_on_several_cores(monkeypatch):
+    monkeypatch.setenv("VEILLE_STORAGE_PROCESS", "0")
+    assert not use_process()
+    monkeypatch.setenv("VEILLE_STORAGE_PROCESS", "1")
+    assert use_process()
+    monkeypatch.delenv("VEILLE_STORAGE_PROCESS")
+    assert use_process() == (len(os.sched_getaffinity(0)) > 1)

@@ -1,0 +1,37 @@
+"""Operations for the writer-process tests (module-level, so that the writer process can import them)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from storage.posts import start_run
+
+
+class OddError(Exception):
+    """An exception whose constructor does not take its message back (it does not survive pickling)."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}/{b}")
+
+
+def slow_run(ws, source: str, seconds: float) -> int:
+    time.sleep(seconds)
+    return start_run(ws, source, "crawl")
+
+
+def fail(ws, source: str) -> None:
+    start_run(ws, source, "crawl")
+    raise ValueError("stage failed")
+
+
+def fail_oddly(ws) -> None:
+    raise OddError(1, 2)
+
+
+def die(ws) -> None:
+    os._exit(9)
+
+
+def pid(ws) -> int:
+    return os.getpid()
