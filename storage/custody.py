@@ -8,6 +8,7 @@ same transaction as the change they record.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import json
@@ -36,6 +37,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body)).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def default_actor() -> str:
     try:
         return f"veille:{getpass.getuser()}"

@@ -49,14 +49,33 @@ class EvidenceStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.base = self.root / "sha256"
+        self._base = str(self.base)
+        self._dirs: set[str] = set()  # folders known to exist (a crawl writes thousands of blobs)
 
-    def path_for(self, sha256: str) -> Path:
+    def _path(self, sha256: str) -> str:
         if not _HEX.match(sha256 or ""):
             raise NotFoundError(f"not a SHA-256 hex digest: {sha256!r}")
-        return self.base / sha256[:2] / sha256[2:4] / sha256
+        return os.path.join(self._base, sha256[:2], sha256[2:4], sha256)
+
+    def path_for(self, sha256: str) -> Path:
+        return Path(self._path(sha256))
 
     def has(self, sha256: str) -> bool:
-        return self.path_for(sha256).exists()
+        return os.path.exists(self._path(sha256))
+
+    def _folder(self, folder: str) -> None:
+        """Make a blob folder durable: created with its parents, each new one recorded in its parent."""
+        if folder in self._dirs:
+            return
+        new = []
+        d = folder
+        while not os.path.isdir(d):
+            new.append(d)
+            d = os.path.dirname(d)
+        os.makedirs(folder, exist_ok=True)
+        for d in new:
+            _fsync_dir(Path(os.path.dirname(d)))
+        self._dirs.add(folder)
 
     def _install(self, tmp_path: Path, sha256: str) -> Path:
         dest = self.path_for(sha256)
@@ -70,18 +89,33 @@ class EvidenceStore:
         return dest
 
     def put_bytes(self, data: bytes) -> str:
-        """Store bytes; return their SHA-256."""
+        """Store bytes; return their SHA-256.
+
+        The bytes go to a temporary file in the blob's own folder (fsynced, made read-only), which is then
+        renamed to the blob's name and the folder fsynced: a crash leaves the blob whole or absent."""
         sha = sha256_bytes(data)
-        if self.path_for(sha).exists():
+        dest = self._path(sha)
+        if os.path.exists(dest):
             return sha
-        self.base.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.base)
+        folder = os.path.dirname(dest)
+        self._folder(folder)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        except FileNotFoundError:  # the folder was removed since: make it again
+            self._dirs.discard(folder)
+            self._folder(folder)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._install(Path(tmp), sha)
+                os.fchmod(fh.fileno(), 0o444)
+            if os.path.exists(dest):  # stored meanwhile by another writer
+                os.unlink(tmp)
+                return sha
+            os.replace(tmp, dest)
+            _fsync_dir(Path(folder))
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
