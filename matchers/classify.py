@@ -109,13 +109,16 @@ class _Hit:
 def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_Hit]:
     hits: list[_Hit] = []
     lookup_word = lex.lookup["word"]
-    lookups = [lex.lookup[k] if k else None for k in lex.scan_kinds]
     # " " + t: each match starts with the separator before its term (one character), and an empty
     # group closes the term (see Lexicon.scan_pattern)
     st = " " + t
     if bmp is None:
         bmp = bmp_only(t)
-    for m in (lex.scan_pattern_bmp if bmp else lex.scan_pattern).finditer(st):
+    if bmp:
+        scan, lookups = lex.scan_for(t)  # narrowed to the first characters that may occur in t
+    else:
+        scan, lookups = lex.scan_pattern, [lex.lookup[k] if k else None for k in lex.scan_kinds]
+    for m in scan.finditer(st):
         s, e = m.span()
         i = m.lastindex
         infos = lookups[i].get(term_key(st[s + 1:m.start(i)]), ())

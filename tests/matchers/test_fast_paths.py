@@ -107,3 +107,26 @@ def test_joined_letters_bmp_patterns_match_like_the_general_ones():
         if first is not None:
             assert list(m.span() for m in N._JOINABLE.finditer(t, first.start())) == \
                 [m.span() for m in N._JOINABLE.finditer(t)]
+
+
+def test_scan_for_finds_what_the_full_scan_pattern_finds():
+    # the narrower patterns (no Cyrillic/Greek or no Arabic first characters) on texts of every script
+    lex = get_lexicon()
+    rnd = random.Random(11)
+    pieces = ["rdv", "préfecture", "паспорт", "запись", "موعد", "جواز", "نوبت", "ωmega", "x", "€", "50", "é", "ı",
+              "\u0500", "\u077f", "\ufb50", "ﻻ", "#", "-", " ", "  "]
+    texts = _texts() + ["".join(rnd.choice(pieces) + rnd.choice(" .,-") for _ in range(rnd.randint(1, 12)))
+                        for _ in range(3000)]
+    keys = set()
+    for t in texts:
+        t = normalize(t).text if not t.isascii() else t
+        if not bmp_only(t):
+            continue
+        pattern, lookups = lex.scan_for(t)
+        keys.add(id(pattern))
+        # the same spans, terms and lookup tables (word or prefix) as the full pattern
+        got = [(m.span(), lex.scan_term(m)[1], id(lookups[m.lastindex])) for m in pattern.finditer(" " + t)]
+        full = [(m.span(), lex.scan_term(m)[1], id(lex.lookup[lex.scan_kinds[m.lastindex]]))
+                for m in lex.scan_pattern_bmp.finditer(" " + t)]
+        assert got == full, t
+    assert len(keys) == 4  # every narrower pattern was tried
