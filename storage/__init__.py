@@ -6,6 +6,18 @@ Public API (import from here):
 exceptions in ``storage.errors``.
 """
 
+import sys as _sys
+
+if "sqlite_utils" not in _sys.modules and "pandas" not in _sys.modules:
+    # sqlite-utils imports pandas when it is installed (the benchmarks' Splink needs it), only to map
+    # pandas.Timestamp columns, which veille never stores: 0.3-0.5 s more for every command, crawl and writer
+    # process. Masked while sqlite-utils loads; ``import pandas`` works as usual afterwards.
+    _sys.modules["pandas"] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        del _sys.modules["pandas"]
+
 from .errors import (
     BlockedError,
     ConfigError,
