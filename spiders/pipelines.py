@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +90,16 @@ def _errors(crawler) -> list[str]:
 
 # ------------------------------------------------------------------ media
 class MediaPipeline:
+    #: Image URLs remembered within a crawl (an image shared by several ads is downloaded once); the least
+    #: recently used are forgotten beyond this, so a long crawl's memory stays bounded.
+    CACHE_SIZE = 20_000
+
     def __init__(self, workspace_path: str, max_bytes: int, max_images: int, enabled: bool):
         self.workspace_path = workspace_path
         self.max_bytes = max_bytes
         self.max_images = max_images
         self.enabled = enabled
-        self.cache: dict[str, dict] = {}
+        self.cache: OrderedDict[str, dict | None] = OrderedDict()  # image URL -> stored entry (bounded)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -109,6 +114,7 @@ class MediaPipeline:
 
     async def _fetch(self, url: str) -> dict | None:
         if url in self.cache:
+            self.cache.move_to_end(url)
             return self.cache[url]
         req = Request(url, meta={"download_maxsize": self.max_bytes, "veille_kind": "media",
                                  "download_warnsize": self.max_bytes}, dont_filter=True)
@@ -117,20 +123,25 @@ class MediaPipeline:
         except Exception as exc:  # noqa: BLE001 - one image's failure stops nothing
             log.info("image %s not downloaded: %s", url, exc)
             self.crawler.stats.inc_value("veille/media_errors")
-            self.cache[url] = None
+            self._remember(url, None)
             return None
         if resp.status != 200 or not resp.body:
             self.crawler.stats.inc_value("veille/media_errors")
-            self.cache[url] = None
+            self._remember(url, None)
             return None
         body = bytes(resp.body)
         sha, phash, mime = await stored("blob", store_image, self.workspace_path, body)
         ctype = (resp.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
         entry = {"url": url, "sha256": sha, "kind": "image", "size": len(body), "mime": mime or ctype or None,
                  "phash": phash}
-        self.cache[url] = entry
+        self._remember(url, entry)
         self.crawler.stats.inc_value("veille/media_stored")
         return entry
+
+    def _remember(self, url: str, entry: dict | None) -> None:
+        self.cache[url] = entry
+        if len(self.cache) > self.CACHE_SIZE:
+            self.cache.popitem(last=False)
 
     async def process_item(self, item):
         if not (self.enabled and isinstance(item, AdItem) and item.image_urls):

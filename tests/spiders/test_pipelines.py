@@ -90,3 +90,17 @@ def test_perceptual_hash_is_imagehash_phash_within_a_few_bits():
     Image.open(io.BytesIO(_photo(0))).resize((450, 337)).save(re_encoded, "JPEG", quality=70)
     assert imagehash.hex_to_hash(perceptual_hash(re_encoded.getvalue())[0]) - hashes[0] <= 4  # same photo, resized
     assert perceptual_hash(b"not an image") == (None, None)
+
+
+def test_media_url_cache_is_bounded_and_forgets_the_least_recently_used():
+    from spiders.pipelines import MediaPipeline
+
+    p = MediaPipeline("/nowhere", max_bytes=1000, max_images=8, enabled=True)
+    p.CACHE_SIZE = 3
+    for i in range(5):
+        p._remember(f"https://img.example/{i}.jpg", {"sha256": str(i)})
+    assert list(p.cache) == [f"https://img.example/{i}.jpg" for i in (2, 3, 4)]
+    p.cache.move_to_end("https://img.example/2.jpg")  # what _fetch does on a hit
+    p._remember("https://img.example/5.jpg", None)
+    assert "https://img.example/2.jpg" in p.cache and "https://img.example/3.jpg" not in p.cache
+    assert len(p.cache) == 3
