@@ -255,13 +255,32 @@ def _codec_map(name: str) -> str:
 _PAGES: dict[str, _Page] = {}  # filled below, once _CYR_GREEK exists
 _FAST_WESTERN = True  # tests turn it off to check the fast paths agree with the general path
 _CYR_GREEK = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0561-\u0585\u0261\u04cf]")
-_LATIN = re.compile(r"[a-z]")
 _WORD = re.compile(r"[^\W\d_]+")
 _HOMO_TABLE = str.maketrans(HOMOGLYPHS)
 # Latin letters that look like Cyrillic ones, for Russian words with a Latin intruder.
 _TO_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "k": "к", "m": "м", "t": "т"}
 _TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
+# The cheap tests of the homoglyph and leetspeak passes, on the UTF-8 bytes of a folded text mapped to
+# classes by one bytes.translate (in C, much faster than a regex scan that tests each character): "L" for
+# a-z, "D" for the leetspeak characters, "G" for the lead byte of a Cyrillic or Greek letter of
+# _CYR_GREEK (all two bytes long), "c" for a continuation byte, "." for the rest. An ASCII byte is a
+# character of its own in UTF-8 (never part of a longer one), so "DL" occurs exactly when _LEET_HINT
+# matches; "LG" or "GcL" occurs whenever a Latin letter touches a Cyrillic or Greek one (a mixed word,
+# what _fold_homoglyph_words folds; tested).
+_CG_LEADS = frozenset(chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x800) if _CYR_GREEK.match(chr(cp)))
+_BYTE_CLASSES = bytes(
+    ord("L") if 0x61 <= b <= 0x7A else ord("D") if chr(b) in "0134578@$!|" else ord("G") if b in _CG_LEADS
+    else ord("c") if 0x80 <= b <= 0xBF else ord(".") for b in range(256))
+
+
+def _byte_classes(t: str) -> bytes:
+    return t.encode("utf-8", "surrogatepass").translate(_BYTE_CLASSES)
+
+
+def _may_mix_scripts(classes: bytes) -> bool:
+    """Necessary condition for a word mixing Latin and Cyrillic/Greek letters (see _BYTE_CLASSES)."""
+    return b"LG" in classes or b"GcL" in classes
 _PAGES.update((n, _build_page(n, d)) for n, d in (
     ("cp1252", _codec_map("cp1252")), ("cp1254", _codec_map("cp1254")), ("cp1251", _codec_map("cp1251")),
     ("arabic", _arabic_charmap())))
@@ -514,6 +533,7 @@ def normalize(text: str) -> Normalized:
         text = text[:MAX_CHARS]
     passes: list[_Pass] = []
     fast = None
+    classes = None  # _byte_classes(t), once t is folded (None: not computed yet, or t changed since)
     if text.isascii():
         t = text.translate(_TABLE)  # CPython's fast path for ASCII
     elif _FAST_WESTERN and (fast := _fold_fast(text)) is not None:
@@ -522,14 +542,16 @@ def normalize(text: str) -> Normalized:
         t, p, homoglyphs = fast
         if p is not None:
             passes.append(p)
-        if homoglyphs and _CYR_GREEK.search(t) and _LATIN.search(t):
+        if homoglyphs and _may_mix_scripts(classes := _byte_classes(t)):
             t = _fold_homoglyph_words(t)
+            classes = None
     elif _FAST_NUMPY and (fast := _fold_numpy(text)) is not None:
         t, p = fast
         if p is not None:
             passes.append(p)
-        if _CYR_GREEK.search(t) and _LATIN.search(t):
+        if _may_mix_scripts(classes := _byte_classes(t)):
             t = _fold_homoglyph_words(t)
+            classes = None
     else:
         # One pass over the runs of characters that need the table (accents, zero-width, ligatures,
         # non-ASCII punctuation …; much faster than str.translate over a whole non-ASCII text),
@@ -556,9 +578,12 @@ def normalize(text: str) -> Normalized:
         t = _ALL_RUNS.sub(fold_run, text).lower()
         if edits:
             passes.append(_Pass(tuple(edits), tuple(e[0] for e in edits)))
-        if _CYR_GREEK.search(t) and _LATIN.search(t):
+        if _may_mix_scripts(classes := _byte_classes(t)):
             t = _fold_homoglyph_words(t)
-    if _LEET_HINT.search(t):
+            classes = None
+    if classes is None:
+        classes = _byte_classes(t)
+    if b"DL" in classes:  # _LEET_HINT.search(t), see _BYTE_CLASSES
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
     hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if bmp_only(t) else (_JOIN_HINT, _JOINABLE)

@@ -149,6 +149,24 @@ def test_cheap_hints_never_hide_a_real_match():
     assert normalize("aа").text in ("aa", "аа")
 
 
+def test_byte_class_hints_are_the_regex_hints():
+    """The leetspeak hint on UTF-8 byte classes is exactly _LEET_HINT; the mixed-script hint never
+    misses a Latin letter touching a Cyrillic or Greek one."""
+    import matchers.normalize as N
+
+    rnd = random.Random(12)
+    alpha = "ab pz3@$!|0_.-éаοрωжԁ\u0261\u04cf\u0585ا€😀\u200b\ud800ß"
+    cg = [chr(cp) for cp in range(0x80, 0x10000) if N._CYR_GREEK.match(chr(cp))]
+    for _ in range(20_000):
+        t = "".join(rnd.choice(alpha) if rnd.random() < 0.8 else rnd.choice(cg) for _ in range(rnd.randint(1, 10)))
+        classes = N._byte_classes(t)
+        assert (b"DL" in classes) == (N._LEET_HINT.search(t) is not None), t
+        if N._MIXED_PAIR.search(t):
+            assert N._may_mix_scripts(classes), t
+        if not N._may_mix_scripts(classes):
+            assert N._fold_homoglyph_words(t) == t
+
+
 @pytest.mark.parametrize("page", ["cp1252", "cp1254", "cp1251", "arabic"])
 def test_single_byte_fast_paths_agree_with_the_general_path(monkeypatch, page):
     import matchers.normalize as N
