@@ -238,7 +238,6 @@ _MAX_TRIGGERS = 2000  # places reported per text, at most
 _MAX_HITS = 50_000  # stem occurrences examined per text, at most
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
-_CYRILLIC_OR_ARABIC = re.compile(r"[\u0400-\u04ff\u0600-\u06ff]")
 
 
 def has_trigger(lt: str) -> bool:
@@ -248,15 +247,16 @@ def has_trigger(lt: str) -> bool:
                for group in g.stem_groups.values() for p in group)
 
 
+# UTF-8 lead bytes: U+0400-U+04FF are exactly the characters led by 0xD0-0xD3, U+0600-U+06FF those led by
+# 0xD8-0xDB (a lead byte is never a continuation byte), so one bytes.translate and two byte searches
+# (all in C) tell which script a text holds
+_SCRIPT_BYTES = bytes(67 if 0xD0 <= b <= 0xD3 else 65 if 0xD8 <= b <= 0xDB else 46 for b in range(256))
+
+
 def _scripts(lt: str) -> tuple[bool, bool]:
-    """(has Cyrillic, has Arabic script): one scan for both; the other script is looked for after the
-    first letter found (a regex scan tests each character)."""
-    m = _CYRILLIC_OR_ARABIC.search(lt)
-    if m is None:
-        return False, False
-    if m.group() <= "\u04ff":
-        return True, _ARABIC.search(lt, m.end()) is not None
-    return _CYRILLIC.search(lt, m.end()) is not None, True
+    """(has Cyrillic, has Arabic script) of ``lt``."""
+    m = lt.encode("utf-8", "surrogatepass").translate(_SCRIPT_BYTES)
+    return b"C" in m, b"A" in m
 
 
 def _triggers(g: Gazetteer, lt: str):

@@ -69,6 +69,10 @@ def test_places_script_test_finds_each_script():
 
     samples = ["", "abc", "préfecture", "консульство", "قنصلية", "консульство قنصلية", "قنصلية консульство",
                "x ж y", "x ق y", "ж" * 3 + "ق", "ق" + "ж", "ѐ\u04ff\u0600\u06ff", "\u0500\u0700"]
+    rnd = random.Random(13)
+    pool = ["a", " ", "é", "\u03ff", "\u0400", "\u04ff", "\u0500", "\u05ff", "\u0600", "\u06ff", "\u0700", "\u0d00",
+            "\ud800", "😀", "\uffff", "\u0430", "\u0645"]
+    samples += ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 6))) for _ in range(3000)]
     for t in samples:
         assert _scripts(t) == (_CYRILLIC.search(t) is not None, _ARABIC.search(t) is not None), t
 
