@@ -181,6 +181,12 @@ def child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def self_cpu() -> float:
+    """CPU seconds used so far by this process: the local fixture server's threads (and this script)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run_bare(base: str, pages: int, concurrency: int) -> tuple[int, float, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
@@ -227,12 +233,14 @@ def main() -> int:
     results: dict = {"load_before": [round(x, 1) for x in os.getloadavg()], "runs": []}
     with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
         for k in range(args.repeat):  # bare and full alternate, so both see the same machine load
+            s0 = self_cpu()
             n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency)
+            s_bare = self_cpu() - s0
             ws = new_ws(Path(tmp) / f"full-{k}")
-            c0, t0 = child_cpu(), time.monotonic()
+            c0, t0, s0 = child_cpu(), time.monotonic(), self_cpu()
             rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=pages, base_urls={"leboncoin": base},
                         screenshots=False, settings=settings)
-            t_full, c_full = time.monotonic() - t0, child_cpu() - c0
+            t_full, c_full, s_full = time.monotonic() - t0, child_cpu() - c0, self_cpu() - s0
             r = rep.sites["leboncoin"]
             n_posts = ws.db.execute("select count(*) from posts").fetchone()[0]
             n_pos = ws.db.execute("select count(*) from posts where category != 'none'").fetchone()[0]
@@ -240,10 +248,12 @@ def main() -> int:
             ws.close()
             results["runs"].append({
                 "bare": {"ads": n_bare, "seconds": round(t_bare, 1), "ads_per_s": round(n_bare / t_bare, 1),
-                         "cpu_s": round(c_bare, 1), "ads_per_cpu_s": round(n_bare / c_bare, 1)},
+                         "cpu_s": round(c_bare, 1), "ads_per_cpu_s": round(n_bare / c_bare, 1),
+                         "server_cpu_s": round(s_bare, 1)},
                 "full": {"ads": r.items, "posts": n_posts, "positive": n_pos, "blobs": n_blobs, "media": r.media,
                          "status": r.status, "seconds": round(t_full, 1), "ads_per_s": round(r.items / t_full, 1),
-                         "cpu_s": round(c_full, 1), "ads_per_cpu_s": round(r.items / c_full, 1)},
+                         "cpu_s": round(c_full, 1), "ads_per_cpu_s": round(r.items / c_full, 1),
+                         "server_cpu_s": round(s_full, 1)},
                 "ratio_wall": round((r.items / t_full) / (n_bare / t_bare), 3),
                 "ratio_cpu": round((r.items / c_full) / (n_bare / c_bare), 3)})
         results["ratio_full_over_bare"] = statistics.median(x["ratio_wall"] for x in results["runs"])

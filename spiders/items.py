@@ -158,6 +158,10 @@ def evidence_for_feed(ev: PageEvidence) -> dict[str, Any]:
             "body_sha256": hashlib.sha256(ev.body).hexdigest(), "body_size": len(ev.body)}
 
 
+def _sizes(data: dict[str, bytes]) -> dict[str, int]:
+    return {k: len(v) for k, v in (data or {}).items()}
+
+
 #: Field metadata read by Scrapy's item exporters (through itemadapter): feeds get the evidence without bytes.
 _FEED = {"serializer": evidence_for_feed}
 
@@ -174,6 +178,8 @@ class AdItem:
     image_urls: list[str] = field(default_factory=list)
     missing_fields: list[str] = field(default_factory=list)
     # filled by the pipelines (a spider leaves them alone)
+    #: downloaded image bytes by SHA-256, handed to the storage writer with the ad (feeds get their sizes)
+    media_data: dict[str, bytes] = field(default_factory=dict, metadata={"serializer": _sizes})
     positive: bool = False
     capture_id: int | None = None
     changed: bool = False

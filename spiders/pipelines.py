@@ -3,10 +3,12 @@
 In order (``ITEM_PIPELINES``):
 
 1. :class:`MediaPipeline` downloads an ad's images (at most
-   ``VEILLE_MAX_IMAGES_PER_AD``, each at most ``VEILLE_MAX_MEDIA_BYTES``) into
-   the evidence store and records, in ``post.media``, ``{"url", "sha256",
-   "kind": "image", "size", "mime", "phash"}``. ``phash`` is ImageHash's
-   perceptual hash (hex), read by the seller clustering.
+   ``VEILLE_MAX_IMAGES_PER_AD``, each at most ``VEILLE_MAX_MEDIA_BYTES``) and
+   records, in ``post.media``, ``{"url", "sha256", "kind": "image", "size",
+   "mime", "phash"}``; the bytes travel with the item to the storage writer,
+   which stores them in the evidence store and reads ``phash`` (ImageHash's
+   perceptual hash, hex, read by the seller clustering) and the mime type
+   from them before the post is saved.
 2. :class:`StoragePipeline` stores every item: an ``AdItem`` through
    ``storage.ingest.ingest`` (classify, extract, save, with a capture holding
    the raw page, its headers and the media); a ``PageItem`` as a capture; a
@@ -31,6 +33,7 @@ All components follow the Zyte pattern: ``from_crawler()`` reads the settings,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections import OrderedDict
@@ -51,8 +54,7 @@ from .writer import (
     store_ad,
     store_blocked,
     store_error,
-    store_image,
-    store_removed,
+        store_removed,
     writer,
 )
 
@@ -112,10 +114,12 @@ class MediaPipeline:
         p.crawler = crawler
         return p
 
-    async def _fetch(self, url: str) -> dict | None:
+    async def _fetch(self, url: str) -> tuple[dict, bytes | None] | None:
+        """(media entry, bytes) of an image URL; the bytes are None when an earlier ad of this crawl had it."""
         if url in self.cache:
             self.cache.move_to_end(url)
-            return self.cache[url]
+            hit = self.cache[url]
+            return None if hit is None else (hit, None)
         req = Request(url, meta={"download_maxsize": self.max_bytes, "veille_kind": "media",
                                  "download_warnsize": self.max_bytes}, dont_filter=True)
         try:
@@ -130,13 +134,14 @@ class MediaPipeline:
             self._remember(url, None)
             return None
         body = bytes(resp.body)
-        sha, phash, mime = await stored("blob", store_image, self.workspace_path, body)
         ctype = (resp.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
-        entry = {"url": url, "sha256": sha, "kind": "image", "size": len(body), "mime": mime or ctype or None,
-                 "phash": phash}
+        # stored with the ad, in one hand-off to the writer, which also reads the perceptual hash and the mime
+        # type from the bytes (phash None until then)
+        entry = {"url": url, "sha256": hashlib.sha256(body).hexdigest(), "kind": "image", "size": len(body),
+                 "mime": ctype or None, "phash": None}
         self._remember(url, entry)
         self.crawler.stats.inc_value("veille/media_stored")
-        return entry
+        return entry, body
 
     def _remember(self, url: str, entry: dict | None) -> None:
         self.cache[url] = entry
@@ -150,7 +155,13 @@ class MediaPipeline:
         # an ad's images are requested together; the site's download slot still paces them (delay, concurrency)
         entries = await asyncio.gather(*(self._fetch(u) for u in urls)) if len(urls) > 1 else \
             [await self._fetch(u) for u in urls]
-        media = [dict(e) for e in entries if e is not None]
+        media = []
+        for got in entries:
+            if got is not None:
+                entry, body = got
+                media.append(dict(entry))
+                if body is not None:
+                    item.media_data[entry["sha256"]] = body
         parsed = {m.get("url"): m for m in item.post.media if m.get("url")}
         for m in media:
             if m["url"] in parsed:  # an entry the spider already parsed (a t.me photo): add what the download gave
@@ -225,13 +236,19 @@ class StoragePipeline:
         cap = item.evidence.to_capture(kind=kind, extra={"site": item.site, "missing_fields": item.missing_fields})
         for m in item.post.media:
             if m.get("sha256") and m.get("size") is not None:
+                data = item.media_data.get(m["sha256"])
                 cap.artifacts.append(Artifact(role="media", sha256=m["sha256"], size=m["size"], mime=m.get("mime"),
-                                              extra={"url": m.get("url"), "phash": m.get("phash")}))
+                                              data=data, extra={"url": m.get("url"), "phash": m.get("phash")}))
+        item.media_data = {}  # handed over (the item goes on to the screenshot pipeline and feeds)
         return cap
 
     def _ad_done(self, item: AdItem, out) -> None:
         """Reactor thread, once the post is committed: fill the item, count, record the outcome."""
         item.changed = out["changed"]
+        for m in item.post.media:  # the hashes the writer read, for the next pipelines and feeds
+            got = out["media"].get(m.get("sha256"))
+            if got is not None and m.get("phash") is None:
+                m["phash"], m["mime"] = got[0], got[1] or m.get("mime")
         item.post_id = out["post_id"]
         item.capture_id = out["capture_id"]
         item.positive = out["positive"]

@@ -38,6 +38,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,25 +83,59 @@ def perceptual_hash(data: bytes) -> tuple[str | None, str | None]:
         return None, None
 
 
-def store_image(ws, body: bytes) -> tuple[str, str | None, str | None]:
-    """(sha256, phash, mime) of an image, stored in the evidence store."""
-    sha = ws.store.put_bytes(body)
-    phash, mime = perceptual_hash(body)
-    return sha, phash, mime
+_PHASH_MEMO: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+PHASH_MEMO_SIZE = 20_000
+
+
+def image_hash(ws, sha256: str, data: bytes | None) -> tuple[str | None, str | None]:
+    """(phash, mime) of a stored image, computed once per writer (an image shared by several ads)."""
+    with _MEMO_LOCK:
+        hit = _PHASH_MEMO.get(sha256)
+        if hit is not None:
+            _PHASH_MEMO.move_to_end(sha256)
+            return hit
+    if data is None:
+        data = ws.store.read(sha256)
+    out = perceptual_hash(data)
+    with _MEMO_LOCK:
+        _PHASH_MEMO[sha256] = out
+        if len(_PHASH_MEMO) > PHASH_MEMO_SIZE:
+            _PHASH_MEMO.popitem(last=False)
+    return out
 
 
 def put_blobs(ws, capture) -> None:
-    """Write a capture's bytes to the evidence store (before its database transaction)."""
+    """Write a capture's bytes to the evidence store (before its database transaction); an image
+    (``media`` artifact) gets its perceptual hash and its mime type read from its bytes."""
     for a in capture.artifacts:
-        if a.data is not None and not a.sha256:
+        if a.role == "media" and (a.data is not None or (a.sha256 and "phash" in a.extra
+                                                          and a.extra["phash"] is None)):
+            if a.data is not None:
+                a.sha256 = ws.store.put_bytes(a.data)
+                a.size = len(a.data)
+            phash, mime = image_hash(ws, a.sha256, a.data)
+            a.extra["phash"] = phash
+            a.mime = mime or a.mime
+            a.data = None
+        elif a.data is not None and not a.sha256:
             a.sha256 = ws.store.put_bytes(a.data)
             a.size = len(a.data)
 
 
 def store_ad(ws, cap, post, recapture: bool, post_id: int | None) -> dict[str, Any]:
-    """Classify, extract and save an ad's post with its capture (database thread, inside a transaction)."""
+    """Classify, extract and save an ad's post with its capture (database thread, inside a transaction).
+
+    The images' perceptual hashes and mime types, read by ``put_blobs``, are copied into ``post.media``."""
     from storage.ingest import ingest
     from storage.posts import mark_status
+
+    hashed = {a.sha256: a for a in cap.artifacts if a.role == "media" and a.sha256}
+    for m in post.media:
+        a = hashed.get(m.get("sha256"))
+        if a is not None and m.get("phash") is None:
+            m["phash"] = a.extra.get("phash")
+            m["mime"] = a.mime or m.get("mime")
 
     before = None
     if recapture and post_id:
@@ -113,7 +148,8 @@ def store_ad(ws, cap, post, recapture: bool, post_id: int | None) -> dict[str, A
     # "changed" for a re-capture: the title, text or price differ from what was stored
     changed = res.save.changed if before is None else tuple(before) != (post.title, post.text, post.price)
     return {"post_id": res.save.post_id, "capture_id": res.save.capture_id, "created": res.save.created,
-            "positive": res.positive, "changed": bool(changed), "stage_errors": dict(res.analysis.errors)}
+            "positive": res.positive, "changed": bool(changed), "stage_errors": dict(res.analysis.errors),
+            "media": {sha: (a.extra.get("phash"), a.mime) for sha, a in hashed.items()}}
 
 
 def page_check(ws, cap, post_id: int, url: str, final_url: str | None, status: int | None, fetched_at,

@@ -108,3 +108,29 @@ def test_process_writer_is_the_default_on_several_cores(monkeypatch):
     assert use_process()
     monkeypatch.delenv("VEILLE_STORAGE_PROCESS")
     assert use_process() == (len(os.sched_getaffinity(0)) > 1)
+
+
+def test_images_are_stored_and_hashed_by_the_writer_once_per_picture(workspace):
+    """An ad's image travels as bytes and is stored and hashed by the writer; a later ad with the same picture
+    (no bytes: the crawl remembered the URL) gets the same hash, from the writer's memo or from the store."""
+    import io
+
+    from PIL import Image
+
+    import spiders.writer as w
+    from storage.posts import Artifact, Capture
+
+    buf = io.BytesIO()
+    Image.linear_gradient("L").resize((300, 200)).save(buf, "PNG")
+    png = buf.getvalue()
+    sha = __import__("hashlib").sha256(png).hexdigest()
+    first = Capture(artifacts=[Artifact(role="media", sha256=sha, size=len(png), data=png, mime="text/plain",
+                                        extra={"url": "https://img.example/1.png", "phash": None})])
+    w.put_blobs(workspace, first)
+    a = first.artifacts[0]
+    assert workspace.store.read(sha) == png and a.data is None
+    assert a.mime == "image/png" and len(a.extra["phash"]) == 16  # read from the bytes, not the header's claim
+    w._PHASH_MEMO.clear()  # a restarted writer: the hash is read back from the stored blob
+    again = Capture(artifacts=[Artifact(role="media", sha256=sha, size=len(png), extra={"phash": None})])
+    w.put_blobs(workspace, again)
+    assert again.artifacts[0].extra["phash"] == a.extra["phash"] and again.artifacts[0].mime == "image/png"
