@@ -32,8 +32,9 @@ import math
 import re
 from bisect import bisect_right
 from dataclasses import MISSING, dataclass, fields
+from operator import attrgetter
 
-from .lexicon import Lexicon, TermInfo, load_lexicon
+from .lexicon import Lexicon, TermInfo, lead_classes, load_lexicon
 from .normalize import DIGIT_BMP, bmp_only, normalize, term_key
 from .types import DOCUMENT_SUBTYPES, Reason, Verdict
 
@@ -114,8 +115,9 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_
     st = " " + t
     if bmp is None:
         bmp = bmp_only(t)
+    classes = None if t.isascii() else lead_classes(t)  # (isascii: a flag of the string, no scan)
     if bmp:
-        scan, lookups = lex.scan_for(t)  # narrowed to the first characters that may occur in t
+        scan, lookups = lex.scan_for(t, classes)  # narrowed to the first characters that may occur in t
     else:
         scan, lookups = lex.scan_pattern, [lex.lookup[k] if k else None for k in lex.scan_kinds]
     for m in scan.finditer(st):
@@ -124,7 +126,8 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_
         infos = lookups[i].get(term_key(st[s + 1:m.start(i)]), ())
         for info in infos:
             hits.append(_Hit(info, s, e - 1))
-    if not t.isascii() and _ARABIC_SCRIPT.search(t):  # (isascii: a flag of the string, no scan)
+    # Arabic script: its lead bytes (or those of U+F000-U+FFFF, the presentation forms) first, then the regex
+    if classes is not None and (b"A" in classes or b"E" in classes) and _ARABIC_SCRIPT.search(t):
         lookup_infix = lex.lookup["infix"]
         for m in lex.infix_pattern.finditer(t):
             for info in lookup_infix.get(term_key(m.group(1)), ()):
@@ -235,6 +238,8 @@ def _reason(rule: str, term: str, start: int, end: int, kind: str, weight: float
     return r
 
 
+_BY_START = attrgetter("start")
+_BY_SPAN = attrgetter("start", "end")
 _KIND_OF = {"appointment": "topic", "venue": "topic", "document": "topic", "forgery": "topic", "offer": "offer",
             "negative": "negative"}
 _VENUE_ORDER = ("prefecture", "visa_center", "other_admin")
@@ -492,7 +497,9 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     reasons: list[Reason] = []
     per_term: dict[str, int] = {}
     seen: set = set()
-    for h in sorted(hits, key=lambda h: h.start):
+    # no length-changing pass: a span of the folded text is the same span of the original
+    identity, n_orig = not norm.passes, len(text)
+    for h in sorted(hits, key=_BY_START):
         if len(reasons) >= MAX_REASONS:
             break
         g = h.info.group
@@ -504,7 +511,9 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
         per_term[key] = per_term.get(key, 0) + 1
         if per_term[key] > MAX_PER_TERM:
             continue
-        a, b = norm.to_original(h.start, h.end)
+        a, b = h.start, h.end
+        if not (identity and 0 <= a <= b <= n_orig):
+            a, b = norm.to_original(a, b)
         kind = _KIND_OF[g.kind]
         w = g.weight if kind != "negative" else -g.weight
         if g.kind == "offer" and (h.start, h.end) in asked:
@@ -515,14 +524,15 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
                               kind=kind, weight=w))
     if prices:
         a, b = norm.to_original(*prices[0])
-        reasons.append(Reason(rule="rules.price", term=text[a:b], start=a, end=b, kind="offer",
-                              weight=float(rules["price_weight"])))
+        reasons.append(_reason(rule="rules.price", term=text[a:b], start=a, end=b, kind="offer",
+                               weight=float(rules["price_weight"])))
     if rule == "rules.direct_sale" and direct is not None:
         a, b = norm.to_original(*direct[1])
-        reasons.append(Reason(rule=rule, term=text[a:b], start=a, end=b, kind="context"))
+        reasons.append(_reason(rule=rule, term=text[a:b], start=a, end=b, kind="context",
+                               weight=_REASON_DEFAULTS["weight"]))
     elif rule is not None:
-        reasons.append(Reason(rule=rule, term="", start=0, end=0, kind="context"))
-    reasons.sort(key=lambda x: (x.start, x.end))
+        reasons.append(_reason(rule=rule, term="", start=0, end=0, kind="context", weight=_REASON_DEFAULTS["weight"]))
+    reasons.sort(key=_BY_SPAN)
     verdict.category = category
     verdict.subtype = subtype
     verdict.score = round(score, 4)

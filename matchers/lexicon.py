@@ -118,7 +118,7 @@ class Lexicon:
         i = m.lastindex
         return self.scan_kinds[i], m.string[m.start() + 1:m.start(i)]
 
-    def scan_for(self, t: str) -> tuple[re.Pattern, list]:
+    def scan_for(self, t: str, classes: bytes | None = None) -> tuple[re.Pattern, list]:
         """The main pass's pattern for the folded text ``t`` (without code points beyond U+FFFF, see
         :func:`matchers.normalize.bmp_only`), and the lookup table of each of its groups.
 
@@ -128,11 +128,11 @@ class Lexicon:
         letters, the pattern built without those first characters finds the same matches with about
         half the walk. The test is exact and cheap: in UTF-8 each of those scripts has its own lead
         bytes (never a continuation byte), so one ``encode`` and one ``bytes.translate`` tell which
-        occur; an ASCII text needs neither."""
+        occur; an ASCII text needs neither. ``classes``: :func:`lead_classes` of ``t`` if known."""
         if t.isascii():
             key = 0
         else:
-            m = t.encode("utf-8", "surrogatepass").translate(_LEAD_BUCKET)
+            m = lead_classes(t) if classes is None else classes
             key = (1 if b"C" in m else 0) | (2 if b"A" in m else 0)
         v = self._scan_variants.get(key)
         if v is None:
@@ -157,7 +157,16 @@ class Lexicon:
 # ------------------------------------------------------------------ compile
 # UTF-8 lead bytes of Greek and Cyrillic (U+0340-U+053F: "C") and of Arabic script (U+0600-U+077F: "A"),
 # for Lexicon.scan_for; continuation bytes (0x80-0xBF) are never lead bytes
-_LEAD_BUCKET = bytes(67 if 0xCD <= b <= 0xD4 else 65 if 0xD8 <= b <= 0xDD else 46 for b in range(256))
+# ("E" for 0xEF: U+F000-U+FFFF, where the Arabic presentation forms are)
+_LEAD_BUCKET = bytes(67 if 0xCD <= b <= 0xD4 else 65 if 0xD8 <= b <= 0xDD else 69 if b == 0xEF else 46
+                     for b in range(256))
+
+
+def lead_classes(t: str) -> bytes:
+    """The UTF-8 bytes of ``t`` mapped to the classes of _LEAD_BUCKET (one encode and one translate, in C):
+    ``b"C" in`` it tells whether ``t`` may hold a Greek or Cyrillic letter, ``b"A" in`` it an Arabic-script
+    one of U+0600-U+077F, ``b"E" in`` it a character of U+F000-U+FFFF; when absent, certainly not."""
+    return t.encode("utf-8", "surrogatepass").translate(_LEAD_BUCKET)
 
 
 def _lead_bucket(c: str) -> int:

@@ -134,3 +134,19 @@ def test_scan_for_finds_what_the_full_scan_pattern_finds():
                 for m in lex.scan_pattern_bmp.finditer(" " + t)]
         assert got == full, t
     assert len(keys) == 4  # every narrower pattern was tried
+
+
+def test_lead_classes_never_miss_a_script():
+    from matchers.classify import _ARABIC_SCRIPT
+    from matchers.lexicon import lead_classes
+    from matchers.normalize import _CYR_GREEK
+
+    for cp in range(0x80, 0x10000):
+        c = chr(cp)
+        m = lead_classes("a" + c + "b")
+        if _ARABIC_SCRIPT.match(c):
+            assert b"A" in m or b"E" in m, hex(cp)
+        if 0x0370 <= cp <= 0x052F:
+            assert b"C" in m, hex(cp)
+        if not _CYR_GREEK.match(c) and not 0xCD <= c.encode("utf-8", "surrogatepass")[0] <= 0xD4:
+            assert b"C" not in m, hex(cp)
