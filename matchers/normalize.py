@@ -303,9 +303,11 @@ def _page_order(text: str) -> tuple[_Page, ...]:
 
 # Any other text (scripts mixed in one post, emoji, Greek …): one table look-up per code point with
 # numpy over the UTF-32 code units, for the code points below _LUT_SIZE. The table holds what the
-# general path gives each character before its final lower(): the folded character for those in
-# _ALL_RUNS, the character itself otherwise; _LUT_KIND marks those that fold to nothing (1) or to
-# several characters (2: the general path handles those texts).
+# general path gives each character, its final lower() included: the folded character for those in
+# _ALL_RUNS, the character itself otherwise, then lower-cased (str.lower() is one character for one
+# apart from the final-sigma rule of "Σ" and the characters whose lower case is longer, which are marked
+# 2); _LUT_KIND marks those that fold to nothing (1) or to several characters (2: the general path handles
+# those texts). The last entry is marked 2 too: code points beyond the table are clipped to it.
 _LUT_SIZE = 0x20000
 
 
@@ -324,6 +326,14 @@ def _build_lut():
                 kind[cp] = 2
             else:
                 lut[cp] = ord(f)
+    for cp in np.flatnonzero(kind == 0).tolist():
+        c = chr(lut[cp])
+        low = c.lower()
+        if len(low) != 1 or c == "\u03a3":
+            kind[cp] = 2
+        elif low != c:
+            lut[cp] = ord(low)
+    kind[_LUT_SIZE - 1] = 2
     # lone surrogates cannot be encoded: those texts never reach the table
     return lut, kind
 
@@ -339,18 +349,17 @@ def _fold_numpy(text: str) -> tuple[str, _Pass | None] | None:
         cps = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
     except UnicodeEncodeError:
         return None
-    if int(cps.max()) >= _LUT_SIZE:
-        return None
-    kind = _LUT_KIND[cps]
+    kind = _LUT_KIND.take(cps, mode="clip")  # beyond the table: the last entry, marked 2
     p = None
-    if kind.any():
-        if int(kind.max()) > 1:
+    km = int(kind.max())
+    if km:
+        if km > 1:
             return None
         dels = np.flatnonzero(kind).tolist()
         edits = tuple((d - k, d - k, d, d + 1) for k, d in enumerate(dels))
         p = _Pass(edits, tuple(e[0] for e in edits))
         cps = cps[kind == 0]
-    return _LUT[cps].tobytes().decode("utf-32-le").lower(), p
+    return _LUT.take(cps).tobytes().decode("utf-32-le"), p
 
 
 def _fold_fast(text: str) -> tuple[str, _Pass | None, bool] | None:
