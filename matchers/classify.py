@@ -62,10 +62,21 @@ _PRICE_RE_BMP = re.compile("[" + DIGIT_BMP + "]" + PRICE_RE.pattern[len(r"\d"):]
 _CURRENCY_FIRST = "€$£₹₺₽"
 
 
+# A price holds a digit (\d): an ASCII one ("D") or a character led in UTF-8 by one of the lead bytes of the
+# BMP's other decimal digits ("N"; Arabic-Indic ones share theirs with Arabic letters, so Arabic texts are
+# always searched). One encode and one translate in C tell a text without digits, which has no price.
+_DIGIT_BYTES = bytes(68 if 0x30 <= b <= 0x39 else 78 if b in {
+    chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x10000) if chr(cp).isdecimal()} else 46 for b in range(256))
+
+
 def find_prices(t: str, bmp: bool | None = None) -> list[tuple[int, int]]:
     """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``)."""
     if bmp is None:
         bmp = bmp_only(t)
+    if bmp:
+        m = t.encode("utf-8", "surrogatepass").translate(_DIGIT_BYTES)
+        if b"D" not in m and b"N" not in m:
+            return []
     out = [(m.start(), m.end()) for m in (_PRICE_RE_BMP if bmp else PRICE_RE).finditer(t)]
     if any(c in t for c in _CURRENCY_FIRST):
         out.extend((m.start(), m.end()) for m in PRICE_BEFORE_RE.finditer(t))

@@ -150,3 +150,13 @@ def test_lead_classes_never_miss_a_script():
             assert b"C" in m, hex(cp)
         if not _CYR_GREEK.match(c) and not 0xCD <= c.encode("utf-8", "surrogatepass")[0] <= 0xD4:
             assert b"C" not in m, hex(cp)
+
+
+def test_price_digit_gate_lets_every_digit_through():
+    # the UTF-8 pre-check of find_prices must not hide an amount written with any of the BMP's digits
+    for cp in range(0x10000):
+        c = chr(cp)
+        if c.isdecimal():
+            t = f"rdv {c}{c} € ok"
+            assert find_prices(t, True) == find_prices(t, False) != [], hex(cp)
+    assert find_prices("rdv préfecture, euros", True) == []
