@@ -142,7 +142,7 @@ def make_server(n_ads: int, per_page: int, shared_images: bool = False) -> Threa
 
 
 # ------------------------------------------------------------------ (b) bare spider, run in a child process
-def bare(base: str, pages: int, concurrency: int, out: str) -> None:
+def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = None) -> None:
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
@@ -168,6 +168,9 @@ def bare(base: str, pages: int, concurrency: int, out: str) -> None:
     proc = CrawlerProcess({"LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 0,
                            "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
                            "AUTOTHROTTLE_ENABLED": False, "COOKIES_ENABLED": False,
+                           # the engine setting veille's crawls use (spiders/settings.py), unless Scrapy's default
+                           # (100) is asked for: each response's output is handled by that many asyncio tasks
+                           **({"CONCURRENT_ITEMS": items} if items else {}),
                            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
     proc.crawl(Bare)
     t0 = time.monotonic()
@@ -187,11 +190,12 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_bare(base: str, pages: int, concurrency: int) -> tuple[int, float, float]:
+def run_bare(base: str, pages: int, concurrency: int, items: int | None) -> tuple[int, float, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     c0, t0 = child_cpu(), time.monotonic()
-    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out], check=True,
+    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out, str(items or 0)],
+                   check=True,
                    cwd=ROOT)
     wall, cpu = time.monotonic() - t0, child_cpu() - c0
     data = json.loads(Path(out).read_text())
@@ -211,7 +215,7 @@ def new_ws(root: Path):
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
-        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]) or None)
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ads", type=int, default=5000)
@@ -222,8 +226,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="bare/full pairs (the median ratio is reported)")
     ap.add_argument("--shared-images", action="store_true",
                     help="16 pictures shared by all ads (stored once each), as in the first version of this bench")
+    ap.add_argument("--bare-scrapy-defaults", action="store_true",
+                    help="the bare spider with Scrapy's CONCURRENT_ITEMS (100) instead of veille's (the figures "
+                         "published before 2026-12-06 were measured so: about half the bare speed)")
     args = ap.parse_args()
+    from spiders import settings as veille_settings
     from spiders.run import crawl
+
+    bare_items = None if args.bare_scrapy_defaults else veille_settings.CONCURRENT_ITEMS
 
     srv = make_server(args.ads, args.per_page, args.shared_images)
     base = f"http://127.0.0.1:{srv.server_address[1]}/b"
@@ -234,13 +244,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="veille-bench-") as tmp:
         for k in range(args.repeat):  # bare and full alternate, so both see the same machine load
             s0 = self_cpu()
-            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency)
+            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency, bare_items)
             s_bare = self_cpu() - s0
             ws = new_ws(Path(tmp) / f"full-{k}")
+            cpu_report = Path(tmp) / f"cpu-{k}.jsonl"
+            os.environ["VEILLE_CPU_REPORT"] = str(cpu_report)
             c0, t0, s0 = child_cpu(), time.monotonic(), self_cpu()
             rep = crawl(ws, ["leboncoin"], keywords=["rdv"], max_pages=pages, base_urls={"leboncoin": base},
                         screenshots=False, settings=settings)
             t_full, c_full, s_full = time.monotonic() - t0, child_cpu() - c0, self_cpu() - s0
+            del os.environ["VEILLE_CPU_REPORT"]
+            split = json.loads(cpu_report.read_text().splitlines()[-1]) if cpu_report.exists() else {}
             r = rep.sites["leboncoin"]
             n_posts = ws.db.execute("select count(*) from posts").fetchone()[0]
             n_pos = ws.db.execute("select count(*) from posts where category != 'none'").fetchone()[0]
@@ -253,7 +267,7 @@ def main() -> int:
                 "full": {"ads": r.items, "posts": n_posts, "positive": n_pos, "blobs": n_blobs, "media": r.media,
                          "status": r.status, "seconds": round(t_full, 1), "ads_per_s": round(r.items / t_full, 1),
                          "cpu_s": round(c_full, 1), "ads_per_cpu_s": round(r.items / c_full, 1),
-                         "server_cpu_s": round(s_full, 1)},
+                         "server_cpu_s": round(s_full, 1), **split},
                 "ratio_wall": round((r.items / t_full) / (n_bare / t_bare), 3),
                 "ratio_cpu": round((r.items / c_full) / (n_bare / c_bare), 3)})
         results["ratio_full_over_bare"] = statistics.median(x["ratio_wall"] for x in results["runs"])
@@ -287,6 +301,7 @@ def main() -> int:
     srv.shutdown()
     results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     results["settings"] = {"ads": args.ads, "per_page": args.per_page, "concurrency": args.concurrency,
+                           "bare_concurrent_items": bare_items or "scrapy default (100)",
                            "images": not args.no_images, "shared_images": args.shared_images,
                            "cpus": os.cpu_count()}
     print(json.dumps(results, indent=2))

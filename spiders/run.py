@@ -504,6 +504,11 @@ def worker(spec_path: str) -> int:
     process.start()
     close_writer()  # everything handed to the writer is committed before the report is read
     close_all()
+    if os.environ.get("VEILLE_CPU_REPORT"):  # benchmarks: CPU of the crawl process and of its storage writer
+        t = os.times()
+        with open(os.environ["VEILLE_CPU_REPORT"], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"crawl_cpu_s": round(t.user + t.system, 2),
+                                 "writer_cpu_s": round(t.children_user + t.children_system, 2)}) + "\n")
     return 0
 
 
