@@ -223,3 +223,14 @@ def test_numpy_table_path_agrees_with_the_general_path(monkeypatch):
             assert a.to_original(i, len(a.text)) == b.to_original(i, len(b.text)), s
             assert a.to_original(0, i) == b.to_original(0, i), s
     assert taken > 1000  # the table path was really exercised
+
+
+def test_page_byte_kinds_are_the_page_regexes():
+    import matchers.normalize as N
+
+    for page in N._PAGES.values():
+        for v in range(256):
+            b = bytes([v])
+            k = b.translate(page.kinds)
+            assert (k == b"s") == (page.slow is not None and page.slow.search(b) is not None), (page.name, v)
+            assert (k == b"d") == (page.delete_re is not None and page.delete_re.search(b) is not None), (page.name, v)
