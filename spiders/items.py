@@ -177,6 +177,8 @@ class AdItem:
     post_id: int | None = None  # set for re-captures/re-checks of a known post
     image_urls: list[str] = field(default_factory=list)
     missing_fields: list[str] = field(default_factory=list)
+    #: the page to screenshot when the ad is positive (default: the post's URL); a t.me message's embed view
+    screenshot_url: str | None = None
     # filled by the pipelines (a spider leaves them alone)
     #: downloaded image bytes by SHA-256, handed to the storage writer with the ad (feeds get their sizes)
     media_data: dict[str, bytes] = field(default_factory=dict, metadata={"serializer": _sizes})

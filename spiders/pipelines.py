@@ -302,7 +302,7 @@ class ScreenshotPipeline:
     async def process_item(self, item):
         if not (isinstance(item, AdItem) and item.positive and item.post_id):
             return item
-        url = item.post.url or item.evidence.final_url or item.evidence.url
+        url = item.screenshot_url or item.post.url or item.evidence.final_url or item.evidence.url
         req = Request(url, meta={"playwright": True, "playwright_include_page": True, "veille_kind": "screenshot"},
                       dont_filter=True)
         page = None

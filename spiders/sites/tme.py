@@ -70,7 +70,10 @@ class TmeSpider(scrapy.Spider):
         info = page.info.to_dict()
         for post in page.posts:
             post.extra["channel_info"] = info
-            yield AdItem(site=self.site, post=post, evidence=ev,
+            # the screenshot is of the message alone (its embed view), on the server the spider crawls
+            shot = f"{self.base}/{channel}/{post.extra['message_id']}?embed=1" if post.extra.get("message_id") \
+                else None
+            yield AdItem(site=self.site, post=post, evidence=ev, screenshot_url=shot,
                          image_urls=[m["url"] for m in post.media if m.get("kind") == "photo" and m.get("url")])
         if page.before and page_no < self.max_pages and page.posts:
             oldest = min(int(p.extra["message_id"]) for p in page.posts)

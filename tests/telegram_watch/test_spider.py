@@ -84,3 +84,26 @@ def test_spider_downloads_photos(workspace, tme_server, tgf):
         assert n == 1
     finally:
         ws.close()
+
+
+def test_spider_screenshots_the_message_embed_on_the_server_it_crawls(tme_server):
+    """Positive messages are screenshotted through their ``?embed=1`` view on the crawled server (a fixture or
+    a mirror given with base_url), not on https://t.me."""
+    import urllib.request
+
+    from scrapy.http import HtmlResponse, Request
+
+    from spiders.items import AdItem
+    from spiders.sites.tme import TmeSpider
+
+    url = f"{tme_server.url}/s/rdv_express_test"
+    body = urllib.request.urlopen(url, timeout=10).read()  # noqa: S310 - the local fixture server
+    spider = TmeSpider(channels="rdv_express_test", base_url=tme_server.url)
+    resp = HtmlResponse(url, body=body, encoding="utf-8",
+                        request=Request(url, meta={"veille_channel": "rdv_express_test", "veille_page": 1}))
+    ads = [x for x in spider.parse(resp) if isinstance(x, AdItem)]
+    assert len(ads) == 6
+    for ad in ads:
+        mid = ad.post.extra["message_id"]
+        assert ad.screenshot_url == f"{tme_server.url}/rdv_express_test/{mid}?embed=1"
+        assert ad.post.url == f"https://t.me/rdv_express_test/{mid}"  # the post keeps its canonical address
