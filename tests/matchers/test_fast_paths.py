@@ -160,3 +160,12 @@ def test_price_digit_gate_lets_every_digit_through():
             t = f"rdv {c}{c} € ok"
             assert find_prices(t, True) == find_prices(t, False) != [], hex(cp)
     assert find_prices("rdv préfecture, euros", True) == []
+
+
+def test_fold_digits_byte_pre_check_never_hides_a_character_to_fold():
+    from matchers.extract import _FOLD_RUNS, _fold_run, fold_digits
+
+    for cp in list(range(0x80, 0xD800)) + list(range(0xE000, 0x10000)) + list(range(0x1D400, 0x1D800)) + [0x1F525]:
+        t = "tel " + chr(cp) + " 06"
+        assert fold_digits(t) == _FOLD_RUNS.sub(_fold_run, t), hex(cp)
+    assert fold_digits("x\ud800 ٣") == "x\ud800 3"
