@@ -108,48 +108,13 @@ _FOLD_ASTRAL = re.compile("[" + chr(min(c for c in _FOLD if c > 0xFFFF)) + "-" +
 _FOLD_RUNS = re.compile("(?:" + _FOLD_BMP.pattern + "|" + _FOLD_ASTRAL.pattern + ")+")
 
 
-def _fold_lead_bytes() -> tuple[bytes, tuple[bytes, ...]]:
-    """A bytes.translate table and the byte strings, one of which the UTF-8 bytes of a text that holds a
-    character of _FOLD must contain: its lead byte ("F"), or its lead and second bytes ("E" then "x" for
-    U+2000-U+2FFF, "e" then "y" for U+F000-U+FFFF, where most characters are not digits: curly quotes,
-    the euro sign, variation selectors …). Every code point beyond U+FFFF (lead bytes 0xF0-0xF4) counts."""
-    firsts: set[int] = set(range(0xF0, 0xF5))
-    seconds: dict[int, set[int]] = {0xE2: set(), 0xEF: set()}
-    for cp in _FOLD:
-        b = chr(cp).encode("utf-8")
-        if len(b) == 3 and b[0] in seconds:
-            seconds[b[0]].add(b[1])
-        elif len(b) > 1:
-            firsts.add(b[0])
-    table = bytearray(b"." * 256)
-    for v in seconds[0xE2]:
-        table[v] = ord("x")
-    for v in seconds[0xEF]:
-        assert table[v] == ord("."), "second bytes of U+2xxx and U+Fxxx digits overlap"
-        table[v] = ord("y")
-    table[0xE2], table[0xEF] = ord("E"), ord("e")
-    for v in firsts:
-        assert table[v] == ord("."), "a lead byte is also a second byte"
-        table[v] = ord("F")
-    return bytes(table), (b"F", b"Ex", b"ey")
-
-
-_FOLD_LEADS, _FOLD_NEEDLES = _fold_lead_bytes()
-
-
 def fold_digits(text: str) -> str:
     """Fold foreign digits and full-width/mathematical ASCII look-alikes to ASCII.
 
     The result has exactly the length of ``text`` (one character for one), so
     an offset in it is an offset in the original.
     """
-    if text.isascii():
-        return text
-    # one encode and one translate (in C) rule out most texts before the regex scans of each character
-    m = text.encode("utf-8", "surrogatepass").translate(_FOLD_LEADS)
-    if not any(n in m for n in _FOLD_NEEDLES):
-        return text
-    if not (_FOLD_BMP.search(text) or (not _bmp_only(text) and _FOLD_ASTRAL.search(text))):
+    if text.isascii() or not (_FOLD_BMP.search(text) or (not _bmp_only(text) and _FOLD_ASTRAL.search(text))):
         return text
     # foreign digits come in short runs: translate those only (str.translate over a whole non-ASCII text
     # costs a dictionary look-up per character)
