@@ -283,8 +283,14 @@ def _byte_classes(t: str) -> bytes:
 
 
 def _may_mix_scripts(classes: bytes) -> bool:
-    """Necessary condition for a word mixing Latin and Cyrillic/Greek letters (see _BYTE_CLASSES)."""
-    return b"LG" in classes or b"GcL" in classes
+    """Necessary condition for a word mixing Latin and Cyrillic/Greek letters (see _BYTE_CLASSES). (A byte
+    search for a needle ending in a common byte walks the text byte by byte: a rare byte is looked for
+    first, with memchr.)"""
+    return b"G" in classes and (b"LG" in classes or b"GcL" in classes)
+
+
+# "DL" found by the regex engine's literal-prefix search, which skips to each "D" (rare) in C
+_LEET_CLASSES = re.compile(rb"DL")
 _PAGES.update((n, _build_page(n, d)) for n, d in (
     ("cp1252", _codec_map("cp1252")), ("cp1254", _codec_map("cp1254")), ("cp1251", _codec_map("cp1251")),
     ("arabic", _arabic_charmap())))
@@ -597,7 +603,7 @@ def normalize(text: str) -> Normalized:
             classes = None
     if classes is None:
         classes = _byte_classes(t)
-    if b"DL" in classes:  # _LEET_HINT.search(t), see _BYTE_CLASSES
+    if b"D" in classes and _LEET_CLASSES.search(classes):  # _LEET_HINT.search(t), see _BYTE_CLASSES
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
     hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if bmp_only(t) else (_JOIN_HINT, _JOINABLE)
