@@ -62,20 +62,15 @@ _PRICE_RE_BMP = re.compile("[" + DIGIT_BMP + "]" + PRICE_RE.pattern[len(r"\d"):]
 _CURRENCY_FIRST = "€$£₹₺₽"
 
 
-# A price holds a digit (\d): an ASCII one ("D") or a character led in UTF-8 by one of the lead bytes of the
-# BMP's other decimal digits ("N"; Arabic-Indic ones share theirs with Arabic letters, so Arabic texts are
-# always searched). One encode and one translate in C tell a text without digits, which has no price.
-_DIGIT_BYTES = bytes(68 if 0x30 <= b <= 0x39 else 78 if b in {
-    chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x10000) if chr(cp).isdecimal()} else 46 for b in range(256))
-
-
-def find_prices(t: str, bmp: bool | None = None) -> list[tuple[int, int]]:
-    """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``)."""
+def find_prices(t: str, bmp: bool | None = None, classes: bytes | None = None) -> list[tuple[int, int]]:
+    """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``;
+    ``classes``: :func:`matchers.lexicon.lead_classes` of ``t``, if known)."""
     if bmp is None:
         bmp = bmp_only(t)
     if bmp:
-        m = t.encode("utf-8", "surrogatepass").translate(_DIGIT_BYTES)
-        if b"D" not in m and b"N" not in m:
+        # a price holds a digit: a text of the BMP without any (one translate in C) has none
+        m = lead_classes(t) if classes is None else classes
+        if b"D" not in m and b"N" not in m and b"A" not in m and b"E" not in m:
             return []
     out = [(m.start(), m.end()) for m in (_PRICE_RE_BMP if bmp else PRICE_RE).finditer(t)]
     if any(c in t for c in _CURRENCY_FIRST):
@@ -118,7 +113,7 @@ class _Hit:
     fuzzy: bool = False
 
 
-def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_Hit]:
+def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: bytes | None = None) -> list[_Hit]:
     hits: list[_Hit] = []
     lookup_word = lex.lookup["word"]
     # " " + t: each match starts with the separator before its term (one character), and an empty
@@ -126,7 +121,8 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_
     st = " " + t
     if bmp is None:
         bmp = bmp_only(t)
-    classes = None if t.isascii() else lead_classes(t)  # (isascii: a flag of the string, no scan)
+    if classes is None:
+        classes = lead_classes(t)
     if bmp:
         scan, lookups = lex.scan_for(t, classes)  # narrowed to the first characters that may occur in t
     else:
@@ -138,7 +134,7 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None) -> list[_
         for info in infos:
             hits.append(_Hit(info, s, e - 1))
     # Arabic script: its lead bytes (or those of U+F000-U+FFFF, the presentation forms) first, then the regex
-    if classes is not None and (b"A" in classes or b"E" in classes) and _ARABIC_SCRIPT.search(t):
+    if (b"A" in classes or b"E" in classes) and _ARABIC_SCRIPT.search(t):
         lookup_infix = lex.lookup["infix"]
         for m in lex.infix_pattern.finditer(t):
             for info in lookup_infix.get(term_key(m.group(1)), ()):
@@ -482,8 +478,9 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     norm = normalize(text)
     t = norm.text
     bmp = bmp_only(t)
-    hits = _collect(lex, t, norm.joined, bmp)
-    prices = find_prices(t, bmp)
+    classes = lead_classes(t)
+    hits = _collect(lex, t, norm.joined, bmp, classes)
+    prices = find_prices(t, bmp, classes)
     has_price = bool(prices)
     asked = _asked(hits, text, t, norm, rules)
     r = _tally(hits, t, has_price, rules, asked)

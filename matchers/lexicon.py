@@ -128,12 +128,10 @@ class Lexicon:
         letters, the pattern built without those first characters finds the same matches with about
         half the walk. The test is exact and cheap: in UTF-8 each of those scripts has its own lead
         bytes (never a continuation byte), so one ``encode`` and one ``bytes.translate`` tell which
-        occur; an ASCII text needs neither. ``classes``: :func:`lead_classes` of ``t`` if known."""
-        if t.isascii():
-            key = 0
-        else:
-            m = lead_classes(t) if classes is None else classes
-            key = (1 if b"C" in m else 0) | (2 if b"A" in m else 0)
+        occur; the same translate tells whether ``t`` has an ASCII digit (terms such as "24h" start
+        with one). ``classes``: :func:`lead_classes` of ``t`` if known."""
+        m = lead_classes(t) if classes is None else classes
+        key = (1 if b"C" in m else 0) | (2 if b"A" in m else 0) | (4 if b"D" in m else 0)
         v = self._scan_variants.get(key)
         if v is None:
             v = self._scan_variants[key] = self._scan_variant(key)
@@ -157,23 +155,27 @@ class Lexicon:
 # ------------------------------------------------------------------ compile
 # UTF-8 lead bytes of Greek and Cyrillic (U+0340-U+053F: "C") and of Arabic script (U+0600-U+077F: "A"),
 # for Lexicon.scan_for; continuation bytes (0x80-0xBF) are never lead bytes
-# ("E" for 0xEF: U+F000-U+FFFF, where the Arabic presentation forms are)
-_LEAD_BUCKET = bytes(67 if 0xCD <= b <= 0xD4 else 65 if 0xD8 <= b <= 0xDD else 69 if b == 0xEF else 46
-                     for b in range(256))
+# ("E" for 0xEF: U+F000-U+FFFF, where the Arabic presentation forms are; "D" for the ASCII digits; "N" for
+# the other lead bytes of the BMP's decimal digits: with "A" and "E", every decimal digit of the BMP is
+# led by one of them)
+_DIGIT_LEADS = frozenset(chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x10000) if chr(cp).isdecimal())
+_LEAD_BUCKET = bytes(67 if 0xCD <= b <= 0xD4 else 65 if 0xD8 <= b <= 0xDD else 69 if b == 0xEF
+                     else 68 if 0x30 <= b <= 0x39 else 78 if b in _DIGIT_LEADS else 46 for b in range(256))
 
 
 def lead_classes(t: str) -> bytes:
-    """The UTF-8 bytes of ``t`` mapped to the classes of _LEAD_BUCKET (one encode and one translate, in C):
+    r"""The UTF-8 bytes of ``t`` mapped to the classes of _LEAD_BUCKET (one encode and one translate, in C):
     ``b"C" in`` it tells whether ``t`` may hold a Greek or Cyrillic letter, ``b"A" in`` it an Arabic-script
-    one of U+0600-U+077F, ``b"E" in`` it a character of U+F000-U+FFFF; when absent, certainly not."""
+    one of U+0600-U+077F, ``b"E" in`` it a character of U+F000-U+FFFF, ``b"D" in`` it an ASCII digit; when
+    absent, certainly not. A decimal digit of the BMP (``\d`` there) leaves a "D", "N", "A" or "E"."""
     return t.encode("utf-8", "surrogatepass").translate(_LEAD_BUCKET)
 
 
 def _lead_bucket(c: str) -> int:
-    """1 for a character whose UTF-8 lead byte is a "C" one of _LEAD_BUCKET, 2 for an "A" one, else 0
-    (ASCII and other characters: in every narrower pattern)."""
+    """1 for a character whose UTF-8 lead byte is a "C" one of _LEAD_BUCKET, 2 for an "A" one, 4 for an
+    ASCII digit, else 0 (other characters: in every narrower pattern)."""
     b = _LEAD_BUCKET[c.encode("utf-8", "surrogatepass")[0]]
-    return 1 if b == 67 else 2 if b == 65 else 0
+    return 1 if b == 67 else 2 if b == 65 else 4 if b == 68 else 0
 
 
 def _trie(terms: list[str]) -> dict:

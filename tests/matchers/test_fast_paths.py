@@ -123,7 +123,7 @@ def test_scan_for_finds_what_the_full_scan_pattern_finds():
                         for _ in range(3000)]
     keys = set()
     for t in texts:
-        t = normalize(t).text if not t.isascii() else t
+        t = normalize(t).text if rnd.random() < 0.5 else t
         if not bmp_only(t):
             continue
         pattern, lookups = lex.scan_for(t)
@@ -133,7 +133,7 @@ def test_scan_for_finds_what_the_full_scan_pattern_finds():
         full = [(m.span(), lex.scan_term(m)[1], id(lex.lookup[lex.scan_kinds[m.lastindex]]))
                 for m in lex.scan_pattern_bmp.finditer(" " + t)]
         assert got == full, t
-    assert len(keys) == 4  # every narrower pattern was tried
+    assert len(keys) == 8  # every narrower pattern was tried (Cyrillic/Greek, Arabic, ASCII digits: each or not)
 
 
 def test_lead_classes_never_miss_a_script():
@@ -162,7 +162,7 @@ def test_price_digit_gate_lets_every_digit_through():
     assert find_prices("rdv préfecture, euros", True) == []
 
 
-def test_fold_digits_byte_pre_check_never_hides_a_character_to_fold():
+def test_fold_digits_folds_every_character_of_its_table():
     from matchers.extract import _FOLD_RUNS, _fold_run, fold_digits
 
     for cp in list(range(0x80, 0xD800)) + list(range(0xE000, 0x10000)) + list(range(0x1D400, 0x1D800)) + [0x1F525]:
