@@ -425,7 +425,8 @@ class ProcessWriter:
     def __init__(self):
         self._proc: subprocess.Popen | None = None
         self._pending: dict[int, Future] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the process and the pending calls
+        self._send_lock = threading.Lock()  # the pipe to the process (one message at a time)
         self._next = 0
         self._starts = 0
         self._reader: threading.Thread | None = None
@@ -489,13 +490,18 @@ class ProcessWriter:
             self._next += 1
             rid = self._next
             self._pending[rid] = fut
-            try:
-                path = self._paths.get(ws_path)
-                if path is None:  # (the writer's working folder may differ: absolute paths only)
-                    path = self._paths[ws_path] = str(Path(ws_path).resolve())
+            path = self._paths.get(ws_path)
+            if path is None:  # (the writer's working folder may differ: absolute paths only)
+                path = self._paths[ws_path] = str(Path(ws_path).resolve())
+        try:
+            # Written outside ``_lock``: when the pipe is full this waits for the writer to read, and the reader
+            # thread, which needs ``_lock`` to hand answers back, must keep draining the answers meanwhile.
+            with self._send_lock:
                 _write_msg(proc.stdin, (rid, kind, fn, path, args))
-            except Exception as exc:  # noqa: BLE001 - broken pipe (the process died) or an unpicklable call
+        except Exception as exc:  # noqa: BLE001 - broken pipe (the process died) or an unpicklable call
+            with self._lock:
                 self._pending.pop(rid, None)
+            if not fut.done():
                 fut.set_exception(exc if isinstance(exc, pickle.PicklingError | TypeError | AttributeError)
                                   else StorageWriterError(f"the storage writer process is gone: {exc}"))
         return fut

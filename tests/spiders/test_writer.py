@@ -134,3 +134,16 @@ def test_images_are_stored_and_hashed_by_the_writer_once_per_picture(workspace):
     again = Capture(artifacts=[Artifact(role="media", sha256=sha, size=len(png), extra={"phash": None})])
     w.put_blobs(workspace, again)
     assert again.artifacts[0].extra["phash"] == a.extra["phash"] and again.artifacts[0].mime == "image/png"
+
+
+def test_a_flood_of_big_calls_does_not_deadlock_the_pipes(workspace, ops_path):
+    """Thousands of calls sent without waiting, each bigger than a pipe buffer's share: both pipes fill up,
+    and the writer and the crawl side must keep draining each other."""
+    w = ProcessWriter()
+    root = str(workspace.root)
+    try:
+        payload = b"x" * 60_000
+        futs = [w.submit("blob", writer_ops.size_of, root, payload) for _ in range(3000)]
+        assert [f.result(120) for f in futs] == [60_000] * 3000
+    finally:
+        w.close()
