@@ -11,7 +11,8 @@ both, so only the code differs. Then:
    CPU time per post of classify, extract and both;
 3. with ``--icount``: instructions per post of classify + extract, load-independent, with
    ``valgrind --tool=cachegrind`` (after 300 warm-up posts, a run over ``--icount-n`` posts minus a run
-   over none: startup and warm-up subtracted).
+   over none: startup, warm-up and the posts' generation subtracted; one BLAS thread, so the count is
+   the same from run to run).
 
     .venv/bin/python bench/classify_compare.py fda262b WT -n 10000 --rounds 6 [--mix] [--icount]
 """
@@ -86,11 +87,13 @@ def texts(extra_files: list[str], n: int) -> list[str]:
 def icount(dest: Path, name: str, n: int, mix: bool) -> tuple[int, int]:
     """(startup instructions, instructions per post) under cachegrind."""
     counts = []
+    # one BLAS thread: numpy's OpenBLAS threads otherwise add a varying count to every run
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     for k in (0, n):
         with tempfile.TemporaryDirectory() as td:
             cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={td}/cg.out",
-                   sys.executable, __file__, "--worker", str(dest), name, str(k)] + (["--mix"] if mix else [])
-            r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+                   sys.executable, __file__, "--worker", str(dest), name, str(k), str(n)] + (["--mix"] if mix else [])
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
         if m is None:
             raise SystemExit(f"valgrind failed: {r.stderr[-500:]}")
@@ -99,14 +102,15 @@ def icount(dest: Path, name: str, n: int, mix: bool) -> tuple[int, int]:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--worker":  # under valgrind: run k posts
-        dest, name, k = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":  # under valgrind: run k of n posts
+        dest, name, k, n = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
         classify, extract = load(dest, name)
         # warm-up on other posts (first imports such as rapidfuzz's, phone metadata, caches), in both runs
         for p in make_posts(300, seed=1, mix="--mix" in sys.argv):
             classify(p)
             extract(p)
-        for p in make_posts(max(k, 1), mix="--mix" in sys.argv)[:k]:
+        # the same n posts generated in both runs, so their generation is subtracted with the startup
+        for p in make_posts(n, mix="--mix" in sys.argv)[:k]:
             classify(p)
             extract(p)
         return
