@@ -224,6 +224,14 @@ class _State:
         return start
 
 
+def _contains_any(s: str, needles) -> bool:
+    """``any(n in s for n in needles)`` without a generator (called on every text: a plain loop is cheaper)."""
+    for n in needles:
+        if n in s:
+            return True
+    return False
+
+
 def _prev_char(s: str, i: int) -> str:
     return s[i - 1] if i > 0 else ""
 
@@ -510,7 +518,7 @@ def _social_labels(st: _State) -> None:
     """ "snap: x", "insta : x", "tg: x", "👻 x": a label, a separator, a handle."""
     ft, lt = st.ft, st.lt
     # substring tests (memchr) before the regex scan (a class test per character)
-    if not any(c in lt for c in _SOCIAL_ANCHOR_CHARS):
+    if not _contains_any(lt, _SOCIAL_ANCHOR_CHARS):
         return
     skip = -1
     for n, m in enumerate(_SOCIAL_ANCHOR.finditer(lt)):
@@ -554,7 +562,7 @@ def _may_name_a_platform(st: _State) -> bool:
     """Cheap test: may a platform's name stand alone ("snap malik.officiel")? Substring tests on an ASCII
     text (fast there), the whitespace-separated words otherwise."""
     if st.lt.isascii():
-        return any(w in st.lt for w in _NO_SEP_ASCII)
+        return _contains_any(st.lt, _NO_SEP_ASCII)
     return not _NO_SEP_TOKENS.isdisjoint(st.tokens)
 _NO_SEP_HANDLE = re.compile(r"[ \t]{1,3}@?(?P<h>[a-z][a-z0-9_.\-" + _ZW + r"]{1,40})")
 _HANDLE_MARK = re.compile(r"[._0-9]")
@@ -1024,9 +1032,9 @@ def _spelled_to_digits(run: str) -> str:
 def _spelled_phones(st: _State) -> None:
     lt = st.lt
     runs = []
-    if any(z in lt for z in _ZERO_WORDS):
+    if _contains_any(lt, _ZERO_WORDS):
         runs = [(m, False) for m in _SPELL_RUN.finditer(lt)]
-    if lt.isascii() and not any(w in lt for w in _PAIR_WORDS):
+    if lt.isascii() and not _contains_any(lt, _PAIR_WORDS):
         found: set = set()  # no tens or teens word: no number read in pairs (substring tests, fast on ASCII)
     else:
         found = set(_NUMWORD_TOKENS.intersection(st.tokens))
