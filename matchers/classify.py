@@ -87,6 +87,10 @@ _FUZZY_MAX_TOKENS = 1000  # words looked at (bounded work on huge texts)
 
 _LEX: Lexicon | None = None
 _fuzzy_cache: dict[str, str | None] = {}  # word -> best fuzzy key (or None), for the current lexicon
+# whitespace token -> its near misses ((word, best key), …), for the current lexicon; and the tokens that
+# have some: a text's tokens are then looked up with set operations in C (posts repeat their words)
+_fuzzy_tokens: dict[str, tuple] = {}
+_fuzzy_near: set[str] = set()
 
 
 def get_lexicon() -> Lexicon:
@@ -102,6 +106,8 @@ def reload_lexicon(directory=None) -> Lexicon:
     global _LEX
     _LEX = load_lexicon(directory)
     _fuzzy_cache.clear()
+    _fuzzy_tokens.clear()
+    _fuzzy_near.clear()
     return _LEX
 
 
@@ -190,23 +196,17 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
     return hits
 
 
-def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
-    """Misspelled topic words, with rapidfuzz and an explicit score_cutoff (cheap: candidate words only)."""
-    from rapidfuzz import fuzz, process
-
-    keys = lex.fuzzy_keys
-    cutoff = float(lex.rules["fuzzy_cutoff"])
-    # the distinct candidate words first (posts repeat themselves); whitespace tokens split in C, and only
-    # the tokens that are not plain words go through the letter-run regex
-    cands: set[str] = set()
-    for tok in set(t.split(None, _FUZZY_MAX_TOKENS)[:_FUZZY_MAX_TOKENS]):
-        if tok.isalpha():
-            if 6 <= len(tok) <= 24:
-                cands.add(tok)
-        elif len(tok) >= 6:
-            cands.update(w for w in _FUZZY_TOKEN.findall(tok) if 6 <= len(w) <= 24)
-    found: dict[str, str] = {}
-    for w in cands:
+def _near_misses(tok: str, keys: list[str], cutoff: float, process, fuzz) -> tuple:
+    """((word, best fuzzy key), …) for the candidate words of one whitespace token (a plain word of 6-24
+    letters, or the letter runs of 6-24 letters of a longer token) whose best key is another word."""
+    if tok.isalpha():
+        words = (tok,) if 6 <= len(tok) <= 24 else ()
+    elif len(tok) >= 6:
+        words = [w for w in _FUZZY_TOKEN.findall(tok) if 6 <= len(w) <= 24]
+    else:
+        return ()
+    out = []
+    for w in words:
         if w in _fuzzy_cache:
             best = _fuzzy_cache[w]
         else:
@@ -216,6 +216,33 @@ def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
                 _fuzzy_cache.clear()
             _fuzzy_cache[w] = best
         if best is not None and best != w:
+            out.append((w, best))
+    return tuple(out)
+
+
+def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
+    """Misspelled topic words, with rapidfuzz and an explicit score_cutoff (cheap: candidate words only)."""
+    from rapidfuzz import fuzz, process
+
+    keys = lex.fuzzy_keys
+    cutoff = float(lex.rules["fuzzy_cutoff"])
+    # the distinct whitespace tokens (split in C); those never seen get their near misses computed
+    # (_near_misses), then the text's near misses are the known ones of its tokens (set operations in C)
+    toks = set(t.split(None, _FUZZY_MAX_TOKENS)[:_FUZZY_MAX_TOKENS])
+    new = toks.difference(_fuzzy_tokens)
+    if new:
+        if len(_fuzzy_tokens) + len(new) > 200_000:
+            _fuzzy_tokens.clear()
+            _fuzzy_near.clear()
+            new = toks
+        for tok in new:
+            near = _near_misses(tok, keys, cutoff, process, fuzz)
+            _fuzzy_tokens[tok] = near
+            if near:
+                _fuzzy_near.add(tok)
+    found: dict[str, str] = {}
+    for tok in toks.intersection(_fuzzy_near):
+        for w, best in _fuzzy_tokens[tok]:
             found[w] = best
     out: list[_Hit] = []
     if not found:

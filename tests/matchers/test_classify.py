@@ -277,3 +277,25 @@ def test_many_questions_with_sale_verbs_complete_quickly():
     t0 = time.perf_counter()
     assert classify(text).category == "none"
     assert time.perf_counter() - t0 < 10
+
+
+def test_fuzzy_token_cache_keeps_verdicts():
+    # the near misses of each whitespace token are cached: repeated and fresh computations agree
+    import sys
+
+    mod = sys.modules["matchers.classify"]
+    texts = ["Vends pasport neuf, 300 euros, livraison rapide", "je vends assport+liscence 250 euros",
+             "vends pasport, pasport et liscence (300 euros)", "vends canapé 300 euros, très bon état"]
+
+    def run():
+        return [[(r.rule, r.start, r.end) for r in classify(t).reasons] for t in texts]
+
+    mod._fuzzy_tokens.clear()
+    mod._fuzzy_near.clear()
+    first = run()
+    assert any(rule.endswith(".fuzzy") for reasons in first for rule, _, _ in reasons)
+    assert run() == first
+    mod._fuzzy_cache.clear()
+    mod._fuzzy_tokens.clear()
+    mod._fuzzy_near.clear()
+    assert run() == first
