@@ -259,6 +259,8 @@ def _fuzzy(lex: Lexicon, t: str, taken: set[int]) -> list[_Hit]:
 
 
 _REASON_DEFAULTS = {f.name: f.default for f in fields(Reason) if f.default is not MISSING}
+_REASON_OTHER_DEFAULTS = {k: v for k, v in _REASON_DEFAULTS.items()
+                          if k not in ("rule", "term", "start", "end", "kind", "weight")}
 
 
 def _reason(rule: str, term: str, start: int, end: int, kind: str, weight: float) -> Reason:
@@ -267,8 +269,14 @@ def _reason(rule: str, term: str, start: int, end: int, kind: str, weight: float
     object equal to the constructor's."""
     r = object.__new__(Reason)
     d = r.__dict__
-    d.update(_REASON_DEFAULTS)
-    d.update(rule=rule, term=term, start=start, end=end, kind=kind, weight=weight)
+    if _REASON_OTHER_DEFAULTS:
+        d.update(_REASON_OTHER_DEFAULTS)
+    d["rule"] = rule
+    d["term"] = term
+    d["start"] = start
+    d["end"] = end
+    d["kind"] = kind
+    d["weight"] = weight
     return r
 
 
@@ -530,7 +538,7 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
 
     # reasons, with spans in the original text
     reasons: list[Reason] = []
-    per_term: dict[str, int] = {}
+    per_term: dict[tuple, int] = {}
     seen: set = set()
     # no length-changing pass: a span of the folded text is the same span of the original
     identity, n_orig = not norm.passes, len(text)
@@ -542,9 +550,9 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
         if dedupe in seen:
             continue
         seen.add(dedupe)
-        key = g.rule + ":" + h.info.term
-        per_term[key] = per_term.get(key, 0) + 1
-        if per_term[key] > MAX_PER_TERM:
+        key = (g.rule, h.info.term)
+        c = per_term[key] = per_term.get(key, 0) + 1
+        if c > MAX_PER_TERM:
             continue
         a, b = h.start, h.end
         if not (identity and 0 <= a <= b <= n_orig):
