@@ -119,6 +119,25 @@ class _Hit:
     fuzzy: bool = False
 
 
+_NON_WORD = re.compile(r"[^\w]")
+
+
+def _inner_matches(pattern: re.Pattern, t: str, pos: int, endpos: int):
+    r"""``pattern.finditer(t, pos, endpos)`` for ``Lexicon.pattern``, whose matches start where ``(?<!\w)``
+    holds: it is only tried after each non-word character of the span (the regex engine cannot skip ahead
+    for a pattern that starts with a look-behind, and tries every position), from the end of the last
+    match on, as finditer does."""
+    last = pos
+    for sm in _NON_WORD.finditer(t, pos - 1, endpos - 1):
+        p = sm.end()
+        if p < last:
+            continue
+        m = pattern.match(t, p, endpos)
+        if m is not None:
+            yield m
+            last = m.end()
+
+
 def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: bytes | None = None) -> list[_Hit]:
     hits: list[_Hit] = []
     lookup_word = lex.lookup["word"]
@@ -151,7 +170,7 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
     for h in hits:
         kind = h.info.group.kind
         if (kind == "offer" or kind == "negative") and h.end - h.start > 6 and not t[h.start:h.end].isalnum():
-            for m in lex.pattern.finditer(t, h.start + 1, h.end):
+            for m in _inner_matches(lex.pattern, t, h.start + 1, h.end):
                 mode, g = ("word", 1) if m.group(1) is not None else ("prefix", 2)
                 for info in lex.infos(mode, m.group(g)):
                     if info.group.kind in ("appointment", "venue", "document", "forgery"):

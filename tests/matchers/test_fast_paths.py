@@ -169,3 +169,15 @@ def test_fold_digits_folds_every_character_of_its_table():
         t = "tel " + chr(cp) + " 06"
         assert fold_digits(t) == _FOLD_RUNS.sub(_fold_run, t), hex(cp)
     assert fold_digits("x\ud800 ٣") == "x\ud800 3"
+
+
+def test_inner_matches_are_the_finditer_matches():
+    from matchers.classify import _inner_matches
+
+    lex = get_lexicon()
+    for t in _texts()[::3]:
+        for a in range(0, len(t), 5):
+            for b in (a + 1, a + 12, len(t)):
+                if a + 1 <= b <= len(t):
+                    want = [(m.span(), m.groups()) for m in lex.pattern.finditer(t, a + 1, b)]
+                    assert [(m.span(), m.groups()) for m in _inner_matches(lex.pattern, t, a + 1, b)] == want, t
