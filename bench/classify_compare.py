@@ -58,7 +58,9 @@ def load(dest: Path, name: str):
     sys.path.insert(0, str(dest))
     c = importlib.import_module(name + ".classify")
     e = importlib.import_module(name + ".extract")
-    c.get_lexicon()
+    lex = c.get_lexicon()
+    if hasattr(lex, "compile_scan_variants"):  # compiled lazily otherwise: startup, not per-post time
+        lex.compile_scan_variants()
     c.classify("RDV préfecture dispo 50€")
     e.extract("RDV préfecture dispo 50€ +33 6 39 98 00 12")
     return c.classify, e.extract

@@ -181,3 +181,10 @@ def test_inner_matches_are_the_finditer_matches():
                 if a + 1 <= b <= len(t):
                     want = [(m.span(), m.groups()) for m in lex.pattern.finditer(t, a + 1, b)]
                     assert [(m.span(), m.groups()) for m in _inner_matches(lex.pattern, t, a + 1, b)] == want, t
+
+
+def test_compile_scan_variants_fills_what_scan_for_uses():
+    lex = get_lexicon()
+    lex.compile_scan_variants()
+    assert sorted(lex._scan_variants) == list(range(8))
+    assert lex.scan_for("rdv 24h préfecture")[0] is lex._scan_variants[4][0]
