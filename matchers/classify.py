@@ -34,8 +34,8 @@ from bisect import bisect_right
 from dataclasses import MISSING, dataclass, fields
 from operator import attrgetter
 
-from .lexicon import Lexicon, TermInfo, lead_classes, load_lexicon
-from .normalize import DIGIT_BMP, bmp_only, normalize, term_key
+from .lexicon import Lexicon, TermInfo, load_lexicon
+from .normalize import DIGIT_BMP, bmp_only, byte_classes, normalize, term_key
 from .types import DOCUMENT_SUBTYPES, Reason, Verdict
 
 __all__ = ["classify", "get_lexicon", "reload_lexicon", "MAX_REASONS"]
@@ -64,13 +64,13 @@ _CURRENCY_FIRST = "€$£₹₺₽"
 
 def find_prices(t: str, bmp: bool | None = None, classes: bytes | None = None) -> list[tuple[int, int]]:
     """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``;
-    ``classes``: :func:`matchers.lexicon.lead_classes` of ``t``, if known)."""
+    ``classes``: :func:`matchers.normalize.byte_classes` of ``t``, or ``Normalized.classes``, if known)."""
     if bmp is None:
         bmp = bmp_only(t)
     if bmp:
         # a price holds a digit: a text of the BMP without any (one translate in C) has none
-        m = lead_classes(t) if classes is None else classes
-        if b"D" not in m and b"N" not in m and b"A" not in m and b"E" not in m:
+        m = byte_classes(t) if classes is None else classes
+        if b"D" not in m and b"9" not in m and b"N" not in m and b"A" not in m and b"E" not in m:
             return []
     out = [(m.start(), m.end()) for m in (_PRICE_RE_BMP if bmp else PRICE_RE).finditer(t)]
     if any(c in t for c in _CURRENCY_FIRST):
@@ -147,7 +147,7 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
     if bmp is None:
         bmp = bmp_only(t)
     if classes is None:
-        classes = lead_classes(t)
+        classes = byte_classes(t)
     if bmp:
         scan, lookups = lex.scan_for(t, classes)  # narrowed to the first characters that may occur in t
     else:
@@ -531,8 +531,8 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     rules = lex.rules
     norm = normalize(text)
     t = norm.text
-    bmp = bmp_only(t)
-    classes = lead_classes(t)
+    classes = norm.classes if norm.classes is not None else byte_classes(t)
+    bmp = b"F" not in classes  # bmp_only(t): no lead byte of a code point beyond U+FFFF
     hits = _collect(lex, t, norm.joined, bmp, classes)
     prices = find_prices(t, bmp, classes)
     has_price = bool(prices)

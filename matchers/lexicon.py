@@ -46,7 +46,7 @@ from pathlib import Path
 
 from storage.errors import VeilleError
 
-from .normalize import NON_WORD_BMP, fold_term, term_key
+from .normalize import _BYTE_CLASSES, NON_WORD_BMP, byte_classes, fold_term, term_key
 from .types import APPOINTMENT_SUBTYPES, DOCUMENT_SUBTYPES
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -130,9 +130,10 @@ class Lexicon:
         bytes (never a continuation byte), so one ``encode`` and one ``bytes.translate`` tell which
         occur. (Narrowing further, e.g. without the digit-led terms when a text has no digit, made more
         patterns share the CPU caches with the extractor and cost more time than it saved, measured on
-        the benchmark.) ``classes``: :func:`lead_classes` of ``t`` if known."""
-        m = lead_classes(t) if classes is None else classes
-        key = (1 if b"C" in m else 0) | (2 if b"A" in m else 0)
+        the benchmark.) ``classes``: :func:`matchers.normalize.byte_classes` of ``t`` (or of ``t`` before its
+        leetspeak and joining passes, :attr:`Normalized.classes`), if known."""
+        m = byte_classes(t) if classes is None else classes
+        key = (1 if b"G" in m else 0) | (2 if b"A" in m else 0)
         v = self._scan_variants.get(key)
         if v is None:
             v = self._scan_variants[key] = self._scan_variant(key)
@@ -161,29 +162,17 @@ class Lexicon:
 
 
 # ------------------------------------------------------------------ compile
-# UTF-8 lead bytes of Greek and Cyrillic (U+0340-U+053F: "C") and of Arabic script (U+0600-U+077F: "A"),
-# for Lexicon.scan_for; continuation bytes (0x80-0xBF) are never lead bytes
-# ("E" for 0xEF: U+F000-U+FFFF, where the Arabic presentation forms are; "D" for the ASCII digits; "N" for
-# the other lead bytes of the BMP's decimal digits: with "A" and "E", every decimal digit of the BMP is
-# led by one of them)
-_DIGIT_LEADS = frozenset(chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x10000) if chr(cp).isdecimal())
-_LEAD_BUCKET = bytes(67 if 0xCD <= b <= 0xD4 else 65 if 0xD8 <= b <= 0xDD else 69 if b == 0xEF
-                     else 68 if 0x30 <= b <= 0x39 else 78 if b in _DIGIT_LEADS else 46 for b in range(256))
-
-
 def lead_classes(t: str) -> bytes:
-    r"""The UTF-8 bytes of ``t`` mapped to the classes of _LEAD_BUCKET (one encode and one translate, in C):
-    ``b"C" in`` it tells whether ``t`` may hold a Greek or Cyrillic letter, ``b"A" in`` it an Arabic-script
-    one of U+0600-U+077F, ``b"E" in`` it a character of U+F000-U+FFFF, ``b"D" in`` it an ASCII digit; when
-    absent, certainly not. A decimal digit of the BMP (``\d`` there) leaves a "D", "N", "A" or "E"."""
-    return t.encode("utf-8", "surrogatepass").translate(_LEAD_BUCKET)
+    """:func:`matchers.normalize.byte_classes` of ``t``: ``b"G" in`` it tells whether ``t`` may hold a Greek
+    or Cyrillic letter, ``b"A" in`` it an Arabic-script one of U+0600-U+077F; when absent, certainly not."""
+    return byte_classes(t)
 
 
 def _lead_bucket(c: str) -> int:
-    """1 for a character whose UTF-8 lead byte is a "C" one of _LEAD_BUCKET, 2 for an "A" one, else 0
+    """1 for a character whose UTF-8 lead byte is a "G" one of the byte classes, 2 for an "A" one, else 0
     (other characters: in every narrower pattern)."""
-    b = _LEAD_BUCKET[c.encode("utf-8", "surrogatepass")[0]]
-    return 1 if b == 67 else 2 if b == 65 else 0
+    b = _BYTE_CLASSES[c.encode("utf-8", "surrogatepass")[0]]
+    return 1 if b == ord("G") else 2 if b == ord("A") else 0
 
 
 def _trie(terms: list[str]) -> dict:

@@ -268,18 +268,47 @@ _CYRILLIC = re.compile(r"[\u0400-\u052f]")
 # The cheap tests of the homoglyph and leetspeak passes, on the UTF-8 bytes of a folded text mapped to
 # classes by one bytes.translate (in C, much faster than a regex scan that tests each character): "L" for
 # a-z, "D" for the leetspeak characters, "G" for the lead byte of a Cyrillic or Greek letter of
-# _CYR_GREEK (all two bytes long), "c" for a continuation byte, "." for the rest. An ASCII byte is a
-# character of its own in UTF-8 (never part of a longer one), so "DL" occurs exactly when _LEET_HINT
-# matches; "LG" or "GcL" occurs whenever a Latin letter touches a Cyrillic or Greek one (a mixed word,
-# what _fold_homoglyph_words folds; tested).
+# _CYR_GREEK (all two bytes long), "c" for a continuation byte. An ASCII byte is a character of its own
+# in UTF-8 (never part of a longer one), so "DL" occurs exactly when _LEET_HINT matches; "LG" or "GcL"
+# occurs whenever a Latin letter touches a Cyrillic or Greek one (a mixed word, what
+# _fold_homoglyph_words folds; tested). The classifier reads the same string (Normalized.classes): "A"
+# for the lead bytes of Arabic script (U+0600-U+077F), "E" for 0xEF (U+F000-U+FFFF, the presentation
+# forms), "9" for the ASCII digits that are not leetspeak, "N" for the other lead bytes of the BMP's
+# decimal digits (with "D", "9", "A" and "E": every decimal digit of the BMP leaves one of them), "F" for
+# the lead bytes of code points beyond U+FFFF. A lead byte is never a continuation byte, so a class is
+# absent only when no character of it occurs.
 _CG_LEADS = frozenset(chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x800) if _CYR_GREEK.match(chr(cp)))
-_BYTE_CLASSES = bytes(
-    ord("L") if 0x61 <= b <= 0x7A else ord("D") if chr(b) in "0134578@$!|" else ord("G") if b in _CG_LEADS
-    else ord("c") if 0x80 <= b <= 0xBF else ord(".") for b in range(256))
+_DIGIT_LEADS = frozenset(chr(cp).encode("utf-8")[0] for cp in range(0x80, 0x10000) if chr(cp).isdecimal())
 
 
-def _byte_classes(t: str) -> bytes:
+def _byte_class(b: int) -> int:
+    if 0x61 <= b <= 0x7A:
+        return ord("L")
+    if b < 0x80:
+        return ord("D") if chr(b) in "0134578@$!|" else ord("9") if chr(b) in "269" else ord(".")
+    if b in _CG_LEADS:
+        return ord("G")
+    if 0xD8 <= b <= 0xDD:
+        return ord("A")
+    if b == 0xEF:
+        return ord("E")
+    if b in _DIGIT_LEADS:
+        return ord("N")
+    if 0xF0 <= b <= 0xF4:
+        return ord("F")
+    return ord("c") if 0x80 <= b <= 0xBF else ord(".")
+
+
+_BYTE_CLASSES = bytes(_byte_class(b) for b in range(256))
+assert all(_BYTE_CLASSES[b] in b"AEN" for b in _DIGIT_LEADS) and not _CG_LEADS & set(range(0xD8, 0xDE))
+
+
+def byte_classes(t: str) -> bytes:
+    """The UTF-8 bytes of ``t`` mapped to the classes of _BYTE_CLASSES (one encode, one translate)."""
     return t.encode("utf-8", "surrogatepass").translate(_BYTE_CLASSES)
+
+
+_byte_classes = byte_classes
 
 
 def _may_mix_scripts(classes: bytes) -> bool:
@@ -458,6 +487,9 @@ class Normalized:
     #: spans of ``text`` made by joining dotted/spaced letters ("r d v p r e f" -> "rdvpref"): words may
     #: run together there, so the classifier also looks for terms inside them, like inside hashtags
     joined: tuple[tuple[int, int], ...] = field(default=())
+    #: :func:`byte_classes` of the text before the leetspeak and joining passes (which change ASCII
+    #: characters only): which scripts, digits and code points beyond U+FFFF ``text`` may hold
+    classes: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def identity(self) -> bool:
@@ -606,14 +638,14 @@ def normalize(text: str) -> Normalized:
     if b"D" in classes and _LEET_CLASSES.search(classes):  # _LEET_HINT.search(t), see _BYTE_CLASSES
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
-    hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if bmp_only(t) else (_JOIN_HINT, _JOINABLE)
+    hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if b"F" not in classes else (_JOIN_HINT, _JOINABLE)
     if hint.search(" " + t + " ") and (first := joinable.search(t)) is not None:
         # (the look-behind sees the text before the start position: the same matches from the first on)
         t, p = _apply(t, joinable.finditer(t, first.start()), lambda m: m.group().translate(_JOIN_SEPARATORS))
         if p is not None:
             passes.append(p)
             joined = tuple((e[0], e[1]) for e in p.edits)
-    return Normalized(original, t, tuple(passes), joined)
+    return Normalized(original, t, tuple(passes), joined, classes)
 
 
 def bmp_class(pred) -> str:

@@ -234,3 +234,17 @@ def test_page_byte_kinds_are_the_page_regexes():
             k = b.translate(page.kinds)
             assert (k == b"s") == (page.slow is not None and page.slow.search(b) is not None), (page.name, v)
             assert (k == b"d") == (page.delete_re is not None and page.delete_re.search(b) is not None), (page.name, v)
+
+
+def test_normalized_classes_hold_the_text_scripts():
+    # Normalized.classes is read before the leetspeak and joining passes, which change ASCII characters only
+    import matchers.normalize as N
+
+    for s in ["p4ssp0rt à vendre", "r d v p r e f 50€", "раssроrt fаkе", "موعد ٣ 𝟓𝟎 €", "plain", "t!tre 3eme",
+              "пaспорт", "\u200brdv\u200b", "x\ud800y"]:
+        n = normalize(s)
+        final = N.byte_classes(n.text)
+        for k in b"AGEFNc":
+            assert (k in n.classes) == (k in final), (s, chr(k))
+        for k in b"D9":
+            assert k in n.classes or k not in final, (s, chr(k))
