@@ -330,39 +330,43 @@ def _tally(hits: list[_Hit], t: str, has_price: bool, rules: dict, asked: frozen
     r = _Tally(venues={}, docs={}, doc_spans=[], offer_terms={}, neg_terms={}, near_spans=[], first={},
                appt_spans=[], offer_spans=[])
     counted: set = set()  # a (subtype, span) counts once even when several languages list the term
+    venues, docs, offer_terms, neg_terms = r.venues, r.docs, r.offer_terms, r.neg_terms
     for h in hits:
         g = h.info.group
-        if g.kind in ("venue", "document"):
-            k = (g.kind, g.subtype, h.start, h.end)
+        kind, s, e = g.kind, h.start, h.end
+        if kind == "venue" or kind == "document":
+            k = (kind, g.subtype, s, e)
             if k in counted:
                 continue
             counted.add(k)
-            r.first.setdefault(g.subtype, h.start)
-        if g.kind == "appointment":
+            r.first.setdefault(g.subtype, s)
+        if kind == "appointment":
             r.appt = True
-            r.appt_spans.append((h.start, h.end))
-        elif g.kind == "venue":
-            r.venues[g.subtype] = r.venues.get(g.subtype, 0.0) + g.weight
-        elif g.kind == "document":
-            r.docs[g.subtype] = r.docs.get(g.subtype, 0.0) + g.weight
-            r.doc_spans.append((h.start, h.end, g.subtype))
-        elif g.kind == "forgery":
+            r.appt_spans.append((s, e))
+        elif kind == "venue":
+            venues[g.subtype] = venues.get(g.subtype, 0.0) + g.weight
+        elif kind == "document":
+            docs[g.subtype] = docs.get(g.subtype, 0.0) + g.weight
+            r.doc_spans.append((s, e, g.subtype))
+        elif kind == "forgery":
             r.forgery = True
-        elif g.kind == "offer" and (h.start, h.end) in asked:
+        elif kind == "offer" and (s, e) in asked:
             # a sale verb in a buyer's question ("anyone here selling slots?"): a request, not an offer
-            r.neg_terms[("buyer_question", term_key(t[h.start:h.end]))] = float(rules.get("question_sale_weight", 2.0))
-        elif g.kind == "offer":
+            neg_terms[("buyer_question", term_key(t[s:e]))] = float(rules.get("question_sale_weight", 2.0))
+        elif kind == "offer":
             # a term counts once, whatever the number of occurrences or of languages listing it
-            key = (g.name, term_key(t[h.start:h.end]))
-            r.offer_terms[key] = max(r.offer_terms.get(key, 0.0), g.weight)
-            r.offer_spans.append((h.start, h.end))
+            key = (g.name, term_key(t[s:e]))
+            offer_terms[key] = max(offer_terms.get(key, 0.0), g.weight)
+            r.offer_spans.append((s, e))
             if g.near_document:
-                r.near_spans.append((h.start, h.end, h))
+                r.near_spans.append((s, e, h))
             if g.name.startswith("price"):
                 r.price_words = True
-        elif g.kind == "negative":
-            key = (g.name, term_key(t[h.start:h.end]))
-            r.neg_terms[key] = max(r.neg_terms.get(key, 0.0), g.weight)
+        elif kind == "negative":
+            key = (g.name, term_key(t[s:e]))
+            neg_terms[key] = max(neg_terms.get(key, 0.0), g.weight)
+        if not g.implies:
+            continue
         for imp in g.implies:
             kind, _, sub = imp.partition(":")
             if kind == "appointment":
