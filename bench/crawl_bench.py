@@ -135,7 +135,12 @@ def make_server(n_ads: int, per_page: int, shared_images: bool = False) -> Threa
                 return self._send(200, body, "image/jpeg")
             return self._send(404, b"not found")
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default listen backlog is 5: a crawl opening 16-32 connections at once overflowed it,
+        # and the dropped connection attempts were retried by the kernel after 1, 3, 7 … s (stalls of a minute)
+        request_queue_size = 256
+
+    srv = Server(("127.0.0.1", 0), H)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
