@@ -371,7 +371,9 @@ class FixtureSite:
         self.state = State()
         pngs = {i: _png(i) for i in range(12)}
         handler = type("H", (_Handler,), {"state": self.state, "pngs": pngs})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # a listen backlog of 128, not socketserver's 5: several crawls connecting at once would otherwise see
+        # connection attempts dropped and retried by the kernel seconds later
+        self.server = type("S", (ThreadingHTTPServer,), {"request_queue_size": 128})(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.root = f"http://127.0.0.1:{self.port}"
