@@ -121,6 +121,12 @@ def fold_digits(text: str) -> str:
     return _FOLD_RUNS.sub(_fold_run, text)
 
 
+# The UTF-8 lead bytes of the characters of _FOLD -> "X" (a lead byte is never a continuation byte, so no
+# "X" means none of them), "+" and the ASCII digits -> "D" (as _NUM_START_BYTES); see _State
+_FOLD_LEADS = frozenset(chr(c).encode("utf-8", "surrogatepass")[0] for c in _FOLD)
+_TEXT_BYTES = bytes(88 if b in _FOLD_LEADS else 68 if b == 0x2B or 0x30 <= b <= 0x39 else 46 for b in range(256))
+
+
 def _bmp_only(s: str) -> bool:
     """No code point beyond U+FFFF (one UTF-16 encoding in C; cheaper than a regex scan of the text)."""
     return len(s.encode("utf-16-le", "surrogatepass")) == 2 * len(s)
@@ -178,11 +184,20 @@ def _words_alt(words) -> str:
 class _State:
     """What one call of :func:`extract` works on."""
 
-    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses", "post_platforms", "_tokens")
+    __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses", "post_platforms", "_tokens",
+                 "num_classes")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.ft = fold_digits(text)  # digits folded, same length
+        # a non-ASCII text's UTF-8 bytes mapped to _TEXT_BYTES (one encode, one translate in C): without an
+        # "X" it holds no character of _FOLD (fold_digits would give it back unchanged, after a regex scan),
+        # and its "D"s are those _numbers looks for
+        self.num_classes: bytes | None = None
+        if text.isascii():
+            self.ft = text
+        else:
+            self.num_classes = m = text.encode("utf-8", "surrogatepass").translate(_TEXT_BYTES)
+            self.ft = fold_digits(text) if b"X" in m else text  # digits folded, same length
         self.lt = lower_same_length(self.ft)  # and lower-cased, same length
         self.out: list[Entity] = []
         self.claimed: list[tuple[int, int]] = []
@@ -1221,7 +1236,9 @@ _NUM_START_BYTES = bytes(68 if b == 0x2B or 0x30 <= b <= 0x39 else 46 for b in r
 
 def _numbers(st: _State) -> None:
     ft = st.ft
-    if b"D" not in ft.encode("utf-8", "surrogatepass").translate(_NUM_START_BYTES):
+    m = st.num_classes if ft is st.text and st.num_classes is not None else \
+        ft.encode("utf-8", "surrogatepass").translate(_NUM_START_BYTES)
+    if b"D" not in m:
         return
     chunks = []
     token_starts: list[int] = []

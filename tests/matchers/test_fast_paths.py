@@ -173,6 +173,22 @@ def test_fold_digits_folds_every_character_of_its_table():
     assert fold_digits("x\ud800 ٣") == "x\ud800 3"
 
 
+def test_extract_state_folds_like_fold_digits():
+    # _State skips fold_digits when no lead byte of its table occurs: never for a character it folds
+    from matchers.extract import _NUM_START_BYTES, _State, fold_digits
+
+    for cp in list(range(0x80, 0xD800)) + list(range(0xE000, 0x10000)) + list(range(0x1D400, 0x1D800)) + [0x1F525]:
+        t = "tel " + chr(cp) + " é06"
+        st = _State(t)
+        assert st.ft == fold_digits(t), hex(cp)
+        if st.ft is t:  # the byte classes _numbers reads instead of encoding again
+            assert (b"D" in st.num_classes) == (b"D" in t.encode("utf-8", "surrogatepass").translate(_NUM_START_BYTES))
+    for t in ("x\ud800 ٣", "rdv préfecture", "prix 50€ + frais", "tél ０６ 39"):
+        assert _State(t).ft == fold_digits(t)
+    assert _State("rdv préfecture").ft == "rdv préfecture"
+    assert _State("tel ٠٦ 39 98 00 12 😀").ft == "tel 06 39 98 00 12 😀"
+
+
 def test_inner_matches_are_the_finditer_matches():
     from matchers.classify import _inner_matches
 
