@@ -121,10 +121,13 @@ def fold_digits(text: str) -> str:
     return _FOLD_RUNS.sub(_fold_run, text)
 
 
-# The UTF-8 lead bytes of the characters of _FOLD -> "X" (a lead byte is never a continuation byte, so no
-# "X" means none of them), "+" and the ASCII digits -> "D" (as _NUM_START_BYTES); see _State
+# UTF-8 byte classes of a text (see _State; a lead byte is never a continuation byte, so a class is absent
+# only when none of its characters occurs): "C" for the lead bytes of U+0400-U+04FF, "A" for those of
+# U+0600-U+06FF (as places._SCRIPT_BYTES), "X" for the other lead bytes of the characters of _FOLD (those
+# of the Arabic-Indic digits are "A" ones), "D" for "+" and the ASCII digits (as _NUM_START_BYTES)
 _FOLD_LEADS = frozenset(chr(c).encode("utf-8", "surrogatepass")[0] for c in _FOLD)
-_TEXT_BYTES = bytes(88 if b in _FOLD_LEADS else 68 if b == 0x2B or 0x30 <= b <= 0x39 else 46 for b in range(256))
+_TEXT_BYTES = bytes(67 if 0xD0 <= b <= 0xD3 else 65 if 0xD8 <= b <= 0xDB else 88 if b in _FOLD_LEADS
+                    else 68 if b == 0x2B or 0x30 <= b <= 0x39 else 46 for b in range(256))
 
 
 def _bmp_only(s: str) -> bool:
@@ -185,19 +188,21 @@ class _State:
     """What one call of :func:`extract` works on."""
 
     __slots__ = ("text", "ft", "lt", "out", "claimed", "claimed_starts", "parses", "post_platforms", "_tokens",
-                 "num_classes")
+                 "classes")
 
     def __init__(self, text: str) -> None:
         self.text = text
         # a non-ASCII text's UTF-8 bytes mapped to _TEXT_BYTES (one encode, one translate in C): without an
-        # "X" it holds no character of _FOLD (fold_digits would give it back unchanged, after a regex scan),
-        # and its "D"s are those _numbers looks for
-        self.num_classes: bytes | None = None
+        # "X" or an "A" it holds no character of _FOLD (fold_digits would give it back unchanged, after a
+        # regex scan); its "D"s are those _numbers looks for; its "C" and "A" tell the places pass which
+        # scripts ``lt`` may hold (folding digits and lower-casing never make a Cyrillic or Arabic-script
+        # character out of another one: tested)
+        self.classes: bytes | None = None
         if text.isascii():
             self.ft = text
         else:
-            self.num_classes = m = text.encode("utf-8", "surrogatepass").translate(_TEXT_BYTES)
-            self.ft = fold_digits(text) if b"X" in m else text  # digits folded, same length
+            self.classes = m = text.encode("utf-8", "surrogatepass").translate(_TEXT_BYTES)
+            self.ft = fold_digits(text) if b"X" in m or b"A" in m else text  # digits folded, same length
         self.lt = lower_same_length(self.ft)  # and lower-cased, same length
         self.out: list[Entity] = []
         self.claimed: list[tuple[int, int]] = []
@@ -1236,7 +1241,7 @@ _NUM_START_BYTES = bytes(68 if b == 0x2B or 0x30 <= b <= 0x39 else 46 for b in r
 
 def _numbers(st: _State) -> None:
     ft = st.ft
-    m = st.num_classes if ft is st.text and st.num_classes is not None else \
+    m = st.classes if ft is st.text and st.classes is not None else \
         ft.encode("utf-8", "surrogatepass").translate(_NUM_START_BYTES)
     if b"D" not in m:
         return
@@ -1364,7 +1369,7 @@ def _run(name: str, fn, st: _State) -> None:
 
 
 def _places(st: _State) -> None:
-    find_places(st.text, st.lt, st.out)
+    find_places(st.text, st.lt, st.out, st.classes)
 
 
 _FAMILIES = (

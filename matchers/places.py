@@ -259,13 +259,14 @@ def _scripts(lt: str) -> tuple[bool, bool]:
     return b"C" in m, b"A" in m
 
 
-def _triggers(g: Gazetteer, lt: str):
+def _triggers(g: Gazetteer, lt: str, classes: bytes | None = None):
     """Trigger matches, found from the stems (plain substring search, fast) and
-    confirmed by the trigger regex anchored just before each stem."""
+    confirmed by the trigger regex anchored just before each stem. ``classes``: bytes whose "C" and "A"
+    say whether ``lt`` may hold Cyrillic or Arabic-script letters (when absent, certainly not), if known."""
     hits: list[int] = []
     groups = [g.stem_groups["latin"]]
     if not lt.isascii():
-        cyrillic, arabic = _scripts(lt)
+        cyrillic, arabic = _scripts(lt) if classes is None else (b"C" in classes, b"A" in classes)
         if cyrillic:
             groups.append(g.stem_groups["cyrillic"])
         if arabic:
@@ -344,13 +345,15 @@ def _name_before(kind: str, window: str) -> tuple | None:
     return (tuple(hit[0]), hit[1], hit[2]) if hit else None
 
 
-def find_places(text: str, lt: str, out: list) -> None:
+def find_places(text: str, lt: str, out: list, classes: bytes | None = None) -> None:
     """Append the places named in ``text`` to ``out``.
 
-    ``lt`` is ``text`` with digits folded and lower-cased, one character for one.
+    ``lt`` is ``text`` with digits folded and lower-cased, one character for one. ``classes``: bytes
+    whose "C" and "A" say whether ``lt`` may hold Cyrillic or Arabic-script letters (absent: certainly
+    not), if known (the extractor's byte classes of ``text``).
     """
     g = gazetteer()
-    for m in _triggers(g, lt):
+    for m in _triggers(g, lt, classes):
         kind = m.lastgroup
         ts, te = m.span()
         if kind == "police":

@@ -182,11 +182,27 @@ def test_extract_state_folds_like_fold_digits():
         st = _State(t)
         assert st.ft == fold_digits(t), hex(cp)
         if st.ft is t:  # the byte classes _numbers reads instead of encoding again
-            assert (b"D" in st.num_classes) == (b"D" in t.encode("utf-8", "surrogatepass").translate(_NUM_START_BYTES))
+            assert (b"D" in st.classes) == (b"D" in t.encode("utf-8", "surrogatepass").translate(_NUM_START_BYTES))
     for t in ("x\ud800 ٣", "rdv préfecture", "prix 50€ + frais", "tél ０６ 39"):
         assert _State(t).ft == fold_digits(t)
     assert _State("rdv préfecture").ft == "rdv préfecture"
     assert _State("tel ٠٦ 39 98 00 12 😀").ft == "tel 06 39 98 00 12 😀"
+
+
+def test_extract_byte_classes_never_miss_a_script_of_lt():
+    # the places pass reads the scripts of lt from the byte classes of the text: folding digits and
+    # lower-casing must never make a Cyrillic or Arabic-script character out of another one
+    from matchers.extract import _FOLD, _State
+    from matchers.places import _scripts
+
+    assert all(v.isascii() for v in _FOLD.values())
+    for cp in range(0x80, 0x110000):
+        t = "a " + chr(cp)
+        st = _State(t)
+        if st.lt.isascii():
+            continue
+        cyr, ara = _scripts(st.lt)
+        assert (not cyr or b"C" in st.classes) and (not ara or b"A" in st.classes), hex(cp)
 
 
 def test_inner_matches_are_the_finditer_matches():
