@@ -128,7 +128,7 @@ def store_ad(ws, cap, post, recapture: bool, post_id: int | None) -> dict[str, A
 
     The images' perceptual hashes and mime types, read by ``put_blobs``, are copied into ``post.media``."""
     from storage.ingest import ingest
-    from storage.posts import mark_status
+    from storage.posts import mark_status, post_state
 
     hashed = {a.sha256: a for a in cap.artifacts if a.role == "media" and a.sha256}
     for m in post.media:
@@ -139,11 +139,12 @@ def store_ad(ws, cap, post, recapture: bool, post_id: int | None) -> dict[str, A
 
     before = None
     if recapture and post_id:
-        before = ws.db.execute("select title, text, price from posts where id = ?", [post_id]).fetchone()
+        state = post_state(ws, post_id)
+        before = state[:3] if state else None
     res = ingest(ws, post, cap)
     if recapture:
-        row = ws.db.execute("select status from posts where id = ?", [res.save.post_id]).fetchone()
-        if row and row[0] != "live":
+        state = post_state(ws, res.save.post_id)
+        if state and state[3] != "live":
             mark_status(ws, res.save.post_id, "live", capture_id=res.save.capture_id, reason="online again")
     # "changed" for a re-capture: the title, text or price differ from what was stored
     changed = res.save.changed if before is None else tuple(before) != (post.title, post.text, post.price)
@@ -156,16 +157,16 @@ def page_check(ws, cap, post_id: int, url: str, final_url: str | None, status: i
                body: bytes) -> dict[str, Any]:
     """A known post's page on a site with no profile: still there (``live``) when most of the stored title and
     text are on the page, else ``changed`` (the rule of ``storage.recheck``)."""
-    from storage.posts import add_capture, mark_status
+    from storage.posts import add_capture, mark_status, post_state
     from storage.recheck import LIVE_THRESHOLD, text_still_there
 
-    row = ws.db.execute("select title, text, status from posts where id = ?", [post_id]).fetchone()
-    if row is None:
+    state = post_state(ws, post_id)
+    if state is None:
         cap.kind, cap.note = "fetch", "re-check of an unknown post"
         cid = add_capture(ws, cap)
         return {"post_id": None, "url": url, "outcome": "error", "capture_id": cid, "http_status": status,
                 "note": "unknown post"}
-    share = text_still_there(f"{row[0] or ''} {row[1] or ''}", body)
+    share = text_still_there(f"{state[0] or ''} {state[1] or ''}", body)
     live = share >= LIVE_THRESHOLD
     note = f"{share:.0%} of the stored text found"
     moved = final_url and final_url.rstrip("/") != url.rstrip("/")
@@ -173,7 +174,7 @@ def page_check(ws, cap, post_id: int, url: str, final_url: str | None, status: i
         note = f"redirected to {final_url}; only {note}"
     cap.outcome, cap.note = ("ok" if live else "changed"), f"re-check (no site profile): {note}"
     cid = add_capture(ws, cap, post_id=post_id)
-    if live and row[2] != "live":
+    if live and state[3] != "live":
         mark_status(ws, post_id, "live", capture_id=cid, at=fetched_at, reason=f"online again ({note})")
     return {"post_id": post_id, "url": url, "outcome": "live" if live else "changed", "http_status": status,
             "capture_id": cid, "note": note}

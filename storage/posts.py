@@ -243,6 +243,12 @@ def save_post(ws, post: Post, capture: Capture | None = None, verdict=None, enti
     return SaveResult(post_id, created, changed, capture_id, version)
 
 
+def post_state(ws, post_id: int) -> tuple[str | None, str | None, float | None, str] | None:
+    """(title, text, price, status) of a stored post, or None when there is no such post."""
+    row = ws.db.execute("select title, text, price, status from posts where id = ?", [post_id]).fetchone()
+    return tuple(row) if row else None
+
+
 def set_verdict(ws, post_id: int, verdict, entities=None) -> None:
     with transaction(ws.db):
         ws.db.execute(
