@@ -1,9 +1,17 @@
 """Content-addressed evidence store.
 
 Raw bytes (HTML, JSON, screenshots, media) live under
-``evidence/sha256/ab/cd/<hash>``. Writes are atomic: a temporary file in the
-same folder, fsync, then rename; a stored blob is never modified. Storing the
-same bytes twice is a no-op.
+``evidence/sha256/ab/<hash>`` (``ab``: the hash's first two hex digits, 256
+folders). Stores made before 2026-12-06 keep their two-level layout,
+``evidence/sha256/ab/cd/<hash>`` (65,536 folders); ``evidence/LAYOUT`` says
+which one a store uses. Writes are atomic: a temporary file in the same
+folder, fsync, then rename; a stored blob is never modified. Storing the same
+bytes twice is a no-op.
+
+Why one level: on ext4, making a folder and the first file in a new folder
+cost ~0.3 ms of CPU each (``bench/evidence_layout.py``), and with 65,536
+folders nearly every blob of a young store (under a few hundred thousand
+blobs) lands in a new one.
 """
 
 from __future__ import annotations
@@ -45,16 +53,85 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+LAYOUT_FILE = "LAYOUT"
+# the first line of evidence/LAYOUT -> how many two-hex-digit folder levels a blob sits under
+LAYOUTS = {"sha256/ab/<sha256>": 1, "sha256/ab/cd/<sha256>": 2}
+_LAYOUT_OF_DEPTH = {v: k for k, v in LAYOUTS.items()}
+NEW_STORE_DEPTH = 1
+
+
 class EvidenceStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.base = self.root / "sha256"
         self._base = str(self.base)
         self._dirs: set[str] = set()  # folders known to exist (a crawl writes thousands of blobs)
+        self._depth: int | None = None  # folder levels, once known (see layout())
+        self._layout_written = False  # evidence/LAYOUT checked or written by this object
+
+    # -------------------------------------------------------------- layout
+    def _read_layout(self) -> int | None:
+        """The store's folder depth: from evidence/LAYOUT, else from the folders of a store made before
+        the file existed (two levels), else None (an empty store: decided by its first write)."""
+        try:
+            with open(os.path.join(self.root, LAYOUT_FILE), encoding="utf-8") as fh:
+                line = fh.readline(200).strip()
+        except FileNotFoundError:
+            line = None
+        if line is not None:
+            if line not in LAYOUTS:
+                raise IntegrityError(f"{self.root / LAYOUT_FILE}: unknown evidence layout {line[:80]!r} "
+                                     f"(known: {', '.join(LAYOUTS)})")
+            return LAYOUTS[line]
+        try:
+            subs = [e for e in os.scandir(self._base) if e.is_dir() and len(e.name) == 2]
+        except FileNotFoundError:
+            return None
+        for sub in subs:
+            for e in os.scandir(sub.path):
+                if e.name.startswith(".tmp-"):
+                    continue
+                return 2 if e.is_dir() else 1
+        return 2 if subs else None  # folders without blobs: made by the old code
+
+    def layout(self) -> int:
+        """How many folder levels this store puts above a blob (1 for a new store)."""
+        if self._depth is None:
+            depth = self._read_layout()
+            if depth is None:
+                return NEW_STORE_DEPTH  # not cached: another process may write the store's first blob
+            self._depth = depth
+        return self._depth
+
+    def _fix_layout(self) -> None:
+        """Before a write: make sure evidence/LAYOUT says the layout (written once, atomically)."""
+        depth = self._read_layout() or NEW_STORE_DEPTH
+        path = os.path.join(self.root, LAYOUT_FILE)
+        if not os.path.exists(path):
+            os.makedirs(self.root, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-layout-", dir=self.root)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(_LAYOUT_OF_DEPTH[depth] + "\n"
+                             "# where each blob sits under evidence/: sha256/ then the first two hex digits of "
+                             "its SHA-256 (and the next two in a two-level store), then the whole hash\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+                _fsync_dir(self.root)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+            depth = self._read_layout() or depth  # another process may have written it first: the file says
+        self._depth = depth
+        self._layout_written = True
 
     def _path(self, sha256: str) -> str:
         if not _HEX.match(sha256 or ""):
             raise NotFoundError(f"not a SHA-256 hex digest: {sha256!r}")
+        if (self._depth or self.layout()) == 1:
+            return os.path.join(self._base, sha256[:2], sha256)
         return os.path.join(self._base, sha256[:2], sha256[2:4], sha256)
 
     def path_for(self, sha256: str) -> Path:
@@ -78,6 +155,8 @@ class EvidenceStore:
         self._dirs.add(folder)
 
     def _install(self, tmp_path: Path, sha256: str) -> Path:
+        if not self._layout_written:
+            self._fix_layout()
         dest = self.path_for(sha256)
         if dest.exists():
             os.unlink(tmp_path)
@@ -94,6 +173,8 @@ class EvidenceStore:
         The bytes go to a temporary file in the blob's own folder (fsynced, made read-only), which is then
         renamed to the blob's name and the folder fsynced: a crash leaves the blob whole or absent."""
         sha = sha256_bytes(data)
+        if not self._layout_written:
+            self._fix_layout()
         dest = self._path(sha)
         if os.path.exists(dest):
             return sha
@@ -167,13 +248,18 @@ class EvidenceStore:
     def iter_blobs(self) -> Iterator[tuple[str, Path]]:
         if not self.base.exists():
             return
+        # either layout (and a store whose LAYOUT file was lost): files one or two folders down
         for sub in sorted(self.base.iterdir()):
             if not sub.is_dir():
                 continue
-            for sub2 in sorted(sub.iterdir()):
-                for p in sorted(sub2.iterdir()):
-                    if p.name.startswith(".tmp-"):
-                        continue
+            for p in sorted(sub.iterdir()):
+                if p.name.startswith(".tmp-"):
+                    continue
+                if p.is_dir():
+                    for q in sorted(p.iterdir()):
+                        if not q.name.startswith(".tmp-"):
+                            yield q.name, q
+                else:
                     yield p.name, p
 
     def size(self) -> int:

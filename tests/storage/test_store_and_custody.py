@@ -1,9 +1,12 @@
+import hashlib
 import os
 
 import pytest
 
 from storage import Artifact, Capture, Post, save_post
 from storage.custody import verify_chain
+from storage.errors import IntegrityError
+from storage.evidence import EvidenceStore
 from storage.status import verify_store
 
 
@@ -17,11 +20,57 @@ def _save(ws, i=1, text="offre rdv", **kw):
 def test_blobs_are_content_addressed_and_readonly(workspace):
     sha = workspace.store.put_bytes(b"hello")
     p = workspace.store.path_for(sha)
-    assert p.relative_to(workspace.root).parts[:3] == ("evidence", "sha256", sha[:2])
-    assert p.parent.name == sha[2:4]
+    assert p.relative_to(workspace.root).parts == ("evidence", "sha256", sha[:2], sha)  # one folder level
+    assert (workspace.root / "evidence" / "LAYOUT").read_text().splitlines()[0] == "sha256/ab/<sha256>"
     assert p.read_bytes() == b"hello"
     assert not (p.stat().st_mode & 0o222)
     assert workspace.store.put_bytes(b"hello") == sha  # idempotent
+    sha2, _ = workspace.store.put_file(p)  # same bytes through the streaming path
+    assert sha2 == sha and [n for n, _ in workspace.store.iter_blobs()] == [sha]
+
+
+def _legacy_blob(root, data: bytes) -> str:
+    """A blob as the code before evidence/LAYOUT stored it: two folder levels."""
+    sha = hashlib.sha256(data).hexdigest()
+    d = root / "sha256" / sha[:2] / sha[2:4]
+    d.mkdir(parents=True)
+    (d / sha).write_bytes(data)
+    return sha
+
+
+def test_a_store_made_before_the_layout_file_keeps_two_levels(tmp_path):
+    root = tmp_path / "evidence"
+    old = _legacy_blob(root, b"old capture")
+    store = EvidenceStore(root)
+    assert store.layout() == 2 and store.has(old) and store.read(old) == b"old capture"
+    new = store.put_bytes(b"new capture")
+    assert store.path_for(new).relative_to(root).parts == ("sha256", new[:2], new[2:4], new)
+    assert (root / "LAYOUT").read_text().splitlines()[0] == "sha256/ab/cd/<sha256>"
+    again = EvidenceStore(root)  # a later process reads the file
+    assert again.layout() == 2 and again.read(new) == b"new capture"
+    assert sorted(n for n, _ in again.iter_blobs()) == sorted([old, new])
+
+
+def test_layout_file_wins_and_a_lost_one_is_recovered_from_the_folders(tmp_path):
+    root = tmp_path / "evidence"
+    store = EvidenceStore(root)
+    assert store.layout() == 1 and not store.has("0" * 64)  # empty store: nothing decided, nothing written
+    assert not (root / "LAYOUT").exists()
+    sha = store.put_bytes(b"x")
+    (root / "LAYOUT").unlink()
+    assert EvidenceStore(root).layout() == 1 and EvidenceStore(root).read(sha) == b"x"
+    (root / "LAYOUT").write_text("sha256/<sha256>\n")
+    with pytest.raises(IntegrityError, match="unknown evidence layout"):
+        EvidenceStore(root).has(sha)
+
+
+def test_verify_store_reads_both_layouts(workspace):
+    _save(workspace)
+    lone = _legacy_blob(workspace.store.root, b"left by an old version")
+    names = [n for n, _ in workspace.store.iter_blobs()]
+    assert lone in names and len(names) == 2
+    rep = verify_store(workspace)
+    assert rep.ok and rep.blobs_checked == len(names)
 
 
 def test_save_post_versions_and_captures(workspace):

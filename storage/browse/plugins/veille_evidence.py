@@ -45,10 +45,12 @@ async def evidence(request, datasette):
     store = _store(datasette)
     if store is None or not HEX.match(sha):
         return Response.text("not found", status=404, headers=HEADERS)
-    path = store / "sha256" / sha[:2] / sha[2:4] / sha
+    from storage.errors import VeilleError
+    from storage.evidence import EvidenceStore
+
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = EvidenceStore(store).read(sha)
+    except (OSError, VeilleError):
         return Response.text("this file is not in the evidence store", status=404, headers=HEADERS)
     headers = dict(HEADERS)
     if request.args.get("download"):
