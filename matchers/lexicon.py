@@ -199,8 +199,10 @@ def _trie_node(node: dict) -> str:
         return ""
     if len(branches) == 1 and not end:
         return branches[0]
-    s = "(?:" + "|".join(branches) + ")"
-    return s + "?" if end else s
+    # a term ending here: an empty last branch, the same matches as a greedy "(?:…)?" (tried after the
+    # longer terms, before backtracking further), which the regex engine runs as a repeat (a context
+    # allocated per attempt) where an alternation costs nothing more
+    return "(?:" + "|".join(branches) + ("|)" if end else ")")
 
 
 def _trie_regex(terms: list[str]) -> str:
@@ -230,7 +232,7 @@ def _scan_regex(word_terms: list[str], prefix_terms: list[str],
             continue
         alts = []
         if c in tw:
-            alts.append(_trie_node(tw[c]) + r"()(?:s|es|x)?(?!\w)")
+            alts.append(_trie_node(tw[c]) + r"()(?:s|es|x|)(?!\w)")
             kinds.append("word")
         if c in tp:
             alts.append(_trie_node(tp[c]) + r"()\w*")
@@ -401,7 +403,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     prefix_re = _trie_regex(sorted(spaced["prefix"]))
     infix_re = _trie_regex(sorted(spaced["infix"]))
     # One pass over the text. Group 1: word terms (plural s/es/x allowed), group 2: prefix terms.
-    pattern = re.compile(rf"(?<!\w)(?:({word_re})(?:s|es|x)?(?!\w)|({prefix_re})\w*)")
+    pattern = re.compile(rf"(?<!\w)(?:({word_re})(?:s|es|x|)(?!\w)|({prefix_re})\w*)")
     # For the main pass over a whole text: the separator before a term is matched instead of looked
     # behind for. A pattern that starts with a character class lets the regex engine skip in C to the
     # next separator instead of trying every position (about a quarter faster). Run on " " + text so a
