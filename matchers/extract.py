@@ -122,12 +122,28 @@ def fold_digits(text: str) -> str:
 
 
 # UTF-8 byte classes of a text (see _State; a lead byte is never a continuation byte, so a class is absent
-# only when none of its characters occurs): "C" for the lead bytes of U+0400-U+04FF, "A" for those of
-# U+0600-U+06FF (as places._SCRIPT_BYTES), "X" for the other lead bytes of the characters of _FOLD (those
-# of the Arabic-Indic digits are "A" ones), "D" for "+" and the ASCII digits (as _NUM_START_BYTES)
+# only when none of its characters occurs): "C" for the lead bytes of U+0400-U+04FF; "A", "B" and "P" for
+# those of U+0600-U+06FF (0xD8 and 0xDA, 0xD9, 0xDB: see _has_arabic, and places._SCRIPT_BYTES); "X" for the
+# other lead bytes of the characters of _FOLD; "q" and "r" for the continuation bytes 0xA0-0xAC and
+# 0xB0-0xB9, so "Bq" and "Pr" occur whenever an Arabic-Indic (U+0660-U+066C) or a Persian (U+06F0-U+06F9)
+# digit does, the only characters of _FOLD led by 0xD8-0xDB (checked below); "D" for "+" and the ASCII
+# digits (as _NUM_START_BYTES)
 _FOLD_LEADS = frozenset(chr(c).encode("utf-8", "surrogatepass")[0] for c in _FOLD)
-_TEXT_BYTES = bytes(67 if 0xD0 <= b <= 0xD3 else 65 if 0xD8 <= b <= 0xDB else 88 if b in _FOLD_LEADS
-                    else 68 if b == 0x2B or 0x30 <= b <= 0x39 else 46 for b in range(256))
+_TEXT_BYTES = bytes(67 if 0xD0 <= b <= 0xD3 else 66 if b == 0xD9 else 80 if b == 0xDB else 65 if 0xD8 <= b <= 0xDB
+                    else 88 if b in _FOLD_LEADS else 68 if b == 0x2B or 0x30 <= b <= 0x39
+                    else 113 if 0xA0 <= b <= 0xAC else 114 if 0xB0 <= b <= 0xB9 else 46 for b in range(256))
+assert all((m := chr(c).encode("utf-8", "surrogatepass").translate(_TEXT_BYTES))[0] == 88 or m in (b"Bq", b"Pr")
+           for c in _FOLD)
+
+
+def _may_fold(classes: bytes) -> bool:
+    """Can a text with these _TEXT_BYTES classes hold a character of _FOLD? (False: certainly not.)"""
+    return b"X" in classes or b"Bq" in classes or b"Pr" in classes
+
+
+def _has_arabic(classes: bytes) -> bool:
+    """May the text hold a character of U+0600-U+06FF? (False: certainly not.)"""
+    return b"A" in classes or b"B" in classes or b"P" in classes
 
 
 def _bmp_only(s: str) -> bool:
@@ -193,16 +209,16 @@ class _State:
     def __init__(self, text: str) -> None:
         self.text = text
         # a non-ASCII text's UTF-8 bytes mapped to _TEXT_BYTES (one encode, one translate in C): without an
-        # "X" or an "A" it holds no character of _FOLD (fold_digits would give it back unchanged, after a
-        # regex scan); its "D"s are those _numbers looks for; its "C" and "A" tell the places pass which
-        # scripts ``lt`` may hold (folding digits and lower-casing never make a Cyrillic or Arabic-script
-        # character out of another one: tested)
+        # "X", a "Bq" or a "Pr" it holds no character of _FOLD (fold_digits would give it back unchanged,
+        # after a regex scan); its "D"s are those _numbers looks for; its "C" and _has_arabic tell the places
+        # pass which scripts ``lt`` may hold (folding digits and lower-casing never make a Cyrillic or
+        # Arabic-script character out of another one: tested)
         self.classes: bytes | None = None
         if text.isascii():
             self.ft = text
         else:
             self.classes = m = text.encode("utf-8", "surrogatepass").translate(_TEXT_BYTES)
-            self.ft = fold_digits(text) if b"X" in m or b"A" in m else text  # digits folded, same length
+            self.ft = fold_digits(text) if _may_fold(m) else text  # digits folded, same length
         self.lt = lower_same_length(self.ft)  # and lower-cased, same length
         self.out: list[Entity] = []
         self.claimed: list[tuple[int, int]] = []

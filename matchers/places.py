@@ -261,12 +261,14 @@ def _scripts(lt: str) -> tuple[bool, bool]:
 
 def _triggers(g: Gazetteer, lt: str, classes: bytes | None = None):
     """Trigger matches, found from the stems (plain substring search, fast) and
-    confirmed by the trigger regex anchored just before each stem. ``classes``: bytes whose "C" and "A"
-    say whether ``lt`` may hold Cyrillic or Arabic-script letters (when absent, certainly not), if known."""
+    confirmed by the trigger regex anchored just before each stem. ``classes``: bytes whose "C", and "A",
+    "B" or "P", say whether ``lt`` may hold Cyrillic or Arabic-script letters (when absent, certainly not),
+    if known (extract._TEXT_BYTES)."""
     hits: list[int] = []
     groups = [g.stem_groups["latin"]]
     if not lt.isascii():
-        cyrillic, arabic = _scripts(lt) if classes is None else (b"C" in classes, b"A" in classes)
+        cyrillic, arabic = _scripts(lt) if classes is None else (
+            b"C" in classes, b"A" in classes or b"B" in classes or b"P" in classes)
         if cyrillic:
             groups.append(g.stem_groups["cyrillic"])
         if arabic:
@@ -349,8 +351,8 @@ def find_places(text: str, lt: str, out: list, classes: bytes | None = None) -> 
     """Append the places named in ``text`` to ``out``.
 
     ``lt`` is ``text`` with digits folded and lower-cased, one character for one. ``classes``: bytes
-    whose "C" and "A" say whether ``lt`` may hold Cyrillic or Arabic-script letters (absent: certainly
-    not), if known (the extractor's byte classes of ``text``).
+    whose "C", and "A", "B" or "P", say whether ``lt`` may hold Cyrillic or Arabic-script letters (absent:
+    certainly not), if known (the extractor's byte classes of ``text``).
     """
     g = gazetteer()
     for m in _triggers(g, lt, classes):
