@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from bisect import bisect_right
 from dataclasses import MISSING, dataclass, fields
 from operator import attrgetter
@@ -86,6 +87,7 @@ _FUZZY_TOKEN = re.compile(r"[^\W\d_]+")  # letter runs; those of 6-24 letters ar
 _FUZZY_MAX_TOKENS = 1000  # words looked at (bounded work on huge texts)
 
 _LEX: Lexicon | None = None
+_LEX_LOCK = threading.Lock()  # one compilation per process, even when threads ask at once
 _fuzzy_cache: dict[str, str | None] = {}  # word -> best fuzzy key (or None), for the current lexicon
 # whitespace token -> its near misses ((word, best key), …), for the current lexicon; and the tokens that
 # have some: a text's tokens are then looked up with set operations in C (posts repeat their words)
@@ -97,7 +99,9 @@ def get_lexicon() -> Lexicon:
     """The compiled shipped lexicon (compiled once per process)."""
     global _LEX
     if _LEX is None:
-        _LEX = load_lexicon()
+        with _LEX_LOCK:  # (a crawl's writer warms the lexicon up in a thread while the first ads arrive)
+            if _LEX is None:
+                _LEX = load_lexicon()
     return _LEX
 
 
