@@ -68,6 +68,7 @@ DEFAULT_REQUEST_HEADERS = {
 }
 
 DUPEFILTER_CLASS = "spiders.middlewares.MemoryDupeFilter"
+SCHEDULER_DISK_QUEUE = "spiders.squeues.LifoDiskQueue"  # Scrapy's, naming callbacks once per spider method
 SPIDER_MIDDLEWARES = {"spiders.middlewares.SeenUrlsMiddleware": 50}
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.DownloadOnceMiddleware": 40,
