@@ -434,6 +434,34 @@ _LEET_HINT = re.compile(r"[0134578@$!|][a-z]")  # cheap test before the real lee
 # letter and a separator. It starts with a plain character set, which the regex engine scans fast.
 _SC = "".join(re.escape(chr(c)) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) == "Sc")
 _JOIN_HINT = re.compile(rf"[\x00-\x40\x5b-\x60\x7b-\x7f{_SC}][^\W\d_][ .*~/-]{{1,3}}[^\W\d_][ .*~/-]")
+# A cheaper necessary condition for _JOIN_HINT: the text's UTF-8 bytes with the continuation bytes deleted
+# (one byte per character) and mapped by one bytes.translate: "S" for the separators " .*~/-" and the other
+# ASCII non-letters, "L" for the ASCII letters and the lead bytes of characters that are letters or never
+# one of _JOIN_HINT's non-letters (an ASCII non-letter or a currency sign of _SC), "V" for the other lead
+# bytes, those a currency sign of _SC may have, except 0xD8 (Arabic letters; its only currency sign, "؋",
+# is looked for in the text itself). A text without "V" (and without "؋") can match _JOIN_HINT only where
+# two one-letter words follow each other, "SLS{1,3}LS" (with " " + text + " " read as b"S" + bytes + b"S"):
+# one search for the literal "SLS" (the regex engine's prefix search) and a few bytes after each, instead of
+# a regex scan that tries a Unicode bitmap class at every character (tested).
+_SC_LEADS = frozenset(chr(c).encode("utf-8")[0] for c in range(0x80, 0x10000)
+                      if unicodedata.category(chr(c)) == "Sc") - {0xD8}
+_JOIN_BYTES = bytes(76 if 0x61 <= b <= 0x7A or 0x41 <= b <= 0x5A else 83 if b < 0x80 else 46 if b < 0xC0
+                    else 86 if b in _SC_LEADS else 76 for b in range(256))
+_CONTINUATION = bytes(range(0x80, 0xC0))
+_TWO_ONE_LETTER_WORDS = re.compile(rb"SLS{1,3}LS")
+
+
+def _may_join(t: str) -> bool:
+    """False when _JOIN_HINT certainly does not match " " + t + " " (see _JOIN_BYTES)."""
+    if t.isascii():
+        j = b"S" + t.encode().translate(_JOIN_BYTES) + b"S"
+    else:
+        j = b"S" + t.encode("utf-8", "surrogatepass").translate(_JOIN_BYTES, _CONTINUATION) + b"S"
+        if b"V" in j or "\u060b" in t:
+            return True
+    return _TWO_ONE_LETTER_WORDS.search(j) is not None
+
+
 _LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
 _LEET_TABLE = str.maketrans(LEET)
 # three or more single letters separated by dots ("r.d.v"), or by 1-3 spaces (after step 1 dashes,
@@ -639,7 +667,7 @@ def normalize(text: str) -> Normalized:
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
     hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if b"F" not in classes else (_JOIN_HINT, _JOINABLE)
-    if hint.search(" " + t + " ") and (first := joinable.search(t)) is not None:
+    if _may_join(t) and hint.search(" " + t + " ") and (first := joinable.search(t)) is not None:
         # (the look-behind sees the text before the start position: the same matches from the first on)
         t, p = _apply(t, joinable.finditer(t, first.start()), lambda m: m.group().translate(_JOIN_SEPARATORS))
         if p is not None:

@@ -248,3 +248,28 @@ def test_normalized_classes_hold_the_text_scripts():
             assert (k in n.classes) == (k in final), (s, chr(k))
         for k in b"D9":
             assert k in n.classes or k not in final, (s, chr(k))
+
+
+def test_join_check_holds_wherever_the_join_hint_matches():
+    # _may_join is a necessary condition for _JOIN_HINT (and _JOIN_HINT_BMP): normalize skips the hint when
+    # it is false. Every code point in each position of the hint, then random texts of a mixed alphabet.
+    import random
+
+    import matchers.normalize as N
+
+    def check(t):
+        for hint in (N._JOIN_HINT, N._JOIN_HINT_BMP):
+            if hint.search(" " + t + " ") is not None:
+                assert N._may_join(t), (t, hint.pattern[:20])
+
+    cps = list(range(0, 0xD800)) + list(range(0xD800, 0x10000, 7)) + list(range(0x10000, 0x110000, 97))
+    for cp in cps:
+        c = chr(cp)
+        for t in (c + "a b ", "1" + c + " b ", "#a" + c + "b-", "x a" + c, c + "a" + c + "b" + c, "a b" + c, c + "b c"):
+            check(t)
+    rnd = random.Random(5)
+    alphabet = list("abcxyz .*~/-_,;:!?#@$%+1234567890\t\n") + ["é", "à", "€", "£", "¢", "₹", "؋", "﷼", "＄", "д",
+                                                                 "в", "و", "ب", "ی", "α", "😀", "𝐚", "\u200b", "\ud800",
+                                                                 "\u0301", "ا", "ß", "ﬁ", "Ⓐ", "A", "Z"]
+    for _ in range(20000):
+        check("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 14))))
