@@ -30,6 +30,8 @@ def plan(quick: bool, tmp: Path) -> list[tuple[str, list[list[str]]]]:
         ("extract", [[PY, str(HERE / "extract_throughput.py"), "2000" if quick else "20000"]]),
         ("crawl", [[PY, str(HERE / "crawl_bench.py"), "--ads", "300" if quick else "5000",
                     "--shots", "3" if quick else "20"]]),
+        ("evidence-layout", [[PY, str(HERE / "evidence_layout.py"), "--blobs", "300" if quick else "3000",
+                              "--dir", str(tmp)]]),
         ("telegram-export", [[PY, str(HERE / "telegram_export_bench.py"),
                               "--messages", "20000" if quick else "1000000", "--out", str(tmp / "tgexport")]]),
         ("cluster", [
