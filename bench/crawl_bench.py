@@ -14,7 +14,8 @@ In the same run, side by side:
     headers and the image (SHA-256 + perceptual hash) with custody entries;
     no screenshots;
 (b) a bare ``scrapy.Spider`` that follows the same result pages and yields
-    ``{"url": ...}`` for every ad page, with no pipeline;
+    ``{"url": ...}`` for every ad page, with no pipeline (with ``--bare-images``
+    it also downloads each ad's image, so both make the same HTTP requests);
 
 both with the same concurrency, no delay, robots.txt on. The ratio is
 (a) ads/s divided by (b) ads/s (target: >= 0.5), as the median of ``--repeat``
@@ -49,6 +50,7 @@ import argparse
 import io
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -158,7 +160,7 @@ def make_server(n_ads: int, per_page: int, shared_images: bool = False) -> Threa
 
 
 # ------------------------------------------------------------------ (b) bare spider, run in a child process
-def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = None) -> None:
+def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = None, images: bool = False) -> None:
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
@@ -180,6 +182,13 @@ def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = 
         def parse_ad(self, response):
             counter["n"] += 1
             yield {"url": response.url}
+            if images:  # the same requests as the full pipeline: each ad's images too (read from its JSON)
+                for m in re.finditer(r'"urls_large": ?\[([^\]]*)\]', response.text):
+                    for u in re.findall(r'"([^"]+)"', m.group(1)):
+                        yield response.follow(u, self.parse_image)
+
+        def parse_image(self, response):
+            yield {"image": response.url, "bytes": len(response.body)}
 
     proc = CrawlerProcess({"LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 0,
                            "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
@@ -206,11 +215,13 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_bare(base: str, pages: int, concurrency: int, items: int | None) -> tuple[int, float, float]:
+def run_bare(base: str, pages: int, concurrency: int, items: int | None,
+             images: bool = False) -> tuple[int, float, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     c0, t0 = child_cpu(), time.monotonic()
-    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out, str(items or 0)],
+    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out, str(items or 0),
+                    "1" if images else "0"],
                    check=True,
                    cwd=ROOT)
     wall, cpu = time.monotonic() - t0, child_cpu() - c0
@@ -247,7 +258,8 @@ def new_ws(root: Path):
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
-        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]) or None)
+        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]) or None,
+             sys.argv[7] == "1")
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ads", type=int, default=5000)
@@ -260,6 +272,10 @@ def main() -> int:
                     help="16 pictures shared by all ads (stored once each), as in the first version of this bench")
     ap.add_argument("--dir", type=Path, default=ROOT / "bench" / "out",
                     help="where the temporary workspaces go (default: bench/out; see above about /tmp)")
+    ap.add_argument("--bare-images", action="store_true",
+                    help="the bare spider also downloads each ad's images: the same HTTP requests as the full "
+                         "pipeline with images (the issue's target compares with a bare spider that fetches the "
+                         "ad pages only)")
     ap.add_argument("--bare-scrapy-defaults", action="store_true",
                     help="the bare spider with Scrapy's CONCURRENT_ITEMS (100) instead of veille's (the figures "
                          "published before 2026-12-06 were measured so: about half the bare speed)")
@@ -280,7 +296,7 @@ def main() -> int:
         results["file_create_us"] = file_create_cost(Path(tmp))
         for k in range(args.repeat):  # bare and full alternate, so both see the same machine load
             s0 = self_cpu()
-            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency, bare_items)
+            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency, bare_items, args.bare_images)
             s_bare = self_cpu() - s0
             ws = new_ws(Path(tmp) / f"full-{k}")
             cpu_report = Path(tmp) / f"cpu-{k}.jsonl"
@@ -338,6 +354,7 @@ def main() -> int:
     results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     results["settings"] = {"ads": args.ads, "per_page": args.per_page, "concurrency": args.concurrency,
                            "bare_concurrent_items": bare_items or "scrapy default (100)",
+                           "bare_images": args.bare_images,
                            "images": not args.no_images, "shared_images": args.shared_images,
                            "dir": str(args.dir),
                            "cpus": os.cpu_count()}
