@@ -378,6 +378,9 @@ def _build_lut():
 
 
 _LUT, _LUT_KIND = _build_lut()
+# the same table with 0x110000 (not a code point) wherever _LUT_KIND is not 0: a text without such characters
+# (most) folds with one take, the UTF-32 decoder refusing the others, instead of a take and a max of the kinds
+_LUT_OR_INVALID = np.where(_LUT_KIND == 0, _LUT, np.uint32(0x110000)).astype("<u4")
 _FAST_NUMPY = True  # tests turn it off to check this path agrees with the general one
 
 
@@ -388,6 +391,10 @@ def _fold_numpy(text: str) -> tuple[str, _Pass | None] | None:
         cps = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
     except UnicodeEncodeError:
         return None
+    try:
+        return _LUT_OR_INVALID.take(cps, mode="clip").tobytes().decode("utf-32-le"), None
+    except UnicodeDecodeError:
+        pass  # a character to delete, or one the general path folds
     kind = _LUT_KIND.take(cps, mode="clip")  # beyond the table: the last entry, marked 2
     p = None
     km = int(kind.max())
