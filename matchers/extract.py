@@ -1065,10 +1065,25 @@ def _spelled_to_digits(run: str) -> str:
     return "".join(out)
 
 
+_ZERO_Z = tuple(w for w in _ZERO_WORDS if "z" in w)
+_ZERO_ARABIC = tuple(w for w in _ZERO_WORDS if "z" not in w)
+assert all("\u0600" <= c <= "\u06ff" for w in _ZERO_ARABIC for c in w)
+
+
+def _has_zero_word(st: _State) -> bool:
+    """``_contains_any(st.lt, _ZERO_WORDS)``, with cheaper tests first: the Latin spellings all hold a "z"
+    (one character search), the others are Arabic script, which needs Arabic script in the text (its byte
+    classes; lower-casing and folding digits never make one)."""
+    lt = st.lt
+    if "z" in lt and _contains_any(lt, _ZERO_Z):
+        return True
+    return st.classes is not None and _has_arabic(st.classes) and _contains_any(lt, _ZERO_ARABIC)
+
+
 def _spelled_phones(st: _State) -> None:
     lt = st.lt
     runs = []
-    if _contains_any(lt, _ZERO_WORDS):
+    if _has_zero_word(st):
         runs = [(m, False) for m in _SPELL_RUN.finditer(lt)]
     if lt.isascii() and not _contains_any(lt, _PAIR_WORDS):
         found: set = set()  # no tens or teens word: no number read in pairs (substring tests, fast on ASCII)
