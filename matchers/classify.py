@@ -63,6 +63,14 @@ _PRICE_RE_BMP = re.compile("[" + DIGIT_BMP + "]" + PRICE_RE.pattern[len(r"\d"):]
 _CURRENCY_FIRST = "€$£₹₺₽"
 
 
+def _contains_any(s: str, chars: str) -> bool:
+    """``any(c in s for c in chars)`` without a generator."""
+    for c in chars:
+        if c in s:
+            return True
+    return False
+
+
 def find_prices(t: str, bmp: bool | None = None, classes: bytes | None = None) -> list[tuple[int, int]]:
     """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``;
     ``classes``: :func:`matchers.normalize.byte_classes` of ``t``, or ``Normalized.classes``, if known)."""
@@ -74,7 +82,7 @@ def find_prices(t: str, bmp: bool | None = None, classes: bytes | None = None) -
         if b"D" not in m and b"9" not in m and b"N" not in m and b"A" not in m and b"E" not in m:
             return []
     out = [(m.start(), m.end()) for m in (_PRICE_RE_BMP if bmp else PRICE_RE).finditer(t)]
-    if any(c in t for c in _CURRENCY_FIRST):
+    if _contains_any(t, _CURRENCY_FIRST):
         out.extend((m.start(), m.end()) for m in PRICE_BEFORE_RE.finditer(t))
         out.sort()
     return out

@@ -437,7 +437,7 @@ _OBF_MSG_LINK = re.compile(r"(?<![a-z0-9])(t|wa)(?: ?[\[({] ?\. ?[\])}] ?| \. ?|
 
 def _obfuscated_links(st: _State) -> None:
     lt = st.lt
-    if "me/" not in lt and "me /" not in lt:
+    if "/" not in lt or ("me/" not in lt and "me /" not in lt):  # a character search first (memchr)
         return
     for n, m in enumerate(_OBF_MSG_LINK.finditer(lt)):
         if n >= MAX_CANDIDATES:
@@ -467,7 +467,8 @@ _DOTTED_HANDLE_LABEL = re.compile(
 
 def _urls(st: _State) -> None:
     lt, ft = st.lt, st.ft
-    if "http" in lt or "hxxp" in lt or "www." in lt:
+    # a scheme URL holds "://" or "www." (character searches first: memchr; a longer needle is a slower search)
+    if (":" in lt and "://" in lt) or ("w" in lt and "www." in lt):
         for n, m in enumerate(_SCHEME_URL.finditer(lt)):
             if n >= MAX_CANDIDATES:
                 break
@@ -716,7 +717,7 @@ def _obfuscated_emails(st: _State) -> None:
     matches = []
     if "[" in ft or "(" in ft or "{" in ft or "<" in ft:
         matches = list(_OBF_AT.finditer(lt))
-    if "arobase" in lt or "arrobase" in lt:
+    if "obase" in lt and ("arobase" in lt or "arrobase" in lt):  # one search when the text has neither
         matches += list(_OBF_AT_WORD.finditer(lt))
     for n, m in enumerate(matches):
         if n >= MAX_CANDIDATES:
