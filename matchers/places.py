@@ -86,6 +86,17 @@ def _variants(name: str) -> set[str]:
     return {v for v in out if v}
 
 
+_LETTER_FREQUENCY = "etaoinsrhldcumfpgwybvkxjqz"  # the usual order, most frequent first
+
+
+def _rarity(c: str) -> int:
+    """Higher for rarer characters: non-ASCII ones, then letters by their usual frequency, then the rest."""
+    if not c.isascii():
+        return 100
+    i = _LETTER_FREQUENCY.find(c)
+    return -1 if i < 0 else i
+
+
 class Gazetteer:
     def __init__(self, data: dict) -> None:
         self.meta = data.get("meta", {})
@@ -166,21 +177,30 @@ class Gazetteer:
             script = ("arabic" if "\u0600" <= first <= "\u06ff" else
                       "cyrillic" if "\u0400" <= first <= "\u04ff" else "latin")
             self.stem_groups[script].append(x if plain else re.compile(x))
-        # A plain stem's gate: the longest string of 3 characters or more that it shares with another plain
-        # stem of its group ("mba" for "embaj" and "mbass"): when the text lacks it, neither is searched
-        # (one search instead of two). Stems keep their order (the hits are the same, cap included).
-        self.gated_stems: dict[str, list] = {}  # script -> [(stem, gate or None), …]
+        # Searches that rule a stem out before its own search (a search for several characters walks the
+        # whole text; a character's search is a memchr, and stops at the first one): for a Latin-script stem
+        # (or the leading plain characters of a pattern), its rarest character by the usual letter frequency
+        # order (a non-ASCII one first); and a plain stem's gate, the longest string of 3 characters or more
+        # that it shares with another plain stem of its group ("mba" for "embaj" and "mbass"): when the text
+        # lacks it, neither is searched. Stems keep their order (the hits are the same, cap included).
+        self.gated_stems: dict[str, list] = {}  # script -> [(stem, gate or None, character or ""), …]
         for script, group in self.stem_groups.items():
             plains = [x for x in group if isinstance(x, str)]
             gates: list = []
             for x in group:
                 best = ""
                 if isinstance(x, str):
+                    lead = x
                     for i in range(len(x)):
                         for j in range(i + max(3, len(best) + 1), len(x) + 1):
                             if any(y != x and x[i:j] in y for y in plains):
                                 best = x[i:j]
-                gates.append((x, best or None))
+                else:
+                    lead = re.match(r"[^\[\]()?*+\\|{}.^$]*", x.pattern).group()
+                    if lead and x.pattern[len(lead):len(lead) + 1] in "?*{":
+                        lead = lead[:-1]  # the last plain character is optional
+                rare = max(lead, key=_rarity, default="") if script == "latin" else ""
+                gates.append((x, best or None, rare))
             self.gated_stems[script] = gates
 
     def _trigger_re(self, trig: dict) -> re.Pattern:
@@ -291,7 +311,9 @@ def _triggers(g: Gazetteer, lt: str, classes: bytes | None = None):
             groups.append("arabic")
     gated: dict[str, bool] = {}
     for script in groups:
-        for pat, gate in g.gated_stems[script]:
+        for pat, gate, rare in g.gated_stems[script]:
+            if rare and rare not in lt:
+                continue
             if gate is not None:
                 ok = gated.get(gate)
                 if ok is None:
