@@ -220,6 +220,7 @@ class _Page:
     # byte -> "s" (a slow byte), "d" (a deleted byte) or ".": one bytes.translate and two byte searches
     # tell whether a text has any (cheaper than a regex scan, which tests each byte)
     kinds: bytes
+    chars: frozenset = frozenset()  # the characters of the map
 
 
 def _build_page(name: str, decoding: str) -> _Page:
@@ -249,7 +250,8 @@ def _build_page(name: str, decoding: str) -> _Page:
 
     cg = any(_CYR_GREEK.match(c) for c in decoding) and any("a" <= c <= "z" for c in decoding)
     kinds = bytes(115 if v in slow else 100 if v in delete else 46 for v in range(256))
-    return _Page(name, decoding, enc, bytes(table), bytes(delete), byte_class(delete), byte_class(slow), cg, kinds)
+    return _Page(name, decoding, enc, bytes(table), bytes(delete), byte_class(delete), byte_class(slow), cg, kinds,
+                 frozenset(decoding) - {"\ufffe"})
 
 
 def _codec_map(name: str) -> str:
@@ -412,10 +414,14 @@ def _fold_fast(text: str) -> tuple[str, _Pass | None, bool] | None:
     """Fold a non-ASCII text through a single-byte map (one ``bytes.translate`` in C), or None when no
     map holds every character 1:1. Deleted characters (zero-width marks …) give the same edits as the
     general path (a byte index is a character index in a single-byte map)."""
+    missing = None  # a character the previous map could not encode: a map without it is not tried
     for page in _page_order(text):
+        if missing is not None and missing not in page.chars:
+            continue
         try:
             b = codecs.charmap_encode(text, "strict", page.encoding)[0]
-        except UnicodeEncodeError:
+        except UnicodeEncodeError as exc:
+            missing = text[exc.start]
             continue
         k = b.translate(page.kinds)
         if b"s" in k:  # page.slow.search(b)
@@ -458,12 +464,16 @@ _CONTINUATION = bytes(range(0x80, 0xC0))
 _TWO_ONE_LETTER_WORDS = re.compile(rb"SLS{1,3}LS")
 
 
-def _may_join(t: str) -> bool:
-    """False when _JOIN_HINT certainly does not match " " + t + " " (see _JOIN_BYTES)."""
+def _may_join(t: str, utf8: bytes | None = None) -> bool:
+    """False when _JOIN_HINT certainly does not match " " + t + " " (see _JOIN_BYTES). ``utf8``: the UTF-8
+    bytes of ``t``, or of ``t`` before the leetspeak pass (which turns ASCII non-letters into letters between
+    letters only: never a character of a match of the hint, which the check finds the same way)."""
+    if utf8 is None:
+        utf8 = t.encode("utf-8", "surrogatepass")
     if t.isascii():
-        j = b"S" + t.encode().translate(_JOIN_BYTES) + b"S"
+        j = b"S" + utf8.translate(_JOIN_BYTES) + b"S"
     else:
-        j = b"S" + t.encode("utf-8", "surrogatepass").translate(_JOIN_BYTES, _CONTINUATION) + b"S"
+        j = b"S" + utf8.translate(_JOIN_BYTES, _CONTINUATION) + b"S"
         if b"V" in j or "\u060b" in t:
             return True
     return _TWO_ONE_LETTER_WORDS.search(j) is not None
@@ -621,6 +631,7 @@ def normalize(text: str) -> Normalized:
     passes: list[_Pass] = []
     fast = None
     classes = None  # _byte_classes(t), once t is folded (None: not computed yet, or t changed since)
+    utf8 = b""  # the UTF-8 bytes of t that classes were made from
     if text.isascii():
         t = text.translate(_TABLE)  # CPython's fast path for ASCII
     elif _FAST_WESTERN and (fast := _fold_fast(text)) is not None:
@@ -629,14 +640,14 @@ def normalize(text: str) -> Normalized:
         t, p, homoglyphs = fast
         if p is not None:
             passes.append(p)
-        if homoglyphs and _may_mix_scripts(classes := _byte_classes(t)):
+        if homoglyphs and _may_mix_scripts(classes := (utf8 := t.encode("utf-8", "surrogatepass")).translate(_BYTE_CLASSES)):
             t = _fold_homoglyph_words(t)
             classes = None
     elif _FAST_NUMPY and (fast := _fold_numpy(text)) is not None:
         t, p = fast
         if p is not None:
             passes.append(p)
-        if _may_mix_scripts(classes := _byte_classes(t)):
+        if _may_mix_scripts(classes := (utf8 := t.encode("utf-8", "surrogatepass")).translate(_BYTE_CLASSES)):
             t = _fold_homoglyph_words(t)
             classes = None
     else:
@@ -665,16 +676,17 @@ def normalize(text: str) -> Normalized:
         t = _ALL_RUNS.sub(fold_run, text).lower()
         if edits:
             passes.append(_Pass(tuple(edits), tuple(e[0] for e in edits)))
-        if _may_mix_scripts(classes := _byte_classes(t)):
+        if _may_mix_scripts(classes := (utf8 := t.encode("utf-8", "surrogatepass")).translate(_BYTE_CLASSES)):
             t = _fold_homoglyph_words(t)
             classes = None
     if classes is None:
-        classes = _byte_classes(t)
+        utf8 = t.encode("utf-8", "surrogatepass")
+        classes = utf8.translate(_BYTE_CLASSES)
     if b"D" in classes and _LEET_CLASSES.search(classes):  # _LEET_HINT.search(t), see _BYTE_CLASSES
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
     hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if b"F" not in classes else (_JOIN_HINT, _JOINABLE)
-    if _may_join(t) and hint.search(" " + t + " ") and (first := joinable.search(t)) is not None:
+    if _may_join(t, utf8) and hint.search(" " + t + " ") and (first := joinable.search(t)) is not None:
         # (the look-behind sees the text before the start position: the same matches from the first on)
         t, p = _apply(t, joinable.finditer(t, first.start()), lambda m: m.group().translate(_JOIN_SEPARATORS))
         if p is not None:
