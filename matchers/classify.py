@@ -71,15 +71,18 @@ def _contains_any(s: str, chars: str) -> bool:
     return False
 
 
-def find_prices(t: str, bmp: bool | None = None, classes: bytes | None = None) -> list[tuple[int, int]]:
+def find_prices(t: str, bmp: bool | None = None, classes: bytes | None = None,
+                folded: bool = False) -> list[tuple[int, int]]:
     """Spans of amounts with a currency in a normalised text (``bmp``: :func:`bmp_only` of ``t``;
-    ``classes``: :func:`matchers.normalize.byte_classes` of ``t``, or ``Normalized.classes``, if known)."""
+    ``classes``: :func:`matchers.normalize.byte_classes` of ``t``, or ``Normalized.classes``, if known;
+    ``folded``: ``t`` is the text of a :class:`Normalized`, whose decimal digits led by the bytes of the
+    classes "A" and "E" (Arabic-Indic, Persian, full-width) were folded to ASCII: tested)."""
     if bmp is None:
         bmp = bmp_only(t)
     if bmp:
         # a price holds a digit: a text of the BMP without any (one translate in C) has none
         m = byte_classes(t) if classes is None else classes
-        if b"D" not in m and b"9" not in m and b"N" not in m and b"A" not in m and b"E" not in m:
+        if b"D" not in m and b"9" not in m and b"N" not in m and (folded or (b"A" not in m and b"E" not in m)):
             return []
     out = [(m.start(), m.end()) for m in (_PRICE_RE_BMP if bmp else PRICE_RE).finditer(t)]
     if _contains_any(t, _CURRENCY_FIRST):
@@ -550,7 +553,7 @@ def classify(text, lang_hint: str | None = None) -> Verdict:
     classes = norm.classes if norm.classes is not None else byte_classes(t)
     bmp = b"F" not in classes  # bmp_only(t): no lead byte of a code point beyond U+FFFF
     hits = _collect(lex, t, norm.joined, bmp, classes)
-    prices = find_prices(t, bmp, classes)
+    prices = find_prices(t, bmp, classes, folded=True)
     has_price = bool(prices)
     asked = _asked(hits, text, t, norm, rules)
     r = _tally(hits, t, has_price, rules, asked)

@@ -269,9 +269,10 @@ _TO_CYRILLIC_TABLE = str.maketrans(_TO_CYRILLIC)
 _CYRILLIC = re.compile(r"[\u0400-\u052f]")
 # The cheap tests of the homoglyph and leetspeak passes, on the UTF-8 bytes of a folded text mapped to
 # classes by one bytes.translate (in C, much faster than a regex scan that tests each character): "L" for
-# a-z, "D" for the leetspeak characters, "G" for the lead byte of a Cyrillic or Greek letter of
-# _CYR_GREEK (all two bytes long), "c" for a continuation byte. An ASCII byte is a character of its own
-# in UTF-8 (never part of a longer one), so "DL" occurs exactly when _LEET_HINT matches; "LG" or "GcL"
+# a-z, "D" for the leetspeak digits and "Y" for the leetspeak symbols, "G" for the lead byte of a Cyrillic
+# or Greek letter of _CYR_GREEK (all two bytes long), "c" for a continuation byte. An ASCII byte is a
+# character of its own in UTF-8 (never part of a longer one), so "DL" or "YL" occurs exactly when
+# _LEET_HINT matches; "LG" or "GcL"
 # occurs whenever a Latin letter touches a Cyrillic or Greek one (a mixed word, what
 # _fold_homoglyph_words folds; tested). The classifier reads the same string (Normalized.classes): "A"
 # for the lead bytes of Arabic script (U+0600-U+077F), "E" for 0xEF (U+F000-U+FFFF, the presentation
@@ -287,7 +288,8 @@ def _byte_class(b: int) -> int:
     if 0x61 <= b <= 0x7A:
         return ord("L")
     if b < 0x80:
-        return ord("D") if chr(b) in "0134578@$!|" else ord("9") if chr(b) in "269" else ord(".")
+        return ord("D") if chr(b) in "0134578" else ord("Y") if chr(b) in "@$!|" else ord("9") if chr(b) in "269" \
+            else ord(".")
     if b in _CG_LEADS:
         return ord("G")
     if 0xD8 <= b <= 0xDD:
@@ -322,6 +324,13 @@ def _may_mix_scripts(classes: bytes) -> bool:
 
 # "DL" found by the regex engine's literal-prefix search, which skips to each "D" (rare) in C
 _LEET_CLASSES = re.compile(rb"DL")
+_LEET_SYMBOL_CLASSES = re.compile(rb"YL")
+
+
+def _leet_hint(classes: bytes) -> bool:
+    """``_LEET_HINT.search(t)`` read from the byte classes of ``t`` (see _BYTE_CLASSES): "DL" or "YL"."""
+    return ((b"D" in classes and _LEET_CLASSES.search(classes) is not None)
+            or (b"Y" in classes and _LEET_SYMBOL_CLASSES.search(classes) is not None))
 _PAGES.update((n, _build_page(n, d)) for n, d in (
     ("cp1252", _codec_map("cp1252")), ("cp1254", _codec_map("cp1254")), ("cp1251", _codec_map("cp1251")),
     ("arabic", _arabic_charmap())))
@@ -682,7 +691,7 @@ def normalize(text: str) -> Normalized:
     if classes is None:
         utf8 = t.encode("utf-8", "surrogatepass")
         classes = utf8.translate(_BYTE_CLASSES)
-    if b"D" in classes and _LEET_CLASSES.search(classes):  # _LEET_HINT.search(t), see _BYTE_CLASSES
+    if _leet_hint(classes):
         t = _LEET_RE.sub(lambda m: m.group().translate(_LEET_TABLE), t)
     joined: tuple[tuple[int, int], ...] = ()
     hint, joinable = (_JOIN_HINT_BMP, _JOINABLE_BMP) if b"F" not in classes else (_JOIN_HINT, _JOINABLE)

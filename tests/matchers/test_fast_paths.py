@@ -222,3 +222,15 @@ def test_compile_scan_variants_fills_what_scan_for_uses():
     lex.compile_scan_variants()
     assert sorted(lex._scan_variants) == list(range(4))
     assert lex.scan_for("rdv 24h préfecture")[0] is lex._scan_variants[0][0]
+
+
+def test_price_digit_gate_of_a_folded_text_lets_every_digit_through():
+    # classify calls find_prices with folded=True: normalisation leaves no decimal digit led by the bytes of
+    # the classes "A" and "E", so the gate looks for "D", "9" and "N" only
+    from matchers.normalize import normalize
+
+    for cp in range(0x10000):
+        c = chr(cp)
+        if c.isdecimal():
+            n = normalize(f"rdv {c}{c} € ok")
+            assert find_prices(n.text, True, n.classes, folded=True) == find_prices(n.text, False) != [], hex(cp)
