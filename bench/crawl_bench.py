@@ -47,11 +47,13 @@ clean-up) slow the next run for a few minutes in the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -230,6 +232,17 @@ def run_bare(base: str, pages: int, concurrency: int, items: int | None,
     return data["items"], wall, cpu
 
 
+@contextlib.contextmanager
+def run_dir(parent: Path, keep: bool):
+    """A new folder for the run's workspaces, deleted at the end unless ``keep``."""
+    d = tempfile.mkdtemp(prefix="veille-bench-", dir=parent)
+    try:
+        yield d
+    finally:
+        if not keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def file_create_cost(folder: Path, n: int = 300) -> float:
     """CPU µs to make, write (15 KB), fsync and rename one file in a new sub-folder of ``folder``, as the
     evidence store does; the files are left there (deleted with the run's folder, at the end)."""
@@ -272,6 +285,9 @@ def main() -> int:
                     help="16 pictures shared by all ads (stored once each), as in the first version of this bench")
     ap.add_argument("--dir", type=Path, default=ROOT / "bench" / "out",
                     help="where the temporary workspaces go (default: bench/out; see above about /tmp)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the run's workspaces (deleting ~15,000 files slows the file creations of the next run "
+                         "in the same folder for a few minutes on this disk; delete them later)")
     ap.add_argument("--bare-images", action="store_true",
                     help="the bare spider also downloads each ad's images: the same HTTP requests as the full "
                          "pipeline with images (the issue's target compares with a bare spider that fetches the "
@@ -292,7 +308,7 @@ def main() -> int:
                 "AUTOTHROTTLE_ENABLED": False, "VEILLE_DOWNLOAD_IMAGES": not args.no_images}
     results: dict = {"load_before": [round(x, 1) for x in os.getloadavg()], "runs": []}
     args.dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="veille-bench-", dir=args.dir) as tmp:
+    with run_dir(args.dir, args.keep) as tmp:
         results["file_create_us"] = file_create_cost(Path(tmp))
         for k in range(args.repeat):  # bare and full alternate, so both see the same machine load
             s0 = self_cpu()
@@ -356,7 +372,7 @@ def main() -> int:
                            "bare_concurrent_items": bare_items or "scrapy default (100)",
                            "bare_images": args.bare_images,
                            "images": not args.no_images, "shared_images": args.shared_images,
-                           "dir": str(args.dir),
+                           "dir": str(args.dir), "kept": tmp if args.keep else None,
                            "cpus": os.cpu_count()}
     print(json.dumps(results, indent=2))
     return 0
