@@ -488,7 +488,10 @@ def _may_join(t: str, utf8: bytes | None = None) -> bool:
     return _TWO_ONE_LETTER_WORDS.search(j) is not None
 
 
-_LEET_RE = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
+# leetspeak characters between letters: led by their class, the letter before looked behind for from the
+# first of them (a pattern led by a look-behind is tried at every position; this one only at a leetspeak
+# character, with the same matches as (?<=[a-z])[0134578@$!|]+(?=[a-z]))
+_LEET_RE = re.compile(r"[0134578@$!|](?<=[a-z][0134578@$!|])[0134578@$!|]*(?=[a-z])")
 _LEET_TABLE = str.maketrans(LEET)
 # three or more single letters separated by dots ("r.d.v"), or by 1-3 spaces (after step 1 dashes,
 # underscores and emoji are spaces): "p a s s p o r t", "v🔥i🔥s🔥a". Letter and separator classes are

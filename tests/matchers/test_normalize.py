@@ -273,3 +273,20 @@ def test_join_check_holds_wherever_the_join_hint_matches():
                                                                  "\u0301", "ا", "ß", "ﬁ", "Ⓐ", "A", "Z"]
     for _ in range(20000):
         check("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 14))))
+
+
+def test_leet_pattern_is_the_look_behind_led_one():
+    # _LEET_RE is led by its character class; its matches are those of the plain look-behind-led pattern
+    import random
+    import re
+
+    import matchers.normalize as N
+
+    plain = re.compile(r"(?<=[a-z])[0134578@$!|]+(?=[a-z])")
+    rnd = random.Random(3)
+    alpha = "ab z01345782@$!|. -é"
+    for _ in range(30_000):
+        t = "".join(rnd.choice(alpha) for _ in range(rnd.randint(0, 12)))
+        assert [m.span() for m in N._LEET_RE.finditer(t)] == [m.span() for m in plain.finditer(t)], t
+        for pos in range(len(t) + 1):
+            assert [m.span() for m in N._LEET_RE.finditer(t, pos)] == [m.span() for m in plain.finditer(t, pos)]
