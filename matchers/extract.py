@@ -1393,11 +1393,9 @@ def check_data() -> list[str]:
     return problems
 
 
-def _run(name: str, fn, st: _State) -> None:
-    try:
-        fn(st)
-    except Exception as exc:  # noqa: BLE001 - one family's bug must not stop the others
-        log.warning("extract: %s failed: %s: %s", name, type(exc).__name__, exc)
+def _emails(st: _State) -> None:
+    if "@" in st.ft:
+        _ats(st)
 
 
 def _places(st: _State) -> None:
@@ -1407,7 +1405,7 @@ def _places(st: _State) -> None:
 _FAMILIES = (
     ("urls", _urls),
     ("obfuscated_links", _obfuscated_links),
-    ("emails", lambda st: _ats(st) if "@" in st.ft else None),
+    ("emails", _emails),
     ("obfuscated_emails", _obfuscated_emails),
     ("social", _social_labels),
     ("social_no_separator", _social_labels_no_separator),
@@ -1432,7 +1430,10 @@ def extract(text: str) -> Entities:
         log.warning("extract: preparing the text failed: %s: %s", type(exc).__name__, exc)
         return Entities()
     for name, fn in _FAMILIES:
-        _run(name, fn, st)
+        try:
+            fn(st)
+        except Exception as exc:  # noqa: BLE001 - one family's bug must not stop the others
+            log.warning("extract: %s failed: %s: %s", name, type(exc).__name__, exc)
     seen: set[tuple[str, str, int]] = set()
     result = Entities()
     for ent in sorted(st.out, key=lambda x: (x.start, -x.end, x.kind)):
