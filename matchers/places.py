@@ -86,15 +86,20 @@ def _variants(name: str) -> set[str]:
     return {v for v in out if v}
 
 
-_LETTER_FREQUENCY = "etaoinsrhldcumfpgwybvkxjqz"  # the usual order, most frequent first
+# the usual letter frequency orders, most frequent first (English for the Latin script, Russian, Arabic)
+_LETTER_FREQUENCY = {"latin": "etaoinsrhldcumfpgwybvkxjqz", "cyrillic": "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё",
+                     "arabic": "اليمونرتبهعدسفكقحجشصطزخذضثغظ"}
 
 
-def _rarity(c: str) -> int:
-    """Higher for rarer characters: non-ASCII ones, then letters by their usual frequency, then the rest."""
-    if not c.isascii():
-        return 100
-    i = _LETTER_FREQUENCY.find(c)
-    return -1 if i < 0 else i
+def _rarity(c: str, script: str) -> int:
+    """Higher for rarer characters in a text of ``script``: letters by their usual frequency; a letter outside
+    the order (a non-ASCII letter in Latin script, a Persian letter in Arabic script …) rarest; the rest
+    (spaces, punctuation) least rare."""
+    order = _LETTER_FREQUENCY[script]
+    i = order.find(c)
+    if i >= 0:
+        return i
+    return 100 if c.isalpha() and (script != "latin" or not c.isascii()) else -1
 
 
 class Gazetteer:
@@ -178,9 +183,9 @@ class Gazetteer:
                       "cyrillic" if "\u0400" <= first <= "\u04ff" else "latin")
             self.stem_groups[script].append(x if plain else re.compile(x))
         # Searches that rule a stem out before its own search (a search for several characters walks the
-        # whole text; a character's search is a memchr, and stops at the first one): for a Latin-script stem
-        # (or the leading plain characters of a pattern), its rarest character by the usual letter frequency
-        # order (a non-ASCII one first); and a plain stem's gate, the longest string of 3 characters or more
+        # whole text; a character's search is a memchr, and stops at the first one): for a stem (or the
+        # leading plain characters of a pattern), its rarest character by the usual letter frequency order of
+        # its script (see _rarity); and a plain stem's gate, the longest string of 3 characters or more
         # that it shares with another plain stem of its group ("mba" for "embaj" and "mbass"): when the text
         # lacks it, neither is searched. Stems keep their order (the hits are the same, cap included).
         self.gated_stems: dict[str, list] = {}  # script -> [(stem, gate or None, character or ""), …]
@@ -199,7 +204,7 @@ class Gazetteer:
                     lead = re.match(r"[^\[\]()?*+\\|{}.^$]*", x.pattern).group()
                     if lead and x.pattern[len(lead):len(lead) + 1] in "?*{":
                         lead = lead[:-1]  # the last plain character is optional
-                rare = max(lead, key=_rarity, default="") if script == "latin" else ""
+                rare = max(lead, key=lambda c, sc=script: _rarity(c, sc), default="")
                 gates.append((x, best or None, rare))
             self.gated_stems[script] = gates
 
