@@ -198,6 +198,8 @@ def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = 
                            # the engine setting veille's crawls use (spiders/settings.py), unless Scrapy's default
                            # (100) is asked for: each response's output is handled by that many asyncio tasks
                            **({"CONCURRENT_ITEMS": items} if items else {}),
+                           # and veille's switch-off of Scrapy's per-response source check of the callback
+                           **({"WARN_ON_GENERATOR_RETURN_VALUE": False} if items else {}),
                            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
     proc.crawl(Bare)
     t0 = time.monotonic()
