@@ -49,6 +49,21 @@ ROOT = Path(__file__).resolve().parents[1]
 _LEN = struct.Struct("<I")
 #: Pickles bigger than this are refused (a page is capped at ``collect.max_page_bytes`` well below it).
 MAX_MESSAGE = 1 << 30
+# Pipe capacity asked for (Linux; the default is 64 KB, a few ads' pages): the crawl's reactor thread blocks when
+# the pipe is full, so a writer that lags for a moment (a group commit, a large page) would stall the crawl.
+PIPE_BYTES = 1 << 20
+
+
+def _grow_pipe(fd: int) -> int | None:
+    """Ask for a larger pipe buffer (Linux ``F_SETPIPE_SZ``, capped by /proc/sys/fs/pipe-max-size); the size
+    obtained, or None where it cannot be changed."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (ImportError, AttributeError, OSError):  # not Linux, or the system's limit is lower
+        return None
 
 #: Kinds of call: ``blob`` runs on the blob pool; ``db`` on the database thread, inside a transaction;
 #: ``blobs_db`` writes the blobs of its first argument (a ``Capture``) on the blob pool, then runs on the
@@ -444,6 +459,8 @@ class ProcessWriter:
                                     stdout=subprocess.PIPE, env=env)
         except OSError as exc:
             raise StorageWriterError(f"the storage writer process could not start: {exc}") from exc
+        for f in (proc.stdin, proc.stdout):
+            _grow_pipe(f.fileno())
         self._proc = proc
         self._reader = threading.Thread(target=self._read, args=(proc,), name="veille-writer-reader", daemon=True)
         self._reader.start()

@@ -147,3 +147,23 @@ def test_a_flood_of_big_calls_does_not_deadlock_the_pipes(workspace, ops_path):
         assert [f.result(120) for f in futs] == [60_000] * 3000
     finally:
         w.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="F_SETPIPE_SZ is Linux's")
+def test_the_pipes_to_the_writer_are_enlarged(workspace, tmp_path):
+    """A full pipe blocks the crawl's reactor thread: the writer's pipes get 1 MB (the default is 64 KB)."""
+    import fcntl
+
+    from spiders.writer import PIPE_BYTES, _grow_pipe
+
+    w = ProcessWriter()
+    try:
+        w.start()
+        proc = w._proc
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        for f in (proc.stdin, proc.stdout):
+            assert fcntl.fcntl(f.fileno(), fcntl.F_GETPIPE_SZ) >= min(PIPE_BYTES, limit)
+    finally:
+        w.close()
+    with open(tmp_path / "f", "wb") as fh:  # not a pipe: left alone, no error
+        assert _grow_pipe(fh.fileno()) is None
