@@ -162,7 +162,19 @@ def make_server(n_ads: int, per_page: int, shared_images: bool = False) -> Threa
 
 
 # ------------------------------------------------------------------ (b) bare spider, run in a child process
-def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = None, images: bool = False) -> None:
+#: The engine settings veille's crawls use (spiders/settings.py) that any spider would pay for otherwise: the
+#: bare spider gets them too, unless Scrapy's defaults are asked for (--bare-scrapy-defaults).
+ENGINE_SETTINGS = ("CONCURRENT_ITEMS",  # asyncio tasks started per response (Scrapy's default: 100)
+                   "WARN_ON_GENERATOR_RETURN_VALUE")  # Scrapy's per-response source check of the callback
+
+
+def veille_engine_settings() -> dict:
+    from spiders import settings as veille_settings
+
+    return {k: getattr(veille_settings, k) for k in ENGINE_SETTINGS}
+
+
+def bare(base: str, pages: int, concurrency: int, out: str, engine: dict | None = None, images: bool = False) -> None:
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
@@ -195,11 +207,7 @@ def bare(base: str, pages: int, concurrency: int, out: str, items: int | None = 
     proc = CrawlerProcess({"LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 0,
                            "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
                            "AUTOTHROTTLE_ENABLED": False, "COOKIES_ENABLED": False,
-                           # the engine setting veille's crawls use (spiders/settings.py), unless Scrapy's default
-                           # (100) is asked for: each response's output is handled by that many asyncio tasks
-                           **({"CONCURRENT_ITEMS": items} if items else {}),
-                           # and veille's switch-off of Scrapy's per-response source check of the callback
-                           **({"WARN_ON_GENERATOR_RETURN_VALUE": False} if items else {}),
+                           **(engine or {}),
                            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
     proc.crawl(Bare)
     t0 = time.monotonic()
@@ -219,12 +227,12 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_bare(base: str, pages: int, concurrency: int, items: int | None,
+def run_bare(base: str, pages: int, concurrency: int, engine: dict,
              images: bool = False) -> tuple[int, float, float]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     c0, t0 = child_cpu(), time.monotonic()
-    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out, str(items or 0),
+    subprocess.run([sys.executable, __file__, "--bare", base, str(pages), str(concurrency), out, json.dumps(engine),
                     "1" if images else "0"],
                    check=True,
                    cwd=ROOT)
@@ -273,7 +281,7 @@ def new_ws(root: Path):
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
-        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]) or None,
+        bare(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], json.loads(sys.argv[6]),
              sys.argv[7] == "1")
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -298,10 +306,9 @@ def main() -> int:
                     help="the bare spider with Scrapy's CONCURRENT_ITEMS (100) instead of veille's (the figures "
                          "published before 2026-12-06 were measured so: about half the bare speed)")
     args = ap.parse_args()
-    from spiders import settings as veille_settings
     from spiders.run import crawl
 
-    bare_items = None if args.bare_scrapy_defaults else veille_settings.CONCURRENT_ITEMS
+    bare_engine = {} if args.bare_scrapy_defaults else veille_engine_settings()
 
     srv = make_server(args.ads, args.per_page, args.shared_images)
     base = f"http://127.0.0.1:{srv.server_address[1]}/b"
@@ -314,7 +321,7 @@ def main() -> int:
         results["file_create_us"] = file_create_cost(Path(tmp))
         for k in range(args.repeat):  # bare and full alternate, so both see the same machine load
             s0 = self_cpu()
-            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency, bare_items, args.bare_images)
+            n_bare, t_bare, c_bare = run_bare(base, pages, args.concurrency, bare_engine, args.bare_images)
             s_bare = self_cpu() - s0
             ws = new_ws(Path(tmp) / f"full-{k}")
             cpu_report = Path(tmp) / f"cpu-{k}.jsonl"
@@ -371,7 +378,7 @@ def main() -> int:
     srv.shutdown()
     results["load_after"] = [round(x, 1) for x in os.getloadavg()]
     results["settings"] = {"ads": args.ads, "per_page": args.per_page, "concurrency": args.concurrency,
-                           "bare_concurrent_items": bare_items or "scrapy default (100)",
+                           "bare_engine_settings": bare_engine or "scrapy defaults",
                            "bare_images": args.bare_images,
                            "images": not args.no_images, "shared_images": args.shared_images,
                            "dir": str(args.dir), "kept": tmp if args.keep else None,

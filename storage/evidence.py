@@ -130,7 +130,7 @@ class EvidenceStore:
     def _path(self, sha256: str) -> str:
         if not _HEX.match(sha256 or ""):
             raise NotFoundError(f"not a SHA-256 hex digest: {sha256!r}")
-        if (self._depth or self.layout()) == 1:
+        if self.layout() == 1:
             return os.path.join(self._base, sha256[:2], sha256)
         return os.path.join(self._base, sha256[:2], sha256[2:4], sha256)
 
