@@ -8,10 +8,11 @@ which one a store uses. Writes are atomic: a temporary file in the same
 folder, fsync, then rename; a stored blob is never modified. Storing the same
 bytes twice is a no-op.
 
-Why one level: on ext4, making a folder and the first file in a new folder
-cost ~0.3 ms of CPU each (``bench/evidence_layout.py``), and with 65,536
-folders nearly every blob of a young store (under a few hundred thousand
-blobs) lands in a new one.
+Why one level: on ext4, making a folder is one more inode to allocate, and
+with 65,536 folders nearly every blob of a young store (under a few hundred
+thousand blobs) lands in a new one (``bench/evidence_layout.py``: 328 against
+426 µs of CPU per blob on a quiet disk; see docs/crawling.md for a disk just
+after mass deletions, where it went the other way).
 """
 
 from __future__ import annotations
