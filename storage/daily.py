@@ -452,21 +452,24 @@ def stage_classify(ws, step: Step) -> None:
 
 
 def _classify_unclassified(ws, classify, extract, version):
-    from .posts import row_to_post, set_verdict
-    from .reclassify import ReclassifyReport
+    """Classify (and extract from) the posts without a verdict, in id order, a chunk at a time
+    (``storage.reclassify.analyse_rows``); each post saved in its own transaction."""
+    from .posts import set_verdict
+    from .reclassify import ReclassifyReport, analyse_rows
+
+    def unclassified():
+        last = 0
+        while True:
+            page = rows(ws.db, "select * from posts where classified_at is null and id > ? order by id limit 500",
+                        [last])
+            if not page:
+                return
+            yield from page
+            last = page[-1]["id"]
 
     rep = ReclassifyReport(version)
-    for row in rows(ws.db, "select * from posts where classified_at is null order by id"):
-        rep.seen += 1
-        try:
-            post = row_to_post(row)
-            verdict = classify(post.full_text, lang_hint=post.lang)
-            entities = extract(post.full_text) if extract is not None else None
-        except Exception as exc:  # noqa: BLE001 - one bad post must not stop the run
-            rep.failed.append((row["id"], f"{type(exc).__name__}: {exc}"))
-            continue
+    for row, verdict, entities in analyse_rows(unclassified(), classify, extract, rep):
         set_verdict(ws, row["id"], verdict, entities)
-        rep.by_category[verdict.category] = rep.by_category.get(verdict.category, 0) + 1
     return rep
 
 
