@@ -10,10 +10,28 @@ fictional phone numbers, then times ``classify`` and ``extract`` on one core.
 
 Startup (importing the matchers, compiling the lexicons and the main pass's
 narrower patterns, the extractor's first call) is measured separately and
-excluded from the throughput.
+excluded from the throughput. The classify-only and extract-only passes run
+first and also warm the matchers' bounded caches for the passes after them.
 
-    .venv/bin/python bench/classify_throughput.py            # 100k posts
+Classify + extract is timed two ways, in ``--rounds`` alternating rounds
+(interleaved, batched, interleaved, batched ...: an hour's drift on a shared
+machine hits both), each figure the median of its rounds, in posts per
+CPU-second (``time.process_time``; wall-clock figures are printed too):
+
+- **interleaved**: ``classify(p); extract(p)`` post by post (what the crawl's
+  storage writer and ``storage.ingest.ingest`` do, one post at a time);
+- **batched**: ``matchers.batch.analyse_many(posts, chunk=C)``: classify over a
+  chunk of C posts, then extract over the same chunk, with per-post, per-stage
+  failure isolation (the path of every bulk ingestion: ``ingest_many``,
+  ``veille classify``, re-classification, the daily run). Default C is
+  ``matchers.batch.CHUNK``.
+
+``--chunks 64,128,256,512,1024`` times the batched path at each chunk size
+instead, rotating the order of the sizes (and the interleaved run) every round.
+
+    .venv/bin/python bench/classify_throughput.py            # 100k posts, 3 rounds
     .venv/bin/python bench/classify_throughput.py -n 20000 --json
+    .venv/bin/python bench/classify_throughput.py -n 30000 --rounds 5 --chunks 64,128,256,512,1024
 """
 
 from __future__ import annotations
@@ -26,6 +44,11 @@ import random
 import sys
 import time
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on Windows
+    resource = None
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -135,6 +158,12 @@ def make_posts(n: int, seed: int = 42, mix: bool = False) -> list[str]:
     return posts
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=100_000, help="number of posts (default 100000)")
@@ -142,12 +171,16 @@ def main() -> None:
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
     ap.add_argument("--mix", action="store_true",
                     help="put sentences of every language in every post (harder on normalisation)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of interleaved and batched (default 3)")
+    ap.add_argument("--chunk", type=int, default=None, help="chunk size of the batched path (default matchers.batch.CHUNK)")
+    ap.add_argument("--chunks", default=None, help="comma-separated chunk sizes to compare (e.g. 64,128,256,512,1024)")
     args = ap.parse_args()
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
     t0 = time.perf_counter()
     from matchers import classify, extract
+    from matchers.batch import CHUNK, analyse_many
     from matchers.classify import get_lexicon
 
     lex = get_lexicon()
@@ -159,6 +192,7 @@ def main() -> None:
 
     posts = make_posts(args.n, mix=args.mix)
     chars = sum(len(p) for p in posts)
+    n = len(posts)
 
     def run(fn) -> tuple[float, float]:
         w0, c0 = time.perf_counter(), time.process_time()
@@ -166,31 +200,63 @@ def main() -> None:
             fn(p)
         return time.perf_counter() - w0, time.process_time() - c0
 
-    def both(p):
-        classify(p)
-        extract(p)
+    def interleaved() -> tuple[float, float]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        for p in posts:
+            classify(p)
+            extract(p)
+        return time.perf_counter() - w0, time.process_time() - c0
 
-    wall_c, cpu_c = run(classify)
+    def batched(size: int) -> tuple[float, float]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        for o in analyse_many(posts, chunk=size):
+            if o.classify_error is not None or o.extract_error is not None:
+                raise RuntimeError(f"a stage failed: {o.errors()}")
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    wall_c, cpu_c = run(classify)  # these two passes also warm the matchers' caches for the rounds below
     wall_e, cpu_e = run(extract)
-    wall_b, cpu_b = run(both)
+    sizes = [int(x) for x in args.chunks.split(",")] if args.chunks else [args.chunk or CHUNK]
+    modes: list[str | int] = ["interleaved", *sizes]
+    per_mode: dict[str | int, list[tuple[float, float]]] = {m: [] for m in modes}
+    for r in range(args.rounds):
+        order = modes[r % len(modes):] + modes[:r % len(modes)] if args.chunks else modes
+        for m in order:
+            per_mode[m].append(interleaved() if m == "interleaved" else batched(int(m)))
     cats: dict[str, int] = {}
     for p in posts[:5000]:
         c = classify(p).category
         cats[c] = cats.get(c, 0) + 1
+
+    def rates(m) -> dict:
+        xs = per_mode[m]
+        return {"cpu_posts_per_s_median": round(_median([n / c for _, c in xs])),
+                "posts_per_s_median": round(_median([n / w for w, _ in xs])),
+                "cpu_posts_per_s_rounds": [round(n / c) for _, c in xs]}
+
+    inter = rates("interleaved")
     fig = {
-        "posts": len(posts), "mean_chars": round(chars / len(posts)), "lexicon": lex.version,
+        "posts": n, "mean_chars": round(chars / n), "lexicon": lex.version,
         "languages": "every language in every post" if args.mix else "one language per post, 10 % code-switching",
-        "startup_s": round(startup, 3),
-        "classify_posts_per_s": round(len(posts) / wall_c), "extract_posts_per_s": round(len(posts) / wall_e),
-        "classify_cpu_posts_per_s": round(len(posts) / cpu_c), "extract_cpu_posts_per_s": round(len(posts) / cpu_e),
-        "classify_extract_posts_per_s": round(len(posts) / wall_b),
-        "classify_extract_cpu_posts_per_s": round(len(posts) / cpu_b),
-        "classify_extract_mb_per_s": round(chars / wall_b / 1e6, 2),
+        "startup_s": round(startup, 3), "rounds": args.rounds,
+        "classify_posts_per_s": round(n / wall_c), "extract_posts_per_s": round(n / wall_e),
+        "classify_cpu_posts_per_s": round(n / cpu_c), "extract_cpu_posts_per_s": round(n / cpu_e),
+        "classify_extract_posts_per_s": inter["posts_per_s_median"],
+        "classify_extract_cpu_posts_per_s": inter["cpu_posts_per_s_median"],
+        "classify_extract_cpu_posts_per_s_rounds": inter["cpu_posts_per_s_rounds"],
+        "classify_extract_mb_per_s": round(chars * inter["posts_per_s_median"] / n / 1e6, 2),
+        "batched": {str(m): {"chunk": m, **rates(m)} for m in sizes},
         "categories_first_5000": cats,
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024) if resource else None,
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
                    f"{platform.python_version()}, pinned to one CPU: {not args.no_pin}",
     }
+    if len(sizes) == 1:
+        b = fig["batched"][str(sizes[0])]
+        fig["batched_chunk"] = sizes[0]
+        fig["batched_cpu_posts_per_s"] = b["cpu_posts_per_s_median"]
+        fig["batched_posts_per_s"] = b["posts_per_s_median"]
     if args.json:
         print(json.dumps(fig, indent=2))
         return
@@ -198,11 +264,19 @@ def main() -> None:
     print(f"startup (imports, lexicon compile, first calls): {fig['startup_s']} s")
     print(f"classify:           {fig['classify_posts_per_s']:>8} posts/s ({fig['classify_cpu_posts_per_s']} per CPU-second)")
     print(f"extract:            {fig['extract_posts_per_s']:>8} posts/s ({fig['extract_cpu_posts_per_s']} per CPU-second)")
-    print(f"classify + extract: {fig['classify_extract_posts_per_s']:>8} posts/s "
-          f"({fig['classify_extract_cpu_posts_per_s']} per CPU-second, {fig['classify_extract_mb_per_s']} MB/s)")
+    print(f"classify + extract, medians of {args.rounds} alternating rounds:")
+    print(f"  interleaved per post: {fig['classify_extract_posts_per_s']:>8} posts/s "
+          f"({fig['classify_extract_cpu_posts_per_s']} per CPU-second, {fig['classify_extract_mb_per_s']} MB/s; "
+          f"rounds {inter['cpu_posts_per_s_rounds']})")
+    for m in sizes:
+        b = fig["batched"][str(m)]
+        print(f"  batched, chunk {m:>5}: {b['posts_per_s_median']:>8} posts/s ({b['cpu_posts_per_s_median']} per "
+              f"CPU-second, {b['cpu_posts_per_s_median'] / inter['cpu_posts_per_s_median'] - 1:+.1%}; "
+              f"rounds {b['cpu_posts_per_s_rounds']})")
     print(f"categories (first 5000): {cats}")
-    print(f"machine: {fig['machine']}; load average {fig['load_average_1min']} (wall-clock figures are only "
-          "meaningful on an idle machine; per-CPU-second figures are less sensitive to other processes)")
+    print(f"max RSS {fig['max_rss_mb']} MB; machine: {fig['machine']}; load average {fig['load_average_1min']} "
+          "(wall-clock figures are only meaningful on an idle machine; per-CPU-second figures are less "
+          "sensitive to other processes)")
 
 
 if __name__ == "__main__":
