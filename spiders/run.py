@@ -471,6 +471,11 @@ def worker(spec_path: str) -> int:
     base.setmodule("spiders.settings", priority="project")
     base.set("LOG_LEVEL", "INFO" if spec.get("verbose") else "WARNING", priority="cmdline")
     process = CrawlerProcess(base, install_root_handler=True)
+    # Scrapy leaves the root logger at NOTSET and filters in its handler, so every DEBUG message of the
+    # engine ("Crawled (200) …", "Scraped from …", two or more per page) built a LogRecord that the handler
+    # then dropped; the root's own level stops them before that (and the log_count/* stats, counted by a
+    # handler at the same level, are unchanged).
+    logging.root.setLevel(base.get("LOG_LEVEL"))
 
     def failed(failure, site):
         msg = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"
@@ -497,10 +502,12 @@ def worker(spec_path: str) -> int:
             (report_dir / f"{job['site']}.json").write_text(
                 json.dumps({"site": job["site"], "status": "failed", "error": f"{type(exc).__name__}: {exc}"}),
                 "utf-8")
+    from .gcpolicy import settle
     from .writer import close_writer, writer
     from .wsstate import close_all
 
     writer().start()  # the writer process imports and compiles the matchers while the reactor starts
+    settle()  # Scrapy, the spiders and their settings stay for the whole crawl: out of the collector's way
     process.start()
     close_writer()  # everything handed to the writer is committed before the report is read
     close_all()

@@ -590,6 +590,9 @@ def serve(inp, out) -> int:
             import storage.ingest  # noqa: F401
             from matchers.classify import get_lexicon
             get_lexicon()
+            from .gcpolicy import settle
+
+            settle()  # the compiled lexicon stays for the writer's life: out of the collector's way
         except Exception:  # noqa: BLE001, S110 - the first real call reports any error
             pass
 
