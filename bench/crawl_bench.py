@@ -17,7 +17,12 @@ In the same run, side by side:
     ``{"url": ...}`` for every ad page, with no pipeline (with ``--bare-images``
     it also downloads each ad's image, so both make the same HTTP requests);
 
-both with the same concurrency, no delay, robots.txt on. The ratio is
+both with the same concurrency, no delay, robots.txt on, and the same engine
+settings and process set-up where veille departs from Scrapy's and Python's
+defaults (``ENGINE_SETTINGS`` below: CONCURRENT_ITEMS, the generator check, the
+loggers' level, spiders/gcpolicy.py's collector policy), so that the ratio
+measures the pipeline, not tuning the bare spider lacks
+(``--bare-scrapy-defaults`` gives the bare spider the defaults). The ratio is
 (a) ads/s divided by (b) ads/s (target: >= 0.5), as the median of ``--repeat``
 bare/full pairs run one after the other. Each pair also gives the ratio of ads
 per CPU-second (user + system time of the crawl process and its threads, as
@@ -169,9 +174,12 @@ ENGINE_SETTINGS = ("CONCURRENT_ITEMS",  # asyncio tasks started per response (Sc
 
 
 def veille_engine_settings() -> dict:
+    """ENGINE_SETTINGS' values in veille, and ``process_setup``: the bare spider's process is set up as veille's
+    crawl process is (spiders/run.py ``worker``): Scrapy's loggers at the log level, so the engine's dropped
+    DEBUG messages are not built, and spiders/gcpolicy.py's collector policy."""
     from spiders import settings as veille_settings
 
-    return {k: getattr(veille_settings, k) for k in ENGINE_SETTINGS}
+    return {**{k: getattr(veille_settings, k) for k in ENGINE_SETTINGS}, "process_setup": True}
 
 
 def bare(base: str, pages: int, concurrency: int, out: str, engine: dict | None = None, images: bool = False) -> None:
@@ -179,6 +187,8 @@ def bare(base: str, pages: int, concurrency: int, out: str, engine: dict | None 
     from scrapy.crawler import CrawlerProcess
 
     counter = {"n": 0}
+    engine = dict(engine or {})
+    process_setup = engine.pop("process_setup", False)
 
     class Bare(scrapy.Spider):
         name = "bare"
@@ -210,6 +220,12 @@ def bare(base: str, pages: int, concurrency: int, out: str, engine: dict | None 
                            **(engine or {}),
                            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
     proc.crawl(Bare)
+    if process_setup:  # as spiders/run.py's worker does
+        from spiders.gcpolicy import settle
+        from spiders.run import quiet_loggers
+
+        quiet_loggers("WARNING")
+        settle()
     t0 = time.monotonic()
     proc.start()
     Path(out).write_text(json.dumps({"items": counter["n"], "seconds": time.monotonic() - t0}))
@@ -303,8 +319,9 @@ def main() -> int:
                          "pipeline with images (the issue's target compares with a bare spider that fetches the "
                          "ad pages only)")
     ap.add_argument("--bare-scrapy-defaults", action="store_true",
-                    help="the bare spider with Scrapy's CONCURRENT_ITEMS (100) instead of veille's (the figures "
-                         "published before 2026-12-06 were measured so: about half the bare speed)")
+                    help="the bare spider with Scrapy's and Python's defaults: CONCURRENT_ITEMS 100 instead of veille's 16 "
+                         "(the figures published before 2026-12-06 were measured so: about half the bare speed), "
+                         "the per-response generator check, Python's garbage-collector thresholds")
     args = ap.parse_args()
     from spiders.run import crawl
 

@@ -460,6 +460,17 @@ def _load_class(path: str):
     return getattr(importlib.import_module(mod), name)
 
 
+def quiet_loggers(level: str) -> None:
+    """Give Scrapy's and veille's loggers the crawl's log level.
+
+    Scrapy sets the root logger to NOTSET (again when each crawler starts) and filters in its handler, so
+    every DEBUG message of the engine ("Crawled (200) …", "Scraped from …", two or more per page) built a
+    LogRecord that the handler then dropped. A level on the ``scrapy`` and ``veille`` loggers stops them
+    before that; what reaches the handler, and the ``log_count/*`` stats, are the same."""
+    for name in ("scrapy", "veille"):
+        logging.getLogger(name).setLevel(level)
+
+
 def worker(spec_path: str) -> int:
     """Run the jobs of a spec file in one CrawlerProcess (child process entry point)."""
     from scrapy.crawler import Crawler, CrawlerProcess
@@ -471,11 +482,7 @@ def worker(spec_path: str) -> int:
     base.setmodule("spiders.settings", priority="project")
     base.set("LOG_LEVEL", "INFO" if spec.get("verbose") else "WARNING", priority="cmdline")
     process = CrawlerProcess(base, install_root_handler=True)
-    # Scrapy leaves the root logger at NOTSET and filters in its handler, so every DEBUG message of the
-    # engine ("Crawled (200) …", "Scraped from …", two or more per page) built a LogRecord that the handler
-    # then dropped; the root's own level stops them before that (and the log_count/* stats, counted by a
-    # handler at the same level, are unchanged).
-    logging.root.setLevel(base.get("LOG_LEVEL"))
+    quiet_loggers(base.get("LOG_LEVEL"))
 
     def failed(failure, site):
         msg = f"{type(failure.value).__name__}: {failure.getErrorMessage()}"

@@ -20,3 +20,24 @@ def test_no_spider_callback_returns_a_value_from_a_generator():
                     assert not is_generator_with_return_value(fn), f"{cls.__name__}.{name} returns a value"
                     checked += 1
     assert checked >= 5  # parse_listing, parse_ad, parse_search, parse_ad_json, parse …
+
+
+def test_quiet_loggers_stops_dropped_debug_records_before_they_are_built():
+    import logging
+
+    from spiders.run import quiet_loggers
+
+    names = ("scrapy", "veille")
+    saved = {n: logging.getLogger(n).level for n in names}
+    try:
+        quiet_loggers("WARNING")
+        for child in ("scrapy.core.engine", "scrapy.core.scraper", "veille.spiders.pipelines"):
+            lg = logging.getLogger(child)
+            assert not lg.isEnabledFor(logging.DEBUG) and not lg.isEnabledFor(logging.INFO)
+            assert lg.isEnabledFor(logging.WARNING)
+        quiet_loggers("INFO")  # --verbose
+        assert logging.getLogger("scrapy.core.engine").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
+    finally:
+        for n, lv in saved.items():
+            logging.getLogger(n).setLevel(lv)
