@@ -16,7 +16,9 @@ first and also warm the matchers' bounded caches for the passes after them.
 Classify + extract is timed two ways, in ``--rounds`` alternating rounds
 (interleaved, batched, interleaved, batched ...: an hour's drift on a shared
 machine hits both), each figure the median of its rounds, in posts per
-CPU-second (``time.process_time``; wall-clock figures are printed too):
+CPU-second (``time.process_time``; wall-clock figures are printed too), and
+the batched path's speed-up as the median over rounds of its run against the
+same round's interleaved run (less sensitive to drift than the two medians):
 
 - **interleaved**: ``classify(p); extract(p)`` post by post (what the crawl's
   storage writer and ``storage.ingest.ingest`` do, one post at a time);
@@ -28,6 +30,11 @@ CPU-second (``time.process_time``; wall-clock figures are printed too):
 
 ``--chunks 64,128,256,512,1024`` times the batched path at each chunk size
 instead, rotating the order of the sizes (and the interleaved run) every round.
+
+The interleaved loop drops each result at once, so it triggers almost no
+garbage collection; the batched path keeps a chunk's results alive until the
+chunk is done (as ingestion keeps a batch's results until it commits), which
+costs it a few per cent of collections (docs/classifier.md, "Bulk analysis").
 
     .venv/bin/python bench/classify_throughput.py            # 100k posts, 3 rounds
     .venv/bin/python bench/classify_throughput.py -n 20000 --json
@@ -230,9 +237,13 @@ def main() -> None:
 
     def rates(m) -> dict:
         xs = per_mode[m]
-        return {"cpu_posts_per_s_median": round(_median([n / c for _, c in xs])),
-                "posts_per_s_median": round(_median([n / w for w, _ in xs])),
-                "cpu_posts_per_s_rounds": [round(n / c) for _, c in xs]}
+        out = {"cpu_posts_per_s_median": round(_median([n / c for _, c in xs])),
+               "posts_per_s_median": round(_median([n / w for w, _ in xs])),
+               "cpu_posts_per_s_rounds": [round(n / c) for _, c in xs]}
+        if m != "interleaved":  # CPU time of the same round's interleaved run / this run's, minus 1
+            out["speedup_same_round_median"] = round(
+                _median([i[1] / c - 1 for (_, c), i in zip(xs, per_mode["interleaved"], strict=True)]), 3)
+        return out
 
     inter = rates("interleaved")
     fig = {
@@ -272,7 +283,8 @@ def main() -> None:
         b = fig["batched"][str(m)]
         print(f"  batched, chunk {m:>5}: {b['posts_per_s_median']:>8} posts/s ({b['cpu_posts_per_s_median']} per "
               f"CPU-second, {b['cpu_posts_per_s_median'] / inter['cpu_posts_per_s_median'] - 1:+.1%}; "
-              f"rounds {b['cpu_posts_per_s_rounds']})")
+              f"rounds {b['cpu_posts_per_s_rounds']}; against the same round's interleaved run, median "
+              f"{b['speedup_same_round_median']:+.1%})")
     print(f"categories (first 5000): {cats}")
     print(f"max RSS {fig['max_rss_mb']} MB; machine: {fig['machine']}; load average {fig['load_average_1min']} "
           "(wall-clock figures are only meaningful on an idle machine; per-CPU-second figures are less "
