@@ -1,10 +1,11 @@
 """Bulk analysis (classify, then extract, chunk by chunk) and ``veille classify``'s line-by-line reading.
 
 :func:`analyse_many` runs ``classify`` over a chunk of texts, then ``extract``
-over the same chunk, rather than alternating the two per text: the two stages'
-compiled regexes and tables then stay in the CPU caches for a whole chunk
-(10-20 % more posts per CPU-second at 30k-100k posts, see
-``bench/classify_throughput.py`` and docs/classifier.md, "Bulk analysis").
+over the same chunk, rather than alternating the two per text: each stage's
+working set (the interpreter's view of its code, its allocator pools) then
+stays in the CPU caches for a whole chunk (+3 to +8 % posts per CPU-second at
+100k posts, +11 % against per-post calls that keep their results as ingestion
+does; ``bench/classify_throughput.py`` and docs/classifier.md, "Bulk analysis").
 Results are identical to calling the two per text (they are pure functions),
 and so is failure isolation: a stage that raises on one text leaves that
 text's result empty with its exception, and every other text and stage goes
