@@ -244,6 +244,17 @@ def export_jsonl_cmd(
 
 
 # ---------------------------------------------------------------- classifier (matchers)
+def _is_stream(fh) -> bool:
+    """True for a pipe or a terminal, whose lines may come one by one (not a file on disk)."""
+    import os
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):  # no file descriptor (e.g. an in-memory stream)
+        return False
+
+
 @app.command("classify")
 def classify_cmd(
     file: Annotated[str, typer.Argument(help="JSONL file ({\"text\", \"id\"} per line), or - for stdin.")] = "-",
@@ -264,7 +275,7 @@ def classify_cmd(
     |  veille classify --db -w ~/veille-ws
     """
     from matchers import classify, extract
-    from matchers.batch import classify_lines
+    from matchers.batch import CHUNK, classify_lines
     from matchers.classify import get_lexicon
 
     if db:
@@ -291,9 +302,12 @@ def classify_cmd(
         except OSError as exc:
             raise InputError(f"cannot read {file}: {exc.strerror}") from None
     out = sys.stdout
+    live = _is_stream(stream)  # a pipe or a terminal (``tail -f … | veille classify -``): answer each line at once
     try:
-        for obj in classify_lines(stream, plain=plain):
+        for obj in classify_lines(stream, plain=plain, chunk=1 if live else CHUNK):
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            if live:
+                out.flush()
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()

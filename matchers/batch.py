@@ -17,9 +17,10 @@ classify stage.
 order. A line that cannot be used (invalid UTF-8, invalid JSON, not an object,
 no ``text`` string, too long) gives ``{"line", "id", "error"}`` and the run
 goes on; a matcher failure on one line is reported the same way. Lines are read
-and answered a chunk at a time (at most :data:`CHUNK` lines or
-:data:`CHUNK_CHARS` characters of text), so the output of a slow stream comes
-in bursts of that size.
+and answered a chunk at a time (at most ``chunk`` lines, :data:`CHUNK` by
+default, or :data:`CHUNK_CHARS` characters of text); ``veille classify`` asks
+for chunks of one line when it reads a pipe or a terminal, so a live stream is
+answered line by line.
 """
 
 from __future__ import annotations

@@ -115,3 +115,33 @@ def test_classify_db_reclassifies_and_records_the_lexicon_version(runner, cli_ap
     assert "0 post(s) re-classified" in r.output
     r = runner.invoke(cli_app, ["classify", "--db", "--all", "-w", root])
     assert "2 post(s) re-classified" in r.output
+
+
+def test_classify_from_a_pipe_answers_each_line_before_the_next_arrives(tmp_path):
+    """``tail -f posts.jsonl | veille classify -``: a line read from a pipe is answered at once, not after
+    a chunk of 256 lines (bulk analysis batches files, not live streams)."""
+    import os
+    import selectors
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen([sys.executable, str(root / "cli.py"), "classify", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        for i, text in enumerate(["RDV préfecture dispo 50€, contactez moi au 06 39 98 00 12",
+                                  "Je cherche un rendez-vous, quelqu'un peut m'aider ?"]):
+            proc.stdin.write(json.dumps({"id": i, "text": text}).encode() + b"\n")
+            proc.stdin.flush()  # the pipe stays open: more lines could follow
+            assert sel.select(timeout=60), f"no answer to line {i + 1} while the pipe is open"
+            got = json.loads(proc.stdout.readline())
+            assert got["id"] == i
+        assert got["category"] == "none"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr.read().decode()
