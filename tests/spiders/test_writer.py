@@ -167,3 +167,31 @@ def test_the_pipes_to_the_writer_are_enlarged(workspace, tmp_path):
         w.close()
     with open(tmp_path / "f", "wb") as fh:  # not a pipe: left alone, no error
         assert _grow_pipe(fh.fileno()) is None
+
+
+def test_the_writer_process_settles_its_collector_once_the_lexicon_is_compiled(workspace, ops_path, monkeypatch):
+    """spiders/gcpolicy.py in the writer: after its warm-up (imports, lexicon) it freezes that heap and
+    raises the young threshold; with VEILLE_GC_DEFAULTS=1 it keeps Python's defaults."""
+    import time
+
+    from spiders.gcpolicy import THRESHOLDS
+
+    root = str(workspace.root)
+    for off in (False, True):
+        if off:
+            monkeypatch.setenv("VEILLE_GC_DEFAULTS", "1")
+        w = ProcessWriter()
+        try:
+            w.submit("blob", writer_ops.lexicon_ready, root).result(120)  # the warm-up has compiled it ...
+            deadline = time.monotonic() + (1 if off else 30)
+            while True:  # ... and settles the collector right after, on its own thread
+                thresholds, frozen = w.submit("blob", writer_ops.gc_state, root).result(60)
+                if tuple(thresholds) == THRESHOLDS or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            if off:
+                assert tuple(thresholds) != THRESHOLDS and frozen == 0
+            else:
+                assert tuple(thresholds) == THRESHOLDS and frozen > 10_000  # the compiled lexicon and imports
+        finally:
+            w.close()

@@ -39,3 +39,17 @@ def pid(ws) -> int:
 
 def size_of(ws, data: bytes) -> int:
     return len(data)
+
+
+def gc_state(ws) -> tuple[tuple[int, ...], int]:
+    """The writer process's collector thresholds and frozen-object count."""
+    import gc
+
+    return gc.get_threshold(), gc.get_freeze_count()
+
+
+def lexicon_ready(ws) -> str:
+    """Wait for the writer's compiled lexicon (its warm-up thread compiles it; the lock in get_lexicon)."""
+    from matchers.classify import get_lexicon
+
+    return get_lexicon().version
