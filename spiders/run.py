@@ -521,8 +521,12 @@ def worker(spec_path: str) -> int:
     if os.environ.get("VEILLE_CPU_REPORT"):  # benchmarks: CPU of the crawl process and of its storage writer
         t = os.times()
         with open(os.environ["VEILLE_CPU_REPORT"], "a", encoding="utf-8") as fh:
+            import gc
+
             fh.write(json.dumps({"crawl_cpu_s": round(t.user + t.system, 2),
-                                 "writer_cpu_s": round(t.children_user + t.children_system, 2)}) + "\n")
+                                 "writer_cpu_s": round(t.children_user + t.children_system, 2),
+                                 "gc_thresholds": list(gc.get_threshold()), "gc_frozen": gc.get_freeze_count()})
+                     + "\n")
     return 0
 
 

@@ -16,11 +16,17 @@ def _rows(ws, sql, params=()):
 
 
 @pytest.mark.parametrize("writer_process", ["1", "0"])
-def test_crawl_stores_posts_pages_media_and_evidence(site, fast_ws, monkeypatch, writer_process):
+def test_crawl_stores_posts_pages_media_and_evidence(site, fast_ws, monkeypatch, writer_process, tmp_path):
     monkeypatch.setenv("VEILLE_STORAGE_PROCESS", writer_process)  # storage in a second process, or on threads
+    monkeypatch.setenv("VEILLE_CPU_REPORT", str(tmp_path / "cpu.jsonl"))
     ws = fast_ws
     rep = crawl(ws, ["leboncoin"], keywords=["rdv préfecture"], max_pages=2,
                 base_urls={"leboncoin": site.base("lbc")})
+    # the crawl process ran with spiders/gcpolicy.py's collector policy
+    from spiders.gcpolicy import THRESHOLDS
+
+    cpu = json.loads((tmp_path / "cpu.jsonl").read_text().splitlines()[-1])
+    assert tuple(cpu["gc_thresholds"]) == THRESHOLDS and cpu["gc_frozen"] > 10_000
     r = rep.sites["leboncoin"]
     assert r.status == "ok", r
     # 2 result pages of 4 ads are read (page 3 is beyond --max-pages); the removed ad is recorded, not saved
