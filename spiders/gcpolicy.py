@@ -3,8 +3,8 @@
 A crawl allocates container objects at a high rate (Deferreds, coroutines and
 asyncio tasks, requests, responses, selectors, items), and most of them live
 until their page is stored. With CPython's default thresholds (700, 10, 10) the
-collector ran about every third ad page and, every ten of those, went over the
-whole heap of the imported packages as well: measured over a 5,000-ad crawl of
+collector ran about every third ad page, and about every 350 pages it went over
+the whole heap of the imported packages as well: measured over a 5,000-ad crawl of
 the benchmark's site, 1,714 young, 156 middle and 14 full collections took
 2.5 CPU-seconds, about an eighth of the crawl process's CPU time.
 
