@@ -67,16 +67,8 @@ def test_langs_are_hints_passed_through():
     assert seen == [("a", None), ("b", None)]
 
 
-def test_stage_failures_are_isolated_per_text_and_named():
-    def bad_classify(text, lang_hint=None):
-        if "BOOM" in text:
-            raise ValueError("classify broke")
-        return classify(text, lang_hint=lang_hint)
-
-    def bad_extract(text):
-        if "BANG" in text:
-            raise RuntimeError("extract broke")
-        return extract(text)
+def test_stage_failures_are_isolated_per_text_and_named(faulty_stages):
+    bad_classify, bad_extract = faulty_stages(classify, extract)
 
     texts = ["RDV préfecture dispo 50€ BOOM", "RDV préfecture dispo 50€", "BANG 06 39 98 00 12",
              "BOOM BANG", "Vends faux passeport"]
@@ -84,10 +76,10 @@ def test_stage_failures_are_isolated_per_text_and_named():
         got = list(analyse_many(texts, chunk=chunk, classify_fn=bad_classify, extract_fn=bad_extract))
         assert [sorted(o.errors()) for o in got] == [["classify"], [], ["extract"], ["classify", "extract"], []]
         assert got[0].verdict is None and got[0].entities == extract(texts[0])  # extract still ran
-        assert got[0].errors()["classify"] == "ValueError: classify broke"
+        assert got[0].errors()["classify"] == "ValueError: boom"
         assert isinstance(got[0].classify_error, ValueError)
         assert got[2].entities is None and got[2].verdict == classify(texts[2])
-        assert got[2].errors()["extract"] == "RuntimeError: extract broke"
+        assert got[2].errors()["extract"] == "RuntimeError: bang"
         assert got[3].verdict is None and got[3].entities is None
         assert got[1].verdict.category == "appointment_resale"
         assert got[4].verdict.category == "forged_documents"
@@ -224,26 +216,15 @@ def _per_line_reference(lines, plain=False):
     return out
 
 
-def _faulty(monkeypatch):
-    real_c, real_e = batch.classify, matchers.extract
-
-    def c(text, lang_hint=None):
-        if "BOOM" in text:
-            raise ValueError("boom")
-        return real_c(text, lang_hint=lang_hint)
-
-    def e(text):
-        if "BANG" in text:
-            raise RuntimeError("bang")
-        return real_e(text)
-
+def _faulty(monkeypatch, faulty_stages):
+    c, e = faulty_stages(batch.classify, matchers.extract)
     monkeypatch.setattr(batch, "classify", c)
     monkeypatch.setattr(matchers, "extract", e)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 256])
-def test_classify_lines_same_objects_in_order_whatever_the_chunk(monkeypatch, chunk):
-    _faulty(monkeypatch)
+def test_classify_lines_same_objects_in_order_whatever_the_chunk(monkeypatch, chunk, faulty_stages):
+    _faulty(monkeypatch, faulty_stages)
     expected = _per_line_reference(LINES)
     got = list(classify_lines(iter(LINES), chunk=chunk))
     assert got == expected

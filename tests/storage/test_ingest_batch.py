@@ -39,19 +39,8 @@ def _posts(n=len(TEXTS)):
 
 
 @pytest.fixture
-def faulty(monkeypatch):
-    real_c, real_e = batch.classify, matchers.extract
-
-    def c(text, lang_hint=None):
-        if "BOOM" in text:
-            raise ValueError("boom")
-        return real_c(text, lang_hint=lang_hint)
-
-    def e(text):
-        if "BANG" in text:
-            raise RuntimeError("bang")
-        return real_e(text)
-
+def faulty(monkeypatch, faulty_stages):
+    c, e = faulty_stages(batch.classify, matchers.extract)
     monkeypatch.setattr(batch, "classify", c)
     monkeypatch.setattr(matchers, "classify", c)  # analyse() imports the package's functions
     monkeypatch.setattr(matchers, "extract", e)
@@ -121,18 +110,9 @@ def _stored(ws, n=len(TEXTS)):
     ws.db.execute("delete from entities")
 
 
-def test_reclassify_isolates_failures_and_names_the_stage(workspace, caplog):
+def test_reclassify_isolates_failures_and_names_the_stage(workspace, caplog, faulty_stages):
     _stored(workspace)
-
-    def c(text, lang_hint=None):
-        if "BOOM" in text:
-            raise ValueError("boom")
-        return classify(text, lang_hint=lang_hint)
-
-    def e(text):
-        if "BANG" in text:
-            raise RuntimeError("bang")
-        return extract(text)
+    c, e = faulty_stages(classify, extract)
 
     with caplog.at_level(logging.WARNING, logger="veille.reclassify"):
         rep = reclassify_posts(workspace, c, e, "v-test", batch=2)
