@@ -32,6 +32,8 @@ def plan(quick: bool, tmp: Path) -> list[tuple[str, list[list[str]]]]:
                     "--shots", "3" if quick else "20"]]),
         ("evidence-layout", [[PY, str(HERE / "evidence_layout.py"), "--blobs", "300" if quick else "3000",
                               "--dir", str(tmp)]]),
+        ("evidence-sync", [[PY, str(HERE / "evidence_sync.py"), "--blobs", "300" if quick else "2000",
+                            "--rounds", "1" if quick else "3"]]),
         ("telegram-export", [[PY, str(HERE / "telegram_export_bench.py"),
                               "--messages", "20000" if quick else "1000000", "--out", str(tmp / "tgexport")]]),
         ("cluster", [

@@ -127,14 +127,14 @@ def put_blobs(ws, capture) -> None:
         if a.role == "media" and (a.data is not None or (a.sha256 and "phash" in a.extra
                                                           and a.extra["phash"] is None)):
             if a.data is not None:
-                a.sha256 = ws.store.put_bytes(a.data)
+                a.sha256 = ws.store.put_bytes(a.data, defer=True)
                 a.size = len(a.data)
             phash, mime = image_hash(ws, a.sha256, a.data)
             a.extra["phash"] = phash
             a.mime = mime or a.mime
             a.data = None
         elif a.data is not None and not a.sha256:
-            a.sha256 = ws.store.put_bytes(a.data)
+            a.sha256 = ws.store.put_bytes(a.data, defer=True)
             a.size = len(a.data)
 
 
@@ -298,6 +298,9 @@ class DbWriter:
         conn = ws.db.conn
         done: list[tuple[Future, Any, BaseException | None]] = []
         try:
+            # the calls' blobs were written (deferred, see put_blobs) before the calls were queued: made
+            # durable here, before any row that names them can be committed
+            ws.store.sync()
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
             for _, fn, args, fut in calls:

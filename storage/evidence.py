@@ -17,10 +17,12 @@ after mass deletions, where it went the other way).
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -54,6 +56,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _load_syncfs():
+    """libc's ``syncfs(fd)`` (Linux), or None."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
+SYNC_ENV = "VEILLE_EVIDENCE_SYNC"  # "files": deferred blobs are fsynced one by one, never with syncfs
+
+
 LAYOUT_FILE = "LAYOUT"
 # the first line of evidence/LAYOUT -> how many two-hex-digit folder levels a blob sits under
 LAYOUTS = {"sha256/ab/<sha256>": 1, "sha256/ab/cd/<sha256>": 2}
@@ -69,6 +94,9 @@ class EvidenceStore:
         self._dirs: set[str] = set()  # folders known to exist (a crawl writes thousands of blobs)
         self._depth: int | None = None  # folder levels, once known (see layout())
         self._layout_written = False  # evidence/LAYOUT checked or written by this object
+        # deferred blobs (put_bytes(..., defer=True)) waiting for sync(): sha256 -> (temporary file, name, folder)
+        self._pending: dict[str, tuple[str, str, str]] = {}
+        self._pending_lock = threading.Lock()
 
     # -------------------------------------------------------------- layout
     def _read_layout(self) -> int | None:
@@ -139,7 +167,8 @@ class EvidenceStore:
         return Path(self._path(sha256))
 
     def has(self, sha256: str) -> bool:
-        return os.path.exists(self._path(sha256))
+        """Whether the blob is stored (deferred blobs of this object included: they are once ``sync`` returns)."""
+        return sha256 in self._pending or os.path.exists(self._path(sha256))
 
     def _folder(self, folder: str) -> None:
         """Make a blob folder durable: created with its parents, each new one recorded in its parent."""
@@ -168,16 +197,22 @@ class EvidenceStore:
         _fsync_dir(dest.parent)
         return dest
 
-    def put_bytes(self, data: bytes) -> str:
+    def put_bytes(self, data: bytes, defer: bool = False) -> str:
         """Store bytes; return their SHA-256.
 
         The bytes go to a temporary file in the blob's own folder (fsynced, made read-only), which is then
-        renamed to the blob's name and the folder fsynced: a crash leaves the blob whole or absent."""
+        renamed to the blob's name and the folder fsynced: a crash leaves the blob whole or absent, and a
+        file under a blob's name is always whole on disk.
+
+        ``defer=True`` (the crawl's storage writer, which commits many blobs per database transaction):
+        the temporary file is written but neither fsynced nor renamed; :meth:`sync` does both for every
+        deferred blob at once, and must return before any database row that names one is committed.
+        Until then :meth:`has` counts the blob as stored (in this object only)."""
         sha = sha256_bytes(data)
         if not self._layout_written:
             self._fix_layout()
         dest = self._path(sha)
-        if os.path.exists(dest):
+        if os.path.exists(dest) or (defer and sha in self._pending):
             return sha
         folder = os.path.dirname(dest)
         self._folder(folder)
@@ -191,8 +226,16 @@ class EvidenceStore:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if not defer:
+                    os.fsync(fh.fileno())
                 os.fchmod(fh.fileno(), 0o444)
+            if defer:
+                with self._pending_lock:
+                    if sha not in self._pending:
+                        self._pending[sha] = (tmp, dest, folder)
+                        return sha
+                os.unlink(tmp)  # another thread deferred the same bytes meanwhile
+                return sha
             if os.path.exists(dest):  # stored meanwhile by another writer
                 os.unlink(tmp)
                 return sha
@@ -203,6 +246,61 @@ class EvidenceStore:
                 os.unlink(tmp)
             raise
         return sha
+
+    def pending(self) -> int:
+        """How many deferred blobs wait for :meth:`sync`."""
+        return len(self._pending)
+
+    def sync(self) -> int:
+        """Make every deferred blob durable under its name; return how many.
+
+        Their data is flushed first, then each temporary file is renamed to its blob's name, then the
+        renames are flushed, so a file under a blob's name is whole on disk (the rule of
+        :meth:`put_bytes`). On Linux each flush is one ``syncfs`` of the store's file system: two disk
+        flushes for the whole batch instead of two per blob (``bench/evidence_sync.py``). Elsewhere, or
+        with ``VEILLE_EVIDENCE_SYNC=files``, each file and then each folder is fsynced. A failure raises
+        :class:`IntegrityError` and keeps the blobs not yet renamed deferred, for the next call."""
+        with self._pending_lock:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return 0
+        done: set[str] = set()
+        try:
+            use_syncfs = _SYNCFS is not None and os.environ.get(SYNC_ENV, "") != "files"
+            if use_syncfs:
+                self._syncfs()
+            else:
+                for tmp, _, _ in batch.values():
+                    _fsync_path(tmp)
+            folders = set()
+            for sha, (tmp, dest, folder) in batch.items():
+                os.replace(tmp, dest)
+                done.add(sha)
+                folders.add(folder)
+            if use_syncfs:
+                self._syncfs()
+            else:
+                for folder in folders:
+                    _fsync_path(folder)
+        except BaseException as exc:
+            with self._pending_lock:
+                for sha, entry in batch.items():
+                    if sha not in done:
+                        self._pending.setdefault(sha, entry)
+            if isinstance(exc, OSError):
+                raise IntegrityError(f"evidence store: could not flush {len(batch) - len(done)} blob(s) "
+                                     f"to disk: {exc.strerror or exc}") from None
+            raise
+        return len(batch)
+
+    def _syncfs(self) -> None:
+        fd = os.open(self._base, os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+        finally:
+            os.close(fd)
 
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
         """Store a stream without holding it in memory; return (sha256, size)."""
@@ -233,17 +331,23 @@ class EvidenceStore:
             return self.put_stream(fh, max_bytes)
 
     def read(self, sha256: str) -> bytes:
-        p = self.path_for(sha256)
-        try:
-            return p.read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"blob {sha256} is not in the evidence store") from exc
+        with self.open(sha256) as fh:
+            return fh.read()
 
     def open(self, sha256: str) -> BinaryIO:
         p = self.path_for(sha256)
         try:
             return open(p, "rb")
         except FileNotFoundError as exc:
+            entry = self._pending.get(sha256)  # deferred, not yet synced: its temporary file
+            if entry is not None:
+                try:
+                    return open(entry[0], "rb")
+                except FileNotFoundError:
+                    try:
+                        return open(p, "rb")  # renamed by sync() meanwhile
+                    except FileNotFoundError:
+                        pass
             raise NotFoundError(f"blob {sha256} is not in the evidence store") from exc
 
     def iter_blobs(self) -> Iterator[tuple[str, Path]]:

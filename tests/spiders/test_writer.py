@@ -195,3 +195,46 @@ def test_the_writer_process_settles_its_collector_once_the_lexicon_is_compiled(w
                 assert tuple(thresholds) == THRESHOLDS and frozen > 10_000  # the compiled lexicon and imports
         finally:
             w.close()
+
+
+@pytest.mark.parametrize("cls", [ProcessWriter, LocalWriter])
+def test_a_calls_blobs_are_flushed_under_their_names_before_its_transaction(workspace, ops_path, cls):
+    """The writer defers each blob's fsync and rename, and flushes the whole group before running its calls:
+    a committed row never names a blob that is not whole on disk."""
+    from storage.posts import Artifact, Capture
+
+    w = cls()
+    try:
+        root = str(workspace.root)
+        caps = [Capture(artifacts=[Artifact(role="raw_html", data=b"<html>ad %d</html>" % i),
+                                   Artifact(role="headers", data=b'{"n": %d}' % i)]) for i in range(12)]
+        futs = [w.submit("blobs_db", writer_ops.blobs_on_disk, root, cap, f"ad{i}") for i, cap in enumerate(caps)]
+        seen = [f.result(30) for f in futs]
+        assert all(s["named"] == [True, True] for s in seen)
+        assert [_count(workspace, f"ad{i}") for i in range(12)] == [1] * 12
+        assert sorted(p.name for p in workspace.store.base.rglob(".tmp-*")) == []
+        assert len(list(workspace.store.iter_blobs())) == 24
+    finally:
+        w.close()
+
+
+def test_a_failed_flush_fails_the_calls_and_commits_nothing(workspace, ops_path):
+    """If the evidence cannot be flushed, the group's calls fail with the reason and none of their rows is kept."""
+    import storage.evidence as ev
+    from storage.errors import IntegrityError
+    from storage.posts import Artifact, Capture
+
+    if ev._SYNCFS is None:
+        pytest.skip("no syncfs in this C library")
+    w = LocalWriter()
+    try:
+        root = str(workspace.root)
+        w.submit("db", writer_ops.break_sync, root).result(30)
+        cap = Capture(artifacts=[Artifact(role="raw_html", data=b"<html>lost disk</html>")])
+        fut = w.submit("blobs_db", writer_ops.blobs_on_disk, root, cap, "doomed")
+        with pytest.raises(IntegrityError, match="could not flush"):
+            fut.result(30)
+        assert _count(workspace, "doomed") == 0
+    finally:
+        w.close()
+        os.environ.pop("VEILLE_EVIDENCE_SYNC", None)

@@ -53,3 +53,21 @@ def lexicon_ready(ws) -> str:
     from matchers.classify import get_lexicon
 
     return get_lexicon().version
+
+
+def blobs_on_disk(ws, capture, source: str) -> dict:
+    """A blobs_db call: what the database thread sees of the capture's (deferred) blobs when the call runs."""
+    start_run(ws, source, "crawl")
+    return {"named": [os.path.exists(ws.store.path_for(a.sha256)) for a in capture.artifacts],
+            "pending": ws.store.pending()}
+
+
+def break_sync(ws) -> None:
+    """Make this writer's evidence flushes fail (EIO), as a failing disk would."""
+    import errno
+
+    def failing():
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    ws.store._syncfs = failing
+    os.environ["VEILLE_EVIDENCE_SYNC"] = "syncfs"
