@@ -153,6 +153,33 @@ def _inner_matches(pattern: re.Pattern, t: str, pos: int, endpos: int):
             last = m.end()
 
 
+def _scan_matches(lex: Lexicon, scan: re.Pattern, st: str):
+    """The matches of ``scan.finditer(st)`` (:func:`_scan_matches_reference`), found by trying ``scan``
+    only where :meth:`Lexicon.scan_starts` says a term may begin instead of after every separator: the
+    same leftmost, non-overlapping matches in the same order, since those positions are a superset of
+    where ``scan`` can match (a candidate inside the previous match is skipped, as finditer resumes at its
+    end). ``st`` holds no code point beyond U+FFFF."""
+    starts = lex.scan_starts(st)
+    if starts is None:
+        return scan.finditer(st)
+    out = []
+    last = 0
+    match = scan.match
+    for p in starts:
+        if p >= last:
+            m = match(st, p)
+            if m is not None:
+                out.append(m)
+                last = m.end()
+    return out
+
+
+def _scan_matches_reference(scan: re.Pattern, st: str) -> list:
+    """The main pass as it was: ``scan.finditer`` after every separator (kept as the reference of
+    :func:`_scan_matches`, for the tests)."""
+    return list(scan.finditer(st))
+
+
 def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: bytes | None = None) -> list[_Hit]:
     hits: list[_Hit] = []
     lookup_word = lex.lookup["word"]
@@ -165,9 +192,11 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
         classes = byte_classes(t)
     if bmp:
         scan, lookups = lex.scan_for(t, classes)  # narrowed to the first characters that may occur in t
+        matches = _scan_matches(lex, scan, st)
     else:
         scan, lookups = lex.scan_pattern, [lex.lookup[k] if k else None for k in lex.scan_kinds]
-    for m in scan.finditer(st):
+        matches = scan.finditer(st)
+    for m in matches:
         s, e = m.span()
         i = m.lastindex
         infos = lookups[i].get(term_key(st[s + 1:m.start(i)]), ())

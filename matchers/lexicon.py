@@ -44,7 +44,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from storage.errors import VeilleError
+
+try:  # a C Aho-Corasick automaton for the main pass's candidate positions (see Lexicon.scan_starts)
+    import ahocorasick
+except ImportError:  # pragma: no cover - a declared dependency; without it the main pass runs finditer
+    ahocorasick = None
 
 from .normalize import _BYTE_CLASSES, NON_WORD_BMP, byte_classes, fold_term, term_key
 from .types import APPOINTMENT_SUBTYPES, DOCUMENT_SUBTYPES
@@ -111,6 +118,23 @@ class Lexicon:
     # the folded word and prefix terms of the scan patterns, for the narrower ones of scan_for
     scan_terms: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     _scan_variants: dict = field(default_factory=dict, repr=False, compare=False)
+    # candidate filter of the main pass (see scan_starts); None: no filter (finditer over every separator)
+    scan_automaton: object = field(default=None, repr=False, compare=False)
+
+    def scan_starts(self, st: str) -> list[int] | None:
+        """Sorted positions of ``st`` (``" " + text``, without code points beyond U+FFFF) where the main
+        pass's pattern may match: a superset of every position where ``scan.match(st, pos)`` succeeds for
+        any scan pattern of :meth:`scan_for` (see :func:`scan_keys`). None when there is no automaton.
+
+        The text is mapped, length for length, to one where every separator (``[\\W_]``) is a space
+        (:func:`separators_to_spaces`), then an Aho-Corasick automaton of the terms' keys (each a space
+        and the start of a term, see :func:`scan_keys`) reports where a key begins, in C."""
+        a = self.scan_automaton
+        if a is None:
+            return None
+        starts = [end - back for end, back in a.iter(separators_to_spaces(st))]
+        starts.sort()
+        return starts
 
     def scan_term(self, m: re.Match) -> tuple[str, str]:
         """(mode, matched term) of a ``scan_pattern`` match: the term runs from after the leading
@@ -240,6 +264,84 @@ def _scan_regex(word_terms: list[str], prefix_terms: list[str],
         parts.append(_esc(c) + (alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"))
     body = "|".join(parts) or "(?!)"
     return r"[^\w](?:" + body + ")", tuple(kinds)
+
+
+# ------------------------------------------------------------------ the main pass's candidate filter
+# A separator is what ``[\W_]`` matches: a character that is not alphanumeric (``re``'s ``\w`` on str is
+# ``str.isalnum()`` or "_"; tests compare the tables with the regex on every BMP code point).
+_SEP_ASCII = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
+_SEP_LATIN1 = bytes(32 if not chr(i).isalnum() else i for i in range(256))
+_sep_bmp: list = []  # [uint16 table over the BMP: the code unit, or 32 for a separator], built on first use
+
+
+def _sep_bmp_table() -> np.ndarray:
+    if not _sep_bmp:
+        codes = np.arange(0x10000, dtype=np.uint32)
+        sep = np.frombuffer(bytes(0 if chr(i).isalnum() else 1 for i in range(0x10000)), dtype=np.uint8)
+        _sep_bmp.append(np.where(sep.astype(bool), 32, codes).astype(np.uint16))
+    return _sep_bmp[0]
+
+
+def separators_to_spaces(s: str) -> str:
+    """``s`` with every separator (``[\\W_]``) replaced by a space, length for length; ``s`` must hold no
+    code point beyond U+FFFF. ASCII with ``str.translate``, Latin-1 with ``bytes.translate``, otherwise one
+    numpy look-up over the UTF-16 code units (lone surrogates are separators)."""
+    if s.isascii():
+        return s.translate(_SEP_ASCII)
+    try:
+        return s.encode("latin-1").translate(_SEP_LATIN1).decode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    units = np.frombuffer(s.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    return _sep_bmp_table().take(units).tobytes().decode("utf-16-le")
+
+
+def _spaced(s: str) -> str:
+    return "".join(c if c.isalnum() else " " for c in s)
+
+
+def scan_keys(terms, length: int = 12, runs: int = 2) -> list[str]:
+    """The keys of the main pass's candidate filter: for every folded term, the strings that
+    :func:`separators_to_spaces` of a match of the term, with the separator before it, must start with.
+
+    A match of the scan pattern at ``p`` is a separator (a space after the mapping), the term's first
+    word (its characters, separators among them mapped to spaces), then for each space of the term a run
+    of separators of any length (that many spaces) and the next word. So each key is a space, the first
+    word, then for each run its length 0 … ``runs`` spelled out with the next word, or ``runs + 1`` spaces
+    and nothing after (a prefix of any longer run), all cut to ``length`` characters. Every match's mapped
+    text starts with one of them: the positions where a key begins are a superset of the positions
+    where the pattern can match. Keys that start with another key are dropped (that one is found at the
+    same position), so at most one key begins at a position."""
+    out: set[str] = set()
+
+    def grow(key: str, words: list[str], i: int) -> None:
+        if len(key) >= length or i == len(words):
+            out.add(key[:length])
+            return
+        for r in range(runs + 1):
+            grow(key + " " * r + words[i], words, i + 1)
+        out.add((key + " " * (runs + 1))[:length])
+
+    for term in terms:
+        words = [_spaced(w) for w in term.split(" ")]
+        grow(" " + words[0], words, 1)
+    keys: list[str] = []
+    for k in sorted(out):  # a key's extensions follow it in sorted order
+        if not (keys and k.startswith(keys[-1])):
+            keys.append(k)
+    return keys
+
+
+def build_scan_automaton(terms):
+    """The Aho-Corasick automaton of :func:`scan_keys` (value: the key's length - 1), or None without
+    pyahocorasick."""
+    if ahocorasick is None:
+        return None
+    a = ahocorasick.Automaton()
+    for k in scan_keys(terms):
+        a.add_word(k, len(k) - 1)
+    a.make_automaton()
+    return a
 
 
 def _source_files(directory: Path) -> list[Path]:
@@ -431,7 +533,8 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                    infix_pattern=infix_pattern,
                    hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy, fuzzy_keys=list(fuzzy),
                    warnings=warnings, n_terms=n_terms,
-                   scan_terms=(tuple(sorted(spaced["word"])), tuple(sorted(spaced["prefix"]))))
+                   scan_terms=(tuple(sorted(spaced["word"])), tuple(sorted(spaced["prefix"]))),
+                   scan_automaton=build_scan_automaton(sorted(spaced["word"] | spaced["prefix"])))
 
 
 @lru_cache(maxsize=4)
