@@ -153,31 +153,46 @@ def _inner_matches(pattern: re.Pattern, t: str, pos: int, endpos: int):
             last = m.end()
 
 
-def _scan_matches(lex: Lexicon, scan: re.Pattern, st: str):
-    """The matches of ``scan.finditer(st)`` (:func:`_scan_matches_reference`), found by trying ``scan``
-    only where :meth:`Lexicon.scan_starts` says a term may begin instead of after every separator: the
-    same leftmost, non-overlapping matches in the same order, since those positions are a superset of
-    where ``scan`` can match (a candidate inside the previous match is skipped, as finditer resumes at its
-    end). ``st`` holds no code point beyond U+FFFF."""
-    starts = lex.scan_starts(st)
-    if starts is None:
-        return scan.finditer(st)
+def _matches_at(pattern: re.Pattern, s: str, starts) -> list:
+    """The matches of ``pattern.finditer(s)`` when ``starts`` (sorted) holds every position where
+    ``pattern.match(s, pos)`` succeeds, and maybe others: the same leftmost, non-overlapping matches in the
+    same order (a candidate inside the previous match is skipped, as finditer resumes at its end; the
+    patterns' matches are never empty)."""
     out = []
     last = 0
-    match = scan.match
+    match = pattern.match
     for p in starts:
         if p >= last:
-            m = match(st, p)
+            m = match(s, p)
             if m is not None:
                 out.append(m)
                 last = m.end()
     return out
 
 
+def _scan_matches(lex: Lexicon, scan: re.Pattern, st: str):
+    """The main pass: the matches of ``scan.finditer(st)`` (:func:`_scan_matches_reference`), found by
+    trying ``scan`` only where :meth:`Lexicon.scan_starts` says a term may begin instead of after every
+    separator. ``st`` holds no code point beyond U+FFFF."""
+    cands = lex.scan_starts(st)
+    return scan.finditer(st) if cands is None else _matches_at(scan, st, cands[0])
+
+
 def _scan_matches_reference(scan: re.Pattern, st: str) -> list:
     """The main pass as it was: ``scan.finditer`` after every separator (kept as the reference of
     :func:`_scan_matches`, for the tests)."""
     return list(scan.finditer(st))
+
+
+def _infix_matches(lex: Lexicon, t: str, cands=None):
+    """The infix pass: the matches of ``lex.infix_pattern.finditer(t)``, found by trying the pattern only
+    at the automaton's infix candidates (``cands``: :meth:`Lexicon.scan_starts` of ``" " + t``, if known),
+    when ``t`` holds no code point beyond U+FFFF and the automaton has the infix keys."""
+    if cands is None and bmp_only(t):
+        cands = lex.scan_starts(" " + t)
+    if cands is None or cands[1] is None:
+        return lex.infix_pattern.finditer(t)
+    return _matches_at(lex.infix_pattern, t, cands[1])
 
 
 def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: bytes | None = None) -> list[_Hit]:
@@ -192,10 +207,13 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
         classes = byte_classes(t)
     if bmp:
         scan, lookups = lex.scan_for(t, classes)  # narrowed to the first characters that may occur in t
-        matches = _scan_matches(lex, scan, st)
+        # tried only where a term may begin (Lexicon.scan_starts): the same matches as finditer
+        cands = lex.scan_starts(st)
+        matches = scan.finditer(st) if cands is None else _matches_at(scan, st, cands[0])
     else:
         scan, lookups = lex.scan_pattern, [lex.lookup[k] if k else None for k in lex.scan_kinds]
         matches = scan.finditer(st)
+        cands = None
     for m in matches:
         s, e = m.span()
         i = m.lastindex
@@ -205,7 +223,9 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
     # Arabic script: its lead bytes (or those of U+F000-U+FFFF, the presentation forms) first, then the regex
     if (b"A" in classes or b"E" in classes) and _ARABIC_SCRIPT.search(t):
         lookup_infix = lex.lookup["infix"]
-        for m in lex.infix_pattern.finditer(t):
+        infix = lex.infix_pattern.finditer(t) if cands is None or cands[1] is None else \
+            _matches_at(lex.infix_pattern, t, cands[1])
+        for m in infix:
             for info in lookup_infix.get(term_key(m.group(1)), ()):
                 hits.append(_Hit(info, m.start(), m.end()))
     # topic words inside longer offer or negative phrases count too ("hızlı vize randevusu",

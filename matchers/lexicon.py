@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -120,21 +121,32 @@ class Lexicon:
     _scan_variants: dict = field(default_factory=dict, repr=False, compare=False)
     # candidate filter of the main pass (see scan_starts); None: no filter (finditer over every separator)
     scan_automaton: object = field(default=None, repr=False, compare=False)
+    scan_infix_keys: bool = False  # the automaton also holds the infix terms' keys
+    infix_terms: tuple[str, ...] = ()  # the folded infix terms (of infix_pattern), with their spaces
 
-    def scan_starts(self, st: str) -> list[int] | None:
-        """Sorted positions of ``st`` (``" " + text``, without code points beyond U+FFFF) where the main
-        pass's pattern may match: a superset of every position where ``scan.match(st, pos)`` succeeds for
-        any scan pattern of :meth:`scan_for` (see :func:`scan_keys`). None when there is no automaton.
+    def scan_starts(self, st: str) -> tuple[list[int], list[int] | None] | None:
+        """Candidate positions of the main pass and of the infix pass on ``st`` (``" " + t``, without code
+        points beyond U+FFFF), each sorted: ``(starts, infix)``, where ``starts`` is a superset of the
+        positions of ``st`` where ``scan.match(st, pos)`` succeeds for any scan pattern of :meth:`scan_for`,
+        and ``infix`` a superset of the positions of ``t`` where ``infix_pattern.match(t, pos)`` does (None
+        when the automaton has no infix keys, see :func:`build_scan_automaton`). None: no automaton.
 
         The text is mapped, length for length, to one where every separator (``[\\W_]``) is a space
-        (:func:`separators_to_spaces`), then an Aho-Corasick automaton of the terms' keys (each a space
-        and the start of a term, see :func:`scan_keys`) reports where a key begins, in C."""
+        (:func:`separators_to_spaces`), then one Aho-Corasick automaton of the terms' keys (see
+        :func:`scan_keys`) reports, in C, where a key begins. An infix key's start comes back shifted
+        below zero (its value is offset by ``_INFIX_SHIFT``), so one sort puts the infix candidates first."""
         a = self.scan_automaton
         if a is None:
             return None
         starts = [end - back for end, back in a.iter(separators_to_spaces(st))]
         starts.sort()
-        return starts
+        if not self.scan_infix_keys:
+            return starts, None
+        if not starts or starts[0] >= 0:
+            return starts, []
+        i = bisect_left(starts, 0)
+        shift = _INFIX_SHIFT - 1  # back to the key's start, then from st to t
+        return starts[i:], [s + shift for s in starts[:i]]
 
     def scan_term(self, m: re.Match) -> tuple[str, str]:
         """(mode, matched term) of a ``scan_pattern`` match: the term runs from after the leading
@@ -300,7 +312,7 @@ def _spaced(s: str) -> str:
     return "".join(c if c.isalnum() else " " for c in s)
 
 
-def scan_keys(terms, length: int = 12, runs: int = 2) -> list[str]:
+def scan_keys(terms, length: int = 12, runs: int = 2, lead: str = " ") -> list[str]:
     """The keys of the main pass's candidate filter: for every folded term, the strings that
     :func:`separators_to_spaces` of a match of the term, with the separator before it, must start with.
 
@@ -311,7 +323,8 @@ def scan_keys(terms, length: int = 12, runs: int = 2) -> list[str]:
     and nothing after (a prefix of any longer run), all cut to ``length`` characters. Every match's mapped
     text starts with one of them: the positions where a key begins are a superset of the positions
     where the pattern can match. Keys that start with another key are dropped (that one is found at the
-    same position), so at most one key begins at a position."""
+    same position), so at most one key begins at a position. With ``lead=""``, the keys of a pattern
+    without the separator before its terms (the infix pass)."""
     out: set[str] = set()
 
     def grow(key: str, words: list[str], i: int) -> None:
@@ -324,7 +337,7 @@ def scan_keys(terms, length: int = 12, runs: int = 2) -> list[str]:
 
     for term in terms:
         words = [_spaced(w) for w in term.split(" ")]
-        grow(" " + words[0], words, 1)
+        grow(lead + words[0], words, 1)
     keys: list[str] = []
     for k in sorted(out):  # a key's extensions follow it in sorted order
         if not (keys and k.startswith(keys[-1])):
@@ -332,16 +345,27 @@ def scan_keys(terms, length: int = 12, runs: int = 2) -> list[str]:
     return keys
 
 
-def build_scan_automaton(terms):
-    """The Aho-Corasick automaton of :func:`scan_keys` (value: the key's length - 1), or None without
-    pyahocorasick."""
+# an infix key's value: its length - 1 plus this, so that end - value is below zero (Lexicon.scan_starts)
+_INFIX_SHIFT = 1 << 40
+
+
+def build_scan_automaton(terms, infix_terms=()):
+    """The Aho-Corasick automaton of :func:`scan_keys` of ``terms`` (value: the key's length - 1) and, if
+    ``infix_terms`` is given and none of their keys starts with a space (which could be a key of
+    ``terms`` too), of their keys without a leading space (value: the length - 1 + ``_INFIX_SHIFT``).
+    Returns ``(automaton, has_infix_keys)``; the automaton is None without pyahocorasick."""
     if ahocorasick is None:
-        return None
+        return None, False
     a = ahocorasick.Automaton()
     for k in scan_keys(terms):
         a.add_word(k, len(k) - 1)
+    infix = scan_keys(infix_terms, lead="") if infix_terms else []
+    if any(k.startswith(" ") for k in infix):
+        infix = []
+    for k in infix:
+        a.add_word(k, len(k) - 1 + _INFIX_SHIFT)
     a.make_automaton()
-    return a
+    return a, bool(infix)
 
 
 def _source_files(directory: Path) -> list[Path]:
@@ -519,6 +543,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     infix_pattern = re.compile(rf"({infix_re})")
     # Inside hashtag bodies terms are glued together: no boundaries there.
     hashtag_pattern = re.compile(rf"({word_re})|({prefix_re})|({infix_re})")
+    automaton, infix_keys = build_scan_automaton(sorted(spaced["word"] | spaced["prefix"]), sorted(spaced["infix"]))
     fuzzy: dict[str, list[TermInfo]] = {}
     min_len = int(rules["fuzzy_min_len"])
     for mode in ("word", "prefix"):
@@ -534,7 +559,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                    hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy, fuzzy_keys=list(fuzzy),
                    warnings=warnings, n_terms=n_terms,
                    scan_terms=(tuple(sorted(spaced["word"])), tuple(sorted(spaced["prefix"]))),
-                   scan_automaton=build_scan_automaton(sorted(spaced["word"] | spaced["prefix"])))
+                   scan_automaton=automaton, scan_infix_keys=infix_keys, infix_terms=tuple(sorted(spaced["infix"])))
 
 
 @lru_cache(maxsize=4)

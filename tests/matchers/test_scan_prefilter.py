@@ -1,5 +1,6 @@
-"""The main term pass tried only at the automaton's candidate positions (``classify._scan_matches``) finds
-exactly what ``finditer`` after every separator finds (``classify._scan_matches_reference``)."""
+"""The main term pass and the infix pass tried only at the automaton's candidate positions
+(``classify._scan_matches``, ``classify._infix_matches``) find exactly what ``finditer`` finds
+(``classify._scan_matches_reference``, ``infix_pattern.finditer``)."""
 
 import json
 import random
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from matchers import lexicon as lexmod
-from matchers.classify import _collect, _scan_matches, _scan_matches_reference, get_lexicon
+from matchers.classify import _collect, _infix_matches, _scan_matches, _scan_matches_reference, get_lexicon
 from matchers.lexicon import scan_keys, separators_to_spaces
 from matchers.normalize import bmp_only, byte_classes, normalize
 
@@ -31,6 +32,7 @@ def _check(lex, t: str) -> None:
     st = " " + t
     for scan in _patterns(lex, t):
         assert _spans(_scan_matches(lex, scan, st)) == _spans(_scan_matches_reference(scan, st)), repr(t[:300])
+    assert _spans(_infix_matches(lex, t)) == _spans(lex.infix_pattern.finditer(t)), repr(t[:300])
 
 
 def _corpus_texts() -> list[str]:
@@ -43,7 +45,7 @@ def _adversarial(n: int, seed: int) -> list[str]:
     rnd = random.Random(seed)
     lex = get_lexicon()
     words, prefixes = lex.scan_terms
-    terms = list(words) + list(prefixes)
+    terms = list(words) + list(prefixes) + list(lex.infix_terms) * 3
     runs = ["", " ", "  ", "_", "__", "-", " - ", ".", "'", ", ", "\n", "\u00a0", "«", "€", "%", " _ ", "   ", "#",
             "/", "$", "\u200b", "\ud800"]
     fillers = ["x", "a", "de", "le", "the", "s", "es", "x1", "12", "1 500", "موعد", "بال", "паспорт", "запись",
@@ -75,8 +77,9 @@ def _adversarial(n: int, seed: int) -> list[str]:
 def test_the_automaton_is_built():
     # without pyahocorasick the pass falls back to finditer and the other tests compare it with itself
     lex = get_lexicon()
-    assert lex.scan_automaton is not None
-    assert lex.scan_starts(" rdv") == [0]
+    assert lex.scan_automaton is not None and lex.scan_infix_keys and len(lex.infix_terms) > 100
+    assert lex.scan_starts(" rdv") == ([0], [])
+    assert lex.scan_starts(" بالموعد rdv") == ([8], [3])  # the infix pass runs on the text without the space
 
 
 def test_separators_to_spaces_on_every_bmp_code_point():
@@ -111,6 +114,26 @@ def test_every_realisation_of_a_term_starts_with_a_key():
             real = rnd.choice(" -(#\n") + "".join(runs if c == " " else c for c in t)
             mapped = separators_to_spaces(real)
             assert any(mapped[:i] in keyset for i in range(1, len(mapped) + 1)), (t, real)
+
+
+def test_infix_keys_have_no_leading_space():
+    assert scan_keys(["موعد", "ab cd"], length=6, runs=1, lead="") == sorted(["موعد", "abcd", "ab cd", "ab  "])
+    a, infix = lexmod.build_scan_automaton(["rdv"], ["موعد"])
+    assert infix and a.get("موعد") == 3 + lexmod._INFIX_SHIFT
+    # an infix term led by a separator would have keys that could be the main pass's: no infix keys then
+    a, infix = lexmod.build_scan_automaton(["rdv"], ["-موعد"])
+    assert not infix and a.get(" rdv") == 3
+
+
+def test_every_realisation_of_an_infix_term_starts_with_a_key():
+    lex = get_lexicon()
+    keyset = set(scan_keys(lex.infix_terms, lead=""))
+    rnd = random.Random(12)
+    for t in lex.infix_terms:
+        for _ in range(4):
+            runs = "".join(rnd.choice(" _-.'\u00a0") for _ in range(rnd.choice([0, 0, 1, 2, 3, 4, 7])))
+            mapped = separators_to_spaces("".join(runs if c == " " else c for c in t))
+            assert any(mapped[:i] in keyset for i in range(1, len(mapped) + 1)), t
 
 
 def test_scan_keys_cut_and_runs():
@@ -180,15 +203,16 @@ def test_collect_gives_the_same_hits(monkeypatch):
     texts = _corpus_texts()[::3] + _adversarial(300, 7)
     norms = [normalize(x) for x in texts]
     new = [_collect(lex, n.text, n.joined) for n in norms]
-    cls = __import__("matchers.classify", fromlist=["_scan_matches"])
-    monkeypatch.setattr(cls, "_scan_matches", lambda lex_, scan, st: _scan_matches_reference(scan, st))
+    monkeypatch.setattr(lex, "scan_automaton", None)  # both passes with finditer, as before
     old = [_collect(lex, n.text, n.joined) for n in norms]
     key = [[(h.info.term, h.info.group.rule, h.start, h.end) for h in hs] for hs in old]
     assert [[(h.info.term, h.info.group.rule, h.start, h.end) for h in hs] for hs in new] == key
     assert sum(map(len, key)) > 1000
+    infix = {i.term for hs in old for h in hs for i in [h.info] if i.group.lang in ("ar", "fa")}
+    assert len(infix) > 30
 
 
-@pytest.mark.parametrize("unit", ["a", " ", "a ", "_", "de ", "a  ", "rdv ", "rdv_", "a\u00a0", "موعد ", "п ", "é ",
+@pytest.mark.parametrize("unit", ["a", " ", "a ", "_", "de ", "a  ", "rdv ", "rdv_", "a\u00a0", "موعد ", "موعدموعد", "بال", "п ", "é ",
                                   "rendez vous ", "#rdv"])
 def test_linear_time(unit):
     lex = get_lexicon()
@@ -199,6 +223,10 @@ def test_linear_time(unit):
     got = _scan_matches(lex, scan, st)
     assert time.process_time() - t0 < 5
     assert _spans(got) == _spans(_scan_matches_reference(scan, st))
+    t0 = time.process_time()
+    got = _infix_matches(lex, t)
+    assert time.process_time() - t0 < 5
+    assert _spans(got) == _spans(lex.infix_pattern.finditer(t))
 
 
 def test_without_the_automaton_the_pass_is_finditer(monkeypatch):
@@ -208,4 +236,5 @@ def test_without_the_automaton_the_pass_is_finditer(monkeypatch):
     scan = lex.scan_for(t)[0]
     assert lex.scan_starts(" " + t) is None
     assert _spans(_scan_matches(lex, scan, " " + t)) == _spans(_scan_matches_reference(scan, " " + t))
-    assert lexmod.build_scan_automaton(["rdv"]) is not None
+    t = "موعد السفارة بالموعد"
+    assert _spans(_infix_matches(lex, t)) == _spans(lex.infix_pattern.finditer(t)) != []
