@@ -189,7 +189,7 @@ def _infix_matches(lex: Lexicon, t: str, cands=None):
     at the automaton's infix candidates (``cands``: :meth:`Lexicon.scan_starts` of ``" " + t``, if known),
     when ``t`` holds no code point beyond U+FFFF and the automaton has the infix keys."""
     if cands is None and bmp_only(t):
-        cands = lex.scan_starts(" " + t)
+        cands = lex.scan_starts(" " + t, infix=True)
     if cands is None or cands[1] is None:
         return lex.infix_pattern.finditer(t)
     return _matches_at(lex.infix_pattern, t, cands[1])
@@ -207,8 +207,9 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
         classes = byte_classes(t)
     if bmp:
         scan, lookups = lex.scan_for(t, classes)  # narrowed to the first characters that may occur in t
-        # tried only where a term may begin (Lexicon.scan_starts): the same matches as finditer
-        cands = lex.scan_starts(st)
+        # tried only where a term may begin (Lexicon.scan_starts): the same matches as finditer; with the
+        # infix pass's candidates too when it may run (Arabic script, tested below)
+        cands = lex.scan_starts(st, b"A" in classes or b"E" in classes)
         matches = scan.finditer(st) if cands is None else _matches_at(scan, st, cands[0])
     else:
         scan, lookups = lex.scan_pattern, [lex.lookup[k] if k else None for k in lex.scan_kinds]

@@ -121,26 +121,34 @@ class Lexicon:
     _scan_variants: dict = field(default_factory=dict, repr=False, compare=False)
     # candidate filter of the main pass (see scan_starts); None: no filter (finditer over every separator)
     scan_automaton: object = field(default=None, repr=False, compare=False)
-    scan_infix_keys: bool = False  # the automaton also holds the infix terms' keys
+    # the same with the infix terms' keys too, for texts that get the infix pass (None: no infix filter)
+    scan_infix_automaton: object = field(default=None, repr=False, compare=False)
     infix_terms: tuple[str, ...] = ()  # the folded infix terms (of infix_pattern), with their spaces
 
-    def scan_starts(self, st: str) -> tuple[list[int], list[int] | None] | None:
-        """Candidate positions of the main pass and of the infix pass on ``st`` (``" " + t``, without code
-        points beyond U+FFFF), each sorted: ``(starts, infix)``, where ``starts`` is a superset of the
-        positions of ``st`` where ``scan.match(st, pos)`` succeeds for any scan pattern of :meth:`scan_for`,
-        and ``infix`` a superset of the positions of ``t`` where ``infix_pattern.match(t, pos)`` does (None
-        when the automaton has no infix keys, see :func:`build_scan_automaton`). None: no automaton.
+    def scan_starts(self, st: str, infix: bool = False) -> tuple[list[int], list[int] | None] | None:
+        """Candidate positions of the main pass and, with ``infix``, of the infix pass on ``st``
+        (``" " + t``, without code points beyond U+FFFF), each sorted: ``(starts, infix_starts)``, where
+        ``starts`` is a superset of the positions of ``st`` where ``scan.match(st, pos)`` succeeds for any
+        scan pattern of :meth:`scan_for`, and ``infix_starts`` a superset of the positions of ``t`` where
+        ``infix_pattern.match(t, pos)`` does (None without ``infix`` or without an infix automaton). None:
+        no automaton at all.
 
         The text is mapped, length for length, to one where every separator (``[\\W_]``) is a space
-        (:func:`separators_to_spaces`), then one Aho-Corasick automaton of the terms' keys (see
-        :func:`scan_keys`) reports, in C, where a key begins. An infix key's start comes back shifted
-        below zero (its value is offset by ``_INFIX_SHIFT``), so one sort puts the infix candidates first."""
+        (:func:`separators_to_spaces`), then an Aho-Corasick automaton of the terms' keys (see
+        :func:`scan_keys`) reports, in C, where a key begins. In the infix automaton an infix key's start
+        comes back shifted below zero (its value is offset by ``_INFIX_SHIFT``), so one sort puts the
+        infix candidates first. (The infix keys make the automaton slower on every text, so texts without
+        Arabic script get the one without them.)"""
         a = self.scan_automaton
         if a is None:
             return None
+        if infix and self.scan_infix_automaton is not None:
+            a = self.scan_infix_automaton
+        else:
+            infix = False
         starts = [end - back for end, back in a.iter(separators_to_spaces(st))]
         starts.sort()
-        if not self.scan_infix_keys:
+        if not infix:
             return starts, None
         if not starts or starts[0] >= 0:
             return starts, []
@@ -281,7 +289,6 @@ def _scan_regex(word_terms: list[str], prefix_terms: list[str],
 # ------------------------------------------------------------------ the main pass's candidate filter
 # A separator is what ``[\W_]`` matches: a character that is not alphanumeric (``re``'s ``\w`` on str is
 # ``str.isalnum()`` or "_"; tests compare the tables with the regex on every BMP code point).
-_SEP_ASCII = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
 _SEP_LATIN1 = bytes(32 if not chr(i).isalnum() else i for i in range(256))
 _sep_bmp: list = []  # [uint16 table over the BMP: the code unit, or 32 for a separator], built on first use
 
@@ -296,14 +303,10 @@ def _sep_bmp_table() -> np.ndarray:
 
 def separators_to_spaces(s: str) -> str:
     """``s`` with every separator (``[\\W_]``) replaced by a space, length for length; ``s`` must hold no
-    code point beyond U+FFFF. ASCII with ``str.translate``, Latin-1 with ``bytes.translate``, otherwise one
-    numpy look-up over the UTF-16 code units (lone surrogates are separators)."""
+    code point beyond U+FFFF. ASCII with one ``bytes.translate``, otherwise one numpy look-up over the
+    UTF-16 code units (lone surrogates are separators)."""
     if s.isascii():
-        return s.translate(_SEP_ASCII)
-    try:
-        return s.encode("latin-1").translate(_SEP_LATIN1).decode("latin-1")
-    except UnicodeEncodeError:
-        pass
+        return s.encode("ascii").translate(_SEP_LATIN1).decode("ascii")
     units = np.frombuffer(s.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
     return _sep_bmp_table().take(units).tobytes().decode("utf-16-le")
 
@@ -351,21 +354,21 @@ _INFIX_SHIFT = 1 << 40
 
 def build_scan_automaton(terms, infix_terms=()):
     """The Aho-Corasick automaton of :func:`scan_keys` of ``terms`` (value: the key's length - 1) and, if
-    ``infix_terms`` is given and none of their keys starts with a space (which could be a key of
-    ``terms`` too), of their keys without a leading space (value: the length - 1 + ``_INFIX_SHIFT``).
-    Returns ``(automaton, has_infix_keys)``; the automaton is None without pyahocorasick."""
+    ``infix_terms`` is given, of their keys without a leading space (value: the length - 1 +
+    ``_INFIX_SHIFT``); None without pyahocorasick, or if an infix key starts with a space (it could be a
+    key of ``terms`` too)."""
     if ahocorasick is None:
-        return None, False
+        return None
+    infix = scan_keys(infix_terms, lead="") if infix_terms else []
+    if any(k.startswith(" ") for k in infix):
+        return None
     a = ahocorasick.Automaton()
     for k in scan_keys(terms):
         a.add_word(k, len(k) - 1)
-    infix = scan_keys(infix_terms, lead="") if infix_terms else []
-    if any(k.startswith(" ") for k in infix):
-        infix = []
     for k in infix:
         a.add_word(k, len(k) - 1 + _INFIX_SHIFT)
     a.make_automaton()
-    return a, bool(infix)
+    return a
 
 
 def _source_files(directory: Path) -> list[Path]:
@@ -543,7 +546,9 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     infix_pattern = re.compile(rf"({infix_re})")
     # Inside hashtag bodies terms are glued together: no boundaries there.
     hashtag_pattern = re.compile(rf"({word_re})|({prefix_re})|({infix_re})")
-    automaton, infix_keys = build_scan_automaton(sorted(spaced["word"] | spaced["prefix"]), sorted(spaced["infix"]))
+    scan_terms = sorted(spaced["word"] | spaced["prefix"])
+    automaton = build_scan_automaton(scan_terms)
+    infix_automaton = build_scan_automaton(scan_terms, sorted(spaced["infix"])) if spaced["infix"] else None
     fuzzy: dict[str, list[TermInfo]] = {}
     min_len = int(rules["fuzzy_min_len"])
     for mode in ("word", "prefix"):
@@ -559,7 +564,7 @@ def compile_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
                    hashtag_pattern=hashtag_pattern, fuzzy_terms=fuzzy, fuzzy_keys=list(fuzzy),
                    warnings=warnings, n_terms=n_terms,
                    scan_terms=(tuple(sorted(spaced["word"])), tuple(sorted(spaced["prefix"]))),
-                   scan_automaton=automaton, scan_infix_keys=infix_keys, infix_terms=tuple(sorted(spaced["infix"])))
+                   scan_automaton=automaton, scan_infix_automaton=infix_automaton, infix_terms=tuple(sorted(spaced["infix"])))
 
 
 @lru_cache(maxsize=4)

@@ -77,9 +77,11 @@ def _adversarial(n: int, seed: int) -> list[str]:
 def test_the_automaton_is_built():
     # without pyahocorasick the pass falls back to finditer and the other tests compare it with itself
     lex = get_lexicon()
-    assert lex.scan_automaton is not None and lex.scan_infix_keys and len(lex.infix_terms) > 100
-    assert lex.scan_starts(" rdv") == ([0], [])
-    assert lex.scan_starts(" بالموعد rdv") == ([8], [3])  # the infix pass runs on the text without the space
+    assert lex.scan_automaton is not None and lex.scan_infix_automaton is not None and len(lex.infix_terms) > 100
+    assert lex.scan_starts(" rdv") == ([0], None)
+    assert lex.scan_starts(" rdv", infix=True) == ([0], [])
+    assert lex.scan_starts(" بالموعد rdv") == ([8], None)
+    assert lex.scan_starts(" بالموعد rdv", True) == ([8], [3])  # the infix pass runs on the text without the space
 
 
 def test_separators_to_spaces_on_every_bmp_code_point():
@@ -87,7 +89,7 @@ def test_separators_to_spaces_on_every_bmp_code_point():
     want = "".join(" " if _SEP.match(c) else c for c in chars)
     assert separators_to_spaces("".join(chars)) == want  # the numpy path
     latin = "".join(chars[:256])
-    assert separators_to_spaces(latin) == want[:256]  # the Latin-1 path
+    assert separators_to_spaces(latin) == want[:256]
     assert separators_to_spaces(latin[:128]) == want[:128]  # the ASCII path
     for c, w in zip(chars[:0x3000], want[:0x3000], strict=True):  # one character at a time: each path on its own
         assert separators_to_spaces(c) == w
@@ -118,11 +120,11 @@ def test_every_realisation_of_a_term_starts_with_a_key():
 
 def test_infix_keys_have_no_leading_space():
     assert scan_keys(["موعد", "ab cd"], length=6, runs=1, lead="") == sorted(["موعد", "abcd", "ab cd", "ab  "])
-    a, infix = lexmod.build_scan_automaton(["rdv"], ["موعد"])
-    assert infix and a.get("موعد") == 3 + lexmod._INFIX_SHIFT
-    # an infix term led by a separator would have keys that could be the main pass's: no infix keys then
-    a, infix = lexmod.build_scan_automaton(["rdv"], ["-موعد"])
-    assert not infix and a.get(" rdv") == 3
+    a = lexmod.build_scan_automaton(["rdv"], ["موعد"])
+    assert a.get("موعد") == 3 + lexmod._INFIX_SHIFT and a.get(" rdv") == 3
+    assert lexmod.build_scan_automaton(["rdv"]).get("موعد", None) is None
+    # an infix term led by a separator would have keys that could be the main pass's: no infix automaton
+    assert lexmod.build_scan_automaton(["rdv"], ["-موعد"]) is None
 
 
 def test_every_realisation_of_an_infix_term_starts_with_a_key():
