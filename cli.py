@@ -163,6 +163,9 @@ def verify_store_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -
             typer.echo(f"FAIL {p}", err=True)
         typer.echo(f"{rep.blobs_checked} blobs, {rep.custody_entries} custody entries checked: "
                    + ("OK" if rep.ok else f"{len(rep.problems)} problem(s)"))
+        if rep.temp_files:
+            typer.echo(f"{rep.temp_files} temporary file(s) of interrupted writes in the store (not evidence; "
+                       "`veille purge` removes those older than an hour)")
     if not rep.ok:
         raise typer.Exit(1)
 
@@ -1022,7 +1025,9 @@ def purge_cmd(
     """Delete posts classified `none` not seen for DAYS days, with their now-unreferenced evidence files.
 
     Offers, unclassified posts and anything held in a case or named in a notice
-    are always kept. A custody entry lists every post and file removed.
+    are always kept. A custody entry lists every post and file removed. Temporary
+    files that interrupted evidence writes left in the store (older than an hour)
+    go too.
 
     Examples: veille purge --older-than 180 --dry-run  |  veille purge -w ~/veille-ws
     """
@@ -1038,6 +1043,8 @@ def purge_cmd(
     typer.echo(f"{verb} {rep.posts} post(s), {rep.captures} capture(s), {rep.blobs} file(s) "
                f"({rep.bytes:,} bytes) last seen before {rep.cutoff}; kept {rep.kept_in_cases} held in a case "
                "or notice")
+    if rep.temp_files:
+        typer.echo(f"{verb} {rep.temp_files} temporary file(s) left in the evidence store by interrupted writes")
 
 
 @app.command("browse")

@@ -23,6 +23,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -259,7 +260,8 @@ class EvidenceStore:
         :meth:`put_bytes`). On Linux each flush is one ``syncfs`` of the store's file system: two disk
         flushes for the whole batch instead of two per blob (``bench/evidence_sync.py``). Elsewhere, or
         with ``VEILLE_EVIDENCE_SYNC=files``, each file and then each folder is fsynced. A failure raises
-        :class:`IntegrityError` and keeps the blobs not yet renamed deferred, for the next call."""
+        :class:`IntegrityError`, and the blobs not yet renamed are dropped (not stored, their temporary
+        files removed) rather than kept for a retry that the kernel could report as a success."""
         with self._pending_lock:
             batch, self._pending = self._pending, {}
         if not batch:
@@ -283,10 +285,15 @@ class EvidenceStore:
                 for folder in folders:
                     _fsync_path(folder)
         except BaseException as exc:
-            with self._pending_lock:
-                for sha, entry in batch.items():
-                    if sha not in done:
-                        self._pending.setdefault(sha, entry)
+            # The blobs not renamed yet are dropped, their files removed: after a failed flush the kernel may
+            # report the next one as a success without the bytes on disk, so they are never retried. Their
+            # calls fail with this error; a later call with the same bytes writes them again.
+            for sha, entry in batch.items():
+                if sha not in done:
+                    try:
+                        os.unlink(entry[0])
+                    except OSError:
+                        pass
             if isinstance(exc, OSError):
                 raise IntegrityError(f"evidence store: could not flush {len(batch) - len(done)} blob(s) "
                                      f"to disk: {exc.strerror or exc}") from None
@@ -366,6 +373,47 @@ class EvidenceStore:
                             yield q.name, q
                 else:
                     yield p.name, p
+
+    def temp_files(self) -> Iterator[tuple[Path, float]]:
+        """Temporary files under the store (``.tmp-*``: a write in progress, or left by one that was
+        interrupted) with their age in seconds. No blob is ever one: a blob has its hash as its name."""
+        now = time.time()
+        folders = [str(self.root), self._base]
+        try:
+            subs = [e.path for e in os.scandir(self._base) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            subs = []
+        for sub in subs:
+            folders.append(sub)
+            folders.extend(e.path for e in os.scandir(sub) if e.is_dir(follow_symlinks=False))
+        for folder in folders:
+            try:
+                entries = list(os.scandir(folder))
+            except FileNotFoundError:
+                continue
+            for e in entries:
+                if e.name.startswith(".tmp-") and e.is_file(follow_symlinks=False):
+                    try:
+                        yield Path(e.path), max(0.0, now - e.stat(follow_symlinks=False).st_mtime)
+                    except FileNotFoundError:  # finished (renamed) meanwhile
+                        continue
+
+    def remove_stale_temp(self, older_than_s: float = 3600, dry_run: bool = False) -> int:
+        """Remove the temporary files older than ``older_than_s`` (left by interrupted writes: a write, or a
+        deferred blob waiting for :meth:`sync`, lasts seconds); return how many (would be) removed. A
+        process that held one for longer finds it gone at its ``sync`` and fails that group (nothing
+        committed), never a blob under its name with missing bytes."""
+        n = 0
+        for path, age in list(self.temp_files()):
+            if age < older_than_s:
+                continue
+            n += 1
+            if not dry_run:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+        return n
 
     def size(self) -> int:
         return sum(p.stat().st_size for _, p in self.iter_blobs())

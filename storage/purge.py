@@ -28,6 +28,8 @@ from .errors import InputError
 from .post import iso, utcnow
 from .sellers import refresh_sellers
 
+TEMP_MAX_AGE_S = 3600  # an evidence write's temporary file lives seconds; one this old was left by a killed process
+
 PROTECTED_SQL = """
     p.id not in (select post_id from case_items where post_id is not null)
     and coalesce(p.seller_id, -1) not in (select seller_id from case_items where seller_id is not null)
@@ -44,12 +46,13 @@ class PurgeReport:
     blobs: int = 0
     bytes: int = 0
     kept_in_cases: int = 0
+    temp_files: int = 0  # temporary files of interrupted evidence writes, older than TEMP_MAX_AGE_S, removed
     post_ids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"cutoff": self.cutoff, "dry_run": self.dry_run, "posts": self.posts, "captures": self.captures,
                 "blobs": self.blobs, "bytes": self.bytes, "kept_in_cases": self.kept_in_cases,
-                "post_ids": self.post_ids}
+                "temp_files": self.temp_files, "post_ids": self.post_ids}
 
 
 def _chunks(ids: list[int], n: int = 500):
@@ -77,6 +80,7 @@ def purge(ws, older_than_days: int, dry_run: bool = False, now: datetime | None 
     cands = purge_candidates(ws, cutoff)
     rep.post_ids = [c["id"] for c in cands]
     rep.posts = len(cands)
+    rep.temp_files = ws.store.remove_stale_temp(TEMP_MAX_AGE_S, dry_run=dry_run)
     if not cands:
         _sweep_orphans(ws, rep, dry_run)
         return rep

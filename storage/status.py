@@ -55,6 +55,7 @@ def workspace_status(ws) -> dict[str, Any]:
 class VerifyReport:
     blobs_checked: int = 0
     custody_entries: int = 0
+    temp_files: int = 0  # temporary files under the store (interrupted writes; not blobs, not checked)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -63,7 +64,7 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "blobs_checked": self.blobs_checked, "custody_entries": self.custody_entries,
-                "problems": self.problems}
+                "temp_files": self.temp_files, "problems": self.problems}
 
 
 def verify_store(ws, record: bool = True) -> VerifyReport:
@@ -88,6 +89,7 @@ def verify_store(ws, record: bool = True) -> VerifyReport:
     for r in ws.db.conn.execute("select sha256, size from blobs"):
         if r[0] not in on_disk:
             report.problems.append(f"blob {r[0]}: referenced in the database but missing from the store")
+    report.temp_files = sum(1 for _ in ws.store.temp_files())
     count, problems = custody.verify_chain(ws.db)
     report.custody_entries = count
     report.problems.extend(problems)
