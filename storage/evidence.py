@@ -69,7 +69,7 @@ def _load_syncfs():
     """libc's ``syncfs(fd)`` (Linux), or None."""
     try:
         fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such symbol, or no C library to open (Windows)
         return None
     fn.argtypes = [ctypes.c_int]
     fn.restype = ctypes.c_int
