@@ -1081,6 +1081,26 @@ def _has_zero_word(st: _State) -> bool:
     return st.classes is not None and _has_arabic(st.classes) and _contains_any(lt, _ZERO_ARABIC)
 
 
+def _hyphen_words(lt: str) -> list[str]:
+    """The words of ``lt`` next to a hyphen ("trente" and "neuf" of "trente-neuf"): with the whitespace
+    tokens of ``lt``, the same set as the tokens of ``lt.replace("-", " ")`` (each of those is a token of
+    ``lt`` without a hyphen, or a part of one with hyphens, which is the first or last word of a piece of
+    ``lt.split("-")``), without splitting and hashing every word of the text again."""
+    pieces = lt.split("-")
+    out: list[str] = []
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        if i > 0:
+            w = piece.split(None, 1)
+            if w:
+                out.append(w[0])
+        if i < last:
+            w = piece.rsplit(None, 1)
+            if w:
+                out.append(w[-1])
+    return out
+
+
 def _spelled_phones(st: _State) -> None:
     lt = st.lt
     runs = []
@@ -1091,7 +1111,7 @@ def _spelled_phones(st: _State) -> None:
     else:
         found = set(_NUMWORD_TOKENS.intersection(st.tokens))
         if len(found) == 1 and "-" in lt:  # "six trente-neuf quatre-vingt-dix-huit …": hyphenated pairs
-            found.update(_NUMWORD_TOKENS.intersection(lt.replace("-", " ").split()))
+            found.update(_NUMWORD_TOKENS.intersection(_hyphen_words(lt)))
     if len(found) >= 2:
         taken = [m.span() for m, _ in runs]
         for k, m in enumerate(_SPELL_RUN_ANY.finditer(" " + lt)):

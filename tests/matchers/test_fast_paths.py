@@ -234,3 +234,42 @@ def test_price_digit_gate_of_a_folded_text_lets_every_digit_through():
         if c.isdecimal():
             n = normalize(f"rdv {c}{c} € ok")
             assert find_prices(n.text, True, n.classes, folded=True) == find_prices(n.text, False) != [], hex(cp)
+
+
+def _hyphen_reference(lt: str) -> set:
+    """What the spelled-phones pass looked up before _hyphen_words: the tokens of the text with its hyphens
+    made spaces (with the text's own tokens, which it has already looked up)."""
+    return set(lt.replace("-", " ").split()) | set(lt.split())
+
+
+def test_hyphen_words_with_the_tokens_are_the_tokens_without_hyphens():
+    from bench.classify_throughput import make_posts
+    from matchers.extract import _hyphen_words, _State
+
+    rnd = random.Random(11)
+    words = ["trente", "neuf", "quatre", "vingt", "dix", "huit", "six", "sıfır", "ноль", "صفر", "x", "", "😀",
+             "\u200b", "\u00a0", "rdv", "٣"]
+    seps = [" ", "-", "--", " - ", "\n", "\t", "\u00a0", "\u2003", "\u200b", "", "- ", " -", "\u3000"]
+    texts = ["", "-", "--", " - ", "a-", "-a", "a -b", "a- b", "\u200b" * 50, "😀" * 50, "-" * 1000,
+             "trente-neuf quatre-vingt-dix-huit", "six\u00a0-\u2003trente", " \t-\n "]
+    for _ in range(4000):
+        texts.append("".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(0, 16))))
+    texts += [_State(p).lt for p in make_posts(300, mix=True) + make_posts(300)]
+    for lt in texts:
+        assert set(_hyphen_words(lt)) | set(lt.split()) == _hyphen_reference(lt), repr(lt)
+
+
+def test_hyphen_words_is_linear():
+    import time
+
+    from matchers.extract import _hyphen_words
+
+    def cpu(text):
+        t0 = time.process_time()
+        _hyphen_words(text)
+        return time.process_time() - t0
+
+    for unit in ("-", "a-", "a - ", "x", "\u200b-", "😀-"):
+        small, big = unit * 10_000, unit * 100_000
+        assert set(_hyphen_words(big)) | set(big.split()) == _hyphen_reference(big)
+        assert cpu(big) < 10 * max(cpu(small), 1e-3) + 0.05, unit
