@@ -170,11 +170,13 @@ def _matches_at(pattern: re.Pattern, s: str, starts) -> list:
     return out
 
 
-def _scan_matches(lex: Lexicon, scan: re.Pattern, st: str):
+def _scan_matches(lex: Lexicon, scan: re.Pattern, st: str, cands=...):
     """The main pass: the matches of ``scan.finditer(st)`` (:func:`_scan_matches_reference`), found by
     trying ``scan`` only where :meth:`Lexicon.scan_starts` says a term may begin instead of after every
-    separator. ``st`` holds no code point beyond U+FFFF."""
-    cands = lex.scan_starts(st)
+    separator. ``st`` holds no code point beyond U+FFFF. ``cands``: ``lex.scan_starts(st, …)`` if already
+    known (None: no automaton, finditer)."""
+    if cands is ...:
+        cands = lex.scan_starts(st)
     return scan.finditer(st) if cands is None else _matches_at(scan, st, cands[0])
 
 
@@ -184,12 +186,13 @@ def _scan_matches_reference(scan: re.Pattern, st: str) -> list:
     return list(scan.finditer(st))
 
 
-def _infix_matches(lex: Lexicon, t: str, cands=None):
+def _infix_matches(lex: Lexicon, t: str, cands=...):
     """The infix pass: the matches of ``lex.infix_pattern.finditer(t)``, found by trying the pattern only
-    at the automaton's infix candidates (``cands``: :meth:`Lexicon.scan_starts` of ``" " + t``, if known),
-    when ``t`` holds no code point beyond U+FFFF and the automaton has the infix keys."""
-    if cands is None and bmp_only(t):
-        cands = lex.scan_starts(" " + t, infix=True)
+    at the automaton's infix candidates (``cands``: :meth:`Lexicon.scan_starts` of ``" " + t`` with
+    ``infix=True``, if already known; None: no filter), when ``t`` holds no code point beyond U+FFFF and
+    the automaton has the infix keys."""
+    if cands is ...:
+        cands = lex.scan_starts(" " + t, infix=True) if bmp_only(t) else None
     if cands is None or cands[1] is None:
         return lex.infix_pattern.finditer(t)
     return _matches_at(lex.infix_pattern, t, cands[1])
@@ -210,7 +213,7 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
         # tried only where a term may begin (Lexicon.scan_starts): the same matches as finditer; with the
         # infix pass's candidates too when it may run (Arabic script, tested below)
         cands = lex.scan_starts(st, b"A" in classes or b"E" in classes)
-        matches = scan.finditer(st) if cands is None else _matches_at(scan, st, cands[0])
+        matches = _scan_matches(lex, scan, st, cands)
     else:
         scan, lookups = lex.scan_pattern, [lex.lookup[k] if k else None for k in lex.scan_kinds]
         matches = scan.finditer(st)
@@ -224,9 +227,7 @@ def _collect(lex: Lexicon, t: str, joined=(), bmp: bool | None = None, classes: 
     # Arabic script: its lead bytes (or those of U+F000-U+FFFF, the presentation forms) first, then the regex
     if (b"A" in classes or b"E" in classes) and _ARABIC_SCRIPT.search(t):
         lookup_infix = lex.lookup["infix"]
-        infix = lex.infix_pattern.finditer(t) if cands is None or cands[1] is None else \
-            _matches_at(lex.infix_pattern, t, cands[1])
-        for m in infix:
+        for m in _infix_matches(lex, t, cands):
             for info in lookup_infix.get(term_key(m.group(1)), ()):
                 hits.append(_Hit(info, m.start(), m.end()))
     # topic words inside longer offer or negative phrases count too ("hızlı vize randevusu",
