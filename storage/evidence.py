@@ -46,23 +46,21 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_path(path: str | Path, skip_unopenable: bool = False) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return
+        if skip_unopenable:
+            return
+        raise
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _fsync_dir(path: Path) -> None:
+    _fsync_path(path, skip_unopenable=True)
 
 
 def _load_syncfs():
@@ -268,22 +266,13 @@ class EvidenceStore:
             return 0
         done: set[str] = set()
         try:
-            use_syncfs = _SYNCFS is not None and os.environ.get(SYNC_ENV, "") != "files"
-            if use_syncfs:
-                self._syncfs()
-            else:
-                for tmp, _, _ in batch.values():
-                    _fsync_path(tmp)
+            self._flush([tmp for tmp, _, _ in batch.values()])
             folders = set()
             for sha, (tmp, dest, folder) in batch.items():
                 os.replace(tmp, dest)
                 done.add(sha)
                 folders.add(folder)
-            if use_syncfs:
-                self._syncfs()
-            else:
-                for folder in folders:
-                    _fsync_path(folder)
+            self._flush(folders)
         except BaseException as exc:
             # The blobs not renamed yet are dropped, their files removed: after a failed flush the kernel may
             # report the next one as a success without the bytes on disk, so they are never retried. Their
@@ -299,6 +288,15 @@ class EvidenceStore:
                                      f"to disk: {exc.strerror or exc}") from None
             raise
         return len(batch)
+
+    def _flush(self, paths) -> None:
+        """Flush ``paths`` (files or folders) to disk: one ``syncfs`` of the store's file system where
+        available (unless ``VEILLE_EVIDENCE_SYNC=files``), else an fsync of each."""
+        if _SYNCFS is not None and os.environ.get(SYNC_ENV, "") != "files":
+            self._syncfs()
+        else:
+            for p in paths:
+                _fsync_path(p)
 
     def _syncfs(self) -> None:
         fd = os.open(self._base, os.O_RDONLY)

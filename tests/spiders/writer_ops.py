@@ -70,4 +70,3 @@ def break_sync(ws) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     ws.store._syncfs = failing
-    os.environ["VEILLE_EVIDENCE_SYNC"] = "syncfs"
