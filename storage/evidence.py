@@ -101,16 +101,29 @@ class EvidenceStore:
     def _read_layout(self) -> int | None:
         """The store's folder depth: from evidence/LAYOUT, else from the folders of a store made before
         the file existed (two levels), else None (an empty store: decided by its first write)."""
+        depth = self._layout_file()
+        if depth is not None:
+            return depth
+        found = self._layout_of_folders()
+        if found is None:
+            return None
+        # A new store's LAYOUT is written before its first folder: if another thread or process wrote both
+        # between the two looks, the file (now there) wins over folders that only hold temporary files.
+        again = self._layout_file()
+        return again if again is not None else found
+
+    def _layout_file(self) -> int | None:
         try:
             with open(os.path.join(self.root, LAYOUT_FILE), encoding="utf-8") as fh:
                 line = fh.readline(200).strip()
         except FileNotFoundError:
-            line = None
-        if line is not None:
-            if line not in LAYOUTS:
-                raise IntegrityError(f"{self.root / LAYOUT_FILE}: unknown evidence layout {line[:80]!r} "
-                                     f"(known: {', '.join(LAYOUTS)})")
-            return LAYOUTS[line]
+            return None
+        if line not in LAYOUTS:
+            raise IntegrityError(f"{self.root / LAYOUT_FILE}: unknown evidence layout {line[:80]!r} "
+                                 f"(known: {', '.join(LAYOUTS)})")
+        return LAYOUTS[line]
+
+    def _layout_of_folders(self) -> int | None:
         try:
             subs = [e for e in os.scandir(self._base) if e.is_dir() and len(e.name) == 2]
         except FileNotFoundError:

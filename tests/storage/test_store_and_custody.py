@@ -64,6 +64,26 @@ def test_layout_file_wins_and_a_lost_one_is_recovered_from_the_folders(tmp_path)
         EvidenceStore(root).has(sha)
 
 
+def test_a_layout_file_written_while_the_folders_are_read_wins_over_them(tmp_path):
+    """A reader that missed LAYOUT, then found a new store's first folder holding only a temporary file
+    (another thread wrote both in between), keeps one level: it took such a folder for the old two-level code."""
+    root = tmp_path / "evidence"
+    writer = EvidenceStore(root)
+    sha = writer.put_bytes(b"first blob", defer=True)  # LAYOUT, then sha256/ab/.tmp-…
+    reader = EvidenceStore(root)
+    real = reader._layout_file
+    calls = []
+
+    def late_file():
+        calls.append(1)
+        return None if len(calls) == 1 else real()  # the first look comes before the other thread's write
+
+    reader._layout_file = late_file
+    assert reader.layout() == 1 and len(calls) == 2
+    writer.sync()
+    assert reader.path_for(sha) == writer.path_for(sha) and reader.read(sha) == b"first blob"
+
+
 def test_verify_store_reads_both_layouts(workspace):
     _save(workspace)
     lone = _legacy_blob(workspace.store.root, b"left by an old version")
