@@ -69,7 +69,7 @@ async def stored(kind: str, fn, ws_path: str, *args):
 
     ``kind`` is ``blob`` (evidence store only), ``db`` (inside a database transaction) or ``blobs_db`` (the
     blobs of the first argument, a ``Capture``, then the transaction)."""
-    return await asyncio.wrap_future(writer().submit(kind, fn, ws_path, *args))
+    return await writer().submit_async(kind, fn, ws_path, *args)
 
 
 def db_call(fn, ws_path: str, *args):

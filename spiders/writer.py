@@ -27,6 +27,7 @@ again on the next call, at most ``MAX_RESTARTS`` times per crawl process.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import io
 import logging
@@ -401,6 +402,9 @@ class LocalWriter:
                     self._runner = _Runner()
         return self._runner.run(kind, fn, workspace(ws_path), args)
 
+    def submit_async(self, kind: str, fn, ws_path: str, *args) -> asyncio.Future:
+        return asyncio.wrap_future(self.submit(kind, fn, ws_path, *args))
+
     def close(self) -> None:
         if self._runner is not None:
             self._runner.stop()
@@ -434,6 +438,61 @@ def _answer(exc: BaseException) -> BaseException:
         return exc
     except Exception:  # noqa: BLE001
         return StorageWriterError(f"{type(exc).__name__}: {exc}")
+
+
+def _picklable(msg: tuple) -> tuple:
+    """An answer whose result cannot be pickled becomes an error answer."""
+    try:
+        pickle.dumps(msg, protocol=5)
+        return msg
+    except Exception as exc:  # noqa: BLE001
+        return (msg[0], False, StorageWriterError(f"the result could not be sent back: {type(exc).__name__}: {exc}"))
+
+
+class _LoopFuture:
+    """An asyncio future awaited in ``loop``, set from the pipe's reader thread (through :func:`_settle`)."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.future = loop.create_future()
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def set_exception(self, exc: BaseException) -> None:  # (the loop's own thread: a call that could not be sent)
+        self.future.set_exception(exc)
+
+
+def _resolve_in_loop(entries: list) -> None:
+    for fut, ok, value in entries:
+        if not fut.done():  # (a coroutine cancelled meanwhile)
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+
+def _settle(answers: list) -> None:
+    """Resolve ``(future, ok, value)`` answers from a thread other than the loops': concurrent futures at once,
+    each asyncio loop's futures in one callback of that loop (one wake-up for a batch, not one per call)."""
+    by_loop: dict[Any, list] = {}
+    for fut, ok, value in answers:
+        if fut is None:
+            continue
+        if isinstance(fut, _LoopFuture):
+            by_loop.setdefault(fut.loop, []).append((fut.future, ok, value))
+        elif not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+    for loop, entries in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_in_loop, entries)
+        except RuntimeError:  # the loop is closed: nobody awaits these any more
+            pass
 
 
 class ProcessWriter:
@@ -473,14 +532,10 @@ class ProcessWriter:
         fh = proc.stdout
         try:
             while True:
-                rid, ok, value = _read_msg(fh)
+                batch = _read_msg(fh)  # the answers of the calls the writer finished together
                 with self._lock:
-                    fut = self._pending.pop(rid, None)
-                if fut is not None and not fut.done():
-                    if ok:
-                        fut.set_result(value)
-                    else:
-                        fut.set_exception(value)
+                    settled = [(self._pending.pop(rid, None), ok, value) for rid, ok, value in batch]
+                _settle(settled)
         except Exception as exc:  # noqa: BLE001 - EOF or a broken answer: the process is gone or unusable
             reason = exc
         if not isinstance(reason, EOFError):
@@ -494,9 +549,7 @@ class ProcessWriter:
         if pending:
             err = StorageWriterError(f"the storage writer process ended (exit code {code}) before storing "
                                      f"{len(pending)} call(s): {type(reason).__name__}")
-            for fut in pending.values():
-                if not fut.done():
-                    fut.set_exception(err)
+            _settle([(fut, False, err) for fut in pending.values()])
 
     def start(self) -> None:
         """Start the process now (it then loads the matchers before the first call needs them)."""
@@ -505,7 +558,14 @@ class ProcessWriter:
                 self._start()
 
     def submit(self, kind: str, fn, ws_path: str, *args) -> Future:
-        fut: Future = Future()
+        return self._submit(Future(), kind, fn, ws_path, args)
+
+    def submit_async(self, kind: str, fn, ws_path: str, *args) -> asyncio.Future:
+        """:meth:`submit` for a coroutine of the running asyncio loop: an asyncio future, resolved in that loop
+        (the answers of a group of calls are handed to the loop together, with one wake-up)."""
+        return self._submit(_LoopFuture(asyncio.get_running_loop()), kind, fn, ws_path, args).future
+
+    def _submit(self, fut, kind: str, fn, ws_path: str, args: tuple):
         with self._lock:
             proc = self._proc or self._start()
             self._next += 1
@@ -586,7 +646,9 @@ def serve(inp, out) -> int:
     from .wsstate import close_all, workspace
 
     runner = _Runner()
-    send_lock = threading.Lock()
+    outbox: list = []  # answers not sent yet
+    ready = threading.Condition()
+    closing = False
 
     def warm() -> None:  # import and compile the matchers while the crawl starts (the first ad waits less)
         try:
@@ -604,11 +666,36 @@ def serve(inp, out) -> int:
     def answer(rid: int, fut: Future) -> None:
         exc = fut.exception()
         msg = (rid, True, fut.result()) if exc is None else (rid, False, _answer(exc))
-        with send_lock:
+        with ready:
+            outbox.append(msg)
+            ready.notify()
+
+    def send() -> None:
+        """Send the answers as they come, those that came together in one message (a group commit resolves up
+        to ``DbWriter.MAX_GROUP`` calls at once: one write here, one wake-up of the crawl's loop there)."""
+        gone = False
+        while True:
+            with ready:
+                while not outbox and not closing:
+                    ready.wait()
+                if not outbox:
+                    return
+                batch = outbox[:]
+                outbox.clear()
+            if gone:
+                continue
             try:
-                _write_msg(out, msg)
-            except (BrokenPipeError, ValueError):  # the crawl process is gone; the work is stored anyway
-                pass
+                _write_msg(out, batch)
+            except (pickle.PicklingError, TypeError, AttributeError):  # one unpicklable result: answer one by one
+                try:
+                    _write_msg(out, [_picklable(m) for m in batch])
+                except (BrokenPipeError, ValueError, OSError):
+                    gone = True
+            except (BrokenPipeError, ValueError, OSError):  # the crawl process is gone; the work is stored anyway
+                gone = True
+
+    sender = threading.Thread(target=send, name="veille-answers", daemon=True)
+    sender.start()
 
     while True:
         try:
@@ -622,6 +709,10 @@ def serve(inp, out) -> int:
             fut.set_exception(exc)
         fut.add_done_callback(lambda f, rid=rid: answer(rid, f))
     runner.stop()  # the crawl process closed the pipe (finished, or killed): commit what was given, then exit
+    with ready:
+        closing = True
+        ready.notify()
+    sender.join()  # every answer sent
     close_all()
     return 0
 

@@ -238,3 +238,81 @@ def test_a_failed_flush_fails_the_calls_and_commits_nothing(workspace, ops_path,
         assert _count(workspace, "doomed") == 0
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("cls", [ProcessWriter, LocalWriter])
+def test_calls_awaited_from_the_crawls_loop_get_their_results_and_errors(workspace, ops_path, cls):
+    """``submit_async`` (the pipelines' path): results, the call's own exception, and an unpicklable result that
+    becomes an error for its call only, while the calls answered with it get theirs."""
+    import asyncio
+
+    root = str(workspace.root)
+    w = cls()
+
+    async def main():
+        first = w.submit_async("db", writer_ops.slow_run, root, "first", 0.3)  # the others queue up behind it
+        calls = [w.submit_async("db", start_run, root, f"a{i}", "crawl") for i in range(20)]
+        bad = w.submit_async("db", writer_ops.fail, root, "bad")
+        odd = w.submit_async("db", writer_ops.unpicklable, root)
+        more = [w.submit_async("db", start_run, root, f"b{i}", "crawl") for i in range(20)]
+        return await asyncio.gather(first, *calls, bad, odd, *more, return_exceptions=True)
+
+    try:
+        out = asyncio.run(main())
+    finally:
+        w.close()
+    ids, bad, odd = out[:21] + out[23:], out[21], out[22]
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 41
+    assert isinstance(bad, ValueError) and "stage failed" in str(bad)
+    if cls is ProcessWriter:
+        assert isinstance(odd, StorageWriterError) and "could not be sent back" in str(odd)
+    assert _count(workspace, "bad") == 0 and _count(workspace, "a19") == 1 and _count(workspace, "b0") == 1
+
+
+def test_the_writers_answers_reach_the_loop_in_batches(workspace, ops_path, monkeypatch):
+    """A group commit's answers cross the pipe as one message and are handed to the loop with one callback:
+    far fewer wake-ups of the crawl's loop than calls."""
+    import asyncio
+
+    import spiders.writer as sw
+
+    callbacks = []
+    real = sw._resolve_in_loop
+
+    def counting(entries):
+        callbacks.append(len(entries))
+        real(entries)
+
+    monkeypatch.setattr(sw, "_resolve_in_loop", counting)
+    root = str(workspace.root)
+    w = ProcessWriter()
+
+    async def main():
+        first = w.submit_async("db", writer_ops.slow_run, root, "first", 0.5)
+        rest = [w.submit_async("db", start_run, root, f"c{i}", "crawl") for i in range(60)]
+        return await asyncio.gather(first, *rest)
+
+    try:
+        ids = asyncio.run(main())
+    finally:
+        w.close()
+    assert len(set(ids)) == 61 and sum(callbacks) == 61
+    assert len(callbacks) <= 10, callbacks  # 60 calls queued behind a slow one: committed (and answered) together
+
+
+def test_a_dead_writer_process_fails_the_awaited_calls(workspace, ops_path):
+    import asyncio
+
+    root = str(workspace.root)
+    w = ProcessWriter()
+
+    async def main():
+        doomed = w.submit_async("db", writer_ops.die, root)
+        with pytest.raises(StorageWriterError, match="exit code 9"):
+            await asyncio.wait_for(doomed, 30)
+        return await asyncio.wait_for(w.submit_async("db", start_run, root, "after", "crawl"), 30)
+
+    try:
+        assert isinstance(asyncio.run(main()), int)
+    finally:
+        w.close()

@@ -70,3 +70,8 @@ def break_sync(ws) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     ws.store._syncfs = failing
+
+
+def unpicklable(ws):
+    """A result that cannot be sent back through the pipe."""
+    return lambda: None
