@@ -68,7 +68,7 @@ DEFAULT_REQUEST_HEADERS = {
 }
 
 DUPEFILTER_CLASS = "spiders.middlewares.MemoryDupeFilter"
-SCHEDULER_DISK_QUEUE = "spiders.squeues.LifoDiskQueue"  # Scrapy's, naming callbacks once per spider method
+SCHEDULER_DISK_QUEUE = "spiders.squeues.BufferedLifoDiskQueue"  # written at close (and beyond 10,000 requests)
 # Scrapy's check for a generator callback that returns a value reads the callback's source and parses it with
 # ast for every response (its cache is keyed by the bound method, a new object each time): ~4 % of a crawl's CPU
 # with the profile spider's long parse_ad. tests/spiders/test_spider_settings.py runs the same check on every veille
