@@ -296,32 +296,27 @@ class DbWriter:
 
     @staticmethod
     def _commit(ws, calls: list) -> None:
-        conn = ws.db.conn
+        from storage.db import begin, commit, rollback, savepoint
+
         done: list[tuple[Future, Any, BaseException | None]] = []
         try:
             # the calls' blobs were written (deferred, see put_blobs) before the calls were queued: made
             # durable here, before any row that names them can be committed
             ws.store.sync()
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
+            begin(ws.db)
             for _, fn, args, fut in calls:
                 if not fut.set_running_or_notify_cancel():
                     continue
-                conn.execute("SAVEPOINT veille_call")
                 try:
-                    res = fn(*args)
+                    with savepoint(ws.db):
+                        res = fn(*args)
                 except Exception as exc:  # noqa: BLE001 - handed to the caller through its future
-                    conn.execute("ROLLBACK TO veille_call")
-                    conn.execute("RELEASE veille_call")
                     done.append((fut, None, exc))
                 else:
-                    conn.execute("RELEASE veille_call")
                     done.append((fut, res, None))
-            if conn.in_transaction:  # (a call that committed on its own left none open)
-                conn.execute("COMMIT")
+            commit(ws.db)
         except BaseException as exc:  # noqa: BLE001 - the transaction failed: every call of it failed
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            rollback(ws.db)
             for _, _, _, fut in calls:
                 if not fut.done():
                     if fut.running() or fut.set_running_or_notify_cancel():

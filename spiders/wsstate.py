@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.db import tune_for_group_commits
 from storage.workspace import Workspace
 
 _OPEN: dict[str, Workspace] = {}
@@ -13,7 +14,10 @@ def workspace(root: str | Path) -> Workspace:
     ws = _OPEN.get(str(root))  # called for every item: no path resolution on the hot path
     if ws is None:
         key = str(Path(root).resolve())
-        ws = _OPEN.get(key) or Workspace.open(key)
+        ws = _OPEN.get(key)
+        if ws is None:
+            ws = Workspace.open(key)
+            tune_for_group_commits(ws.db)  # its writes go through spiders.writer's group commits
         _OPEN[key] = _OPEN[str(root)] = ws
     return ws
 
