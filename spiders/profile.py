@@ -309,7 +309,11 @@ class Page:
     @property
     def sel(self) -> Selector:
         if self._sel is None:
-            self._sel = Selector(text=self.text or "<html></html>")
+            text = self.text or "<html></html>"
+            # The type parsel would find, without its first guess: json.loads of the whole text, which fails (with
+            # an exception built) on every HTML page. Only a text that starts as a JSON array or object can be one.
+            kind = None if _JSON_START.match(text) else "xml" if _XML_DECLARATION.match(text) else "html"
+            self._sel = Selector(text=text, type=kind)
         return self._sel
 
     def _script_bodies(self, attr_re: str) -> list[str]:
@@ -353,6 +357,8 @@ class Page:
         return self._json
 
 
+_XML_DECLARATION = re.compile(r"[\s\ufeff]*<\?xml\s")  # as parsel decides between its XML and HTML parsers
+_JSON_START = re.compile(r"[ \t\n\r]*[\[{]")  # (json.loads skips only these spaces)
 _SCRIPT_RE = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.S | re.I)
 
 

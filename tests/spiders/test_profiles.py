@@ -197,3 +197,20 @@ def test_scrapy_crawl_works_as_for_any_scrapy_project(site, tmp_path):
             ("leboncoin", "crawl", "ok", 4)]
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("text", [
+    "<html><body><h1>x</h1></body></html>", "  \n<!doctype html><p>a", "\ufeff<html><p>b</p></html>",
+    '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body><p>x</p></body></html>',
+    ' \n<?xml version="1.0" encoding="utf-8"?><rss><channel><title>t</title></channel></rss>',
+    '{"props": {"pageProps": {"ad": {"subject": "x"}}}}', ' \r\n[1, 2, {"a": "b"}]', "123", '"just a string"',
+    "{not json at all <p>x</p>", "[broken", "\u00a0{}", "\ufeff{}", "",
+])
+def test_a_pages_selector_has_the_type_parsel_would_give_it(text):
+    """Page.sel names its type instead of letting parsel try json.loads on every page: the same type."""
+    from parsel import Selector
+
+    from spiders.profile import Page
+
+    page = Page("https://example.test/a", text)
+    assert page.sel.type == Selector(text=text or "<html></html>").type
