@@ -108,9 +108,10 @@ class MediaPipeline:
         ws = crawler.settings.get("VEILLE_WORKSPACE")
         if not ws:
             raise NotConfigured("no VEILLE_WORKSPACE")
+        if not crawler.settings.getbool("VEILLE_DOWNLOAD_IMAGES", True):
+            raise NotConfigured("images off")  # (not a pipeline step each item goes through for nothing)
         p = cls(ws, crawler.settings.getint("VEILLE_MAX_MEDIA_BYTES", 15_000_000),
-                crawler.settings.getint("VEILLE_MAX_IMAGES_PER_AD", 8),
-                crawler.settings.getbool("VEILLE_DOWNLOAD_IMAGES", True))
+                crawler.settings.getint("VEILLE_MAX_IMAGES_PER_AD", 8), True)
         p.crawler = crawler
         return p
 
@@ -173,16 +174,18 @@ class MediaPipeline:
 
 # ------------------------------------------------------------------ storage
 class StoragePipeline:
-    def __init__(self, workspace_path: str, store_listings: bool):
+    def __init__(self, workspace_path: str, store_listings: bool, ad_results: bool = True):
         self.workspace_path = workspace_path
         self.store_listings = store_listings
+        self.ad_results = ad_results  # each ad's outcome in the site's report (re-checks read them; crawls do not)
 
     @classmethod
     def from_crawler(cls, crawler):
         ws = crawler.settings.get("VEILLE_WORKSPACE")
         if not ws:
             raise NotConfigured("no VEILLE_WORKSPACE: set it to store items (env VEILLE_WORKSPACE)")
-        p = cls(ws, crawler.settings.getbool("VEILLE_STORE_LISTINGS", True))
+        p = cls(ws, crawler.settings.getbool("VEILLE_STORE_LISTINGS", True),
+                crawler.settings.get("VEILLE_RUN_KIND", "crawl") != "crawl")
         p.crawler = crawler
         return p
 
@@ -263,6 +266,8 @@ class StoragePipeline:
             self._inc(f"stage_errors/{stage}")
             if len(_errors(self.crawler)) < 50:
                 _errors(self.crawler).append(f"{stage}: {err}")
+        if not self.ad_results:  # (a crawl's report counts them; a list of every ad would only grow with it)
+            return
         _results(self.crawler).append({"post_id": item.post_id, "url": item.post.url,
                                        "outcome": "changed" if item.changed and item.recapture else "live",
                                        "http_status": item.evidence.status, "capture_id": item.capture_id,

@@ -104,3 +104,19 @@ def test_media_url_cache_is_bounded_and_forgets_the_least_recently_used():
     p._remember("https://img.example/5.jpg", None)
     assert "https://img.example/2.jpg" in p.cache and "https://img.example/3.jpg" not in p.cache
     assert len(p.cache) == 3
+
+
+def test_the_media_and_result_steps_are_left_out_when_not_wanted():
+    """With images off the media pipeline is not a step at all; a crawl's storage pipeline keeps no list of every
+    ad's outcome (only re-checks read them)."""
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.test import get_crawler
+
+    from spiders.pipelines import MediaPipeline, StoragePipeline
+
+    base = {"VEILLE_WORKSPACE": "/nowhere"}
+    with pytest.raises(NotConfigured):
+        MediaPipeline.from_crawler(get_crawler(settings_dict={**base, "VEILLE_DOWNLOAD_IMAGES": False}))
+    assert MediaPipeline.from_crawler(get_crawler(settings_dict=base)).enabled
+    assert not StoragePipeline.from_crawler(get_crawler(settings_dict=base)).ad_results
+    assert StoragePipeline.from_crawler(get_crawler(settings_dict={**base, "VEILLE_RUN_KIND": "recheck"})).ad_results
