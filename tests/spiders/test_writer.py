@@ -316,3 +316,23 @@ def test_a_dead_writer_process_fails_the_awaited_calls(workspace, ops_path):
         assert isinstance(asyncio.run(main()), int)
     finally:
         w.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="needs os.getpriority")
+def test_the_writer_process_runs_below_the_crawls_priority(workspace, ops_path, monkeypatch):
+    """The crawl's reactor is the bottleneck: the writer lowers its priority by VEILLE_WRITER_NICE (default 10)."""
+    from spiders.writer import NICE_ENV
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    root = str(workspace.root)
+    for env, want in ((None, min(mine + 10, 19)), ("0", mine), ("3", min(mine + 3, 19))):
+        if env is None:
+            monkeypatch.delenv(NICE_ENV, raising=False)
+        else:
+            monkeypatch.setenv(NICE_ENV, env)
+        w = ProcessWriter()
+        try:
+            pid = w.submit("db", writer_ops.pid, root).result(30)
+            assert os.getpriority(os.PRIO_PROCESS, pid) == want
+        finally:
+            w.close()
