@@ -336,3 +336,42 @@ def test_the_writer_process_runs_below_the_crawls_priority(workspace, ops_path, 
             assert os.getpriority(os.PRIO_PROCESS, pid) == want
         finally:
             w.close()
+
+
+def test_calls_made_in_one_turn_of_the_loop_cross_the_pipe_together_and_in_order(workspace, ops_path, monkeypatch):
+    """submit_async's calls of one turn of the loop are one message; one unpicklable call fails alone; a plain
+    submit made after them reaches the writer after them."""
+    import asyncio
+
+    import spiders.writer as sw
+
+    sent = []
+    real = sw._write_msg
+
+    def counting(fh, obj):
+        if isinstance(obj, list) and obj and len(obj[0]) == 5:  # (calls, not answers)
+            sent.append(len(obj))
+        real(fh, obj)
+
+    monkeypatch.setattr(sw, "_write_msg", counting)
+    root = str(workspace.root)
+    w = ProcessWriter()
+
+    async def main():
+        first = [w.submit_async("db", start_run, root, f"t{i}", "crawl") for i in range(30)]
+        odd = w.submit_async("db", start_run, root, lambda: None, "crawl")  # cannot be pickled
+        last = w.submit_async("db", start_run, root, "t30", "crawl")
+        await asyncio.sleep(0)  # the loop turns: the outbox is sent
+        after = w.submit("db", start_run, root, "after", "crawl")  # from the loop's thread, blocking-free
+        got = await asyncio.gather(*first, last, return_exceptions=True)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - pickling a lambda fails
+            await odd
+        return got, after.result(30)
+
+    try:
+        ids, after = asyncio.run(main())
+    finally:
+        w.close()
+    assert all(isinstance(i, int) for i in ids) and ids == sorted(ids) and after > max(ids)
+    assert sent[0] == 32  # the first message held the turn's 32 calls (then one by one, once it failed)
+    assert _count(workspace, "t30") == 1 and _count(workspace, "after") == 1
