@@ -12,6 +12,7 @@ tests: a figure below its target does not make this script fail, a crash does.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,9 @@ def plan(quick: bool, tmp: Path) -> list[tuple[str, list[list[str]]]]:
         ("extract", [[PY, str(HERE / "extract_throughput.py"), "2000" if quick else "20000"]]),
         ("crawl", [[PY, str(HERE / "crawl_bench.py"), "--ads", "300" if quick else "5000",
                     "--shots", "3" if quick else "20"]]),
+        *([("crawl-icount", [[PY, str(HERE / "crawl_icount.py"), "--ads", *(["100", "200"] if quick else
+                                                                           ["300", "1300"])]])]
+          if shutil.which("valgrind") else []),  # (instructions per ad; skipped where valgrind is missing)
         ("evidence-layout", [[PY, str(HERE / "evidence_layout.py"), "--blobs", "300" if quick else "3000",
                               "--dir", str(tmp)]]),
         ("evidence-sync", [[PY, str(HERE / "evidence_sync.py"), "--blobs", "300" if quick else "2000",
