@@ -32,6 +32,7 @@ element and ``*`` maps over a list (``ads.*.url``).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import tomllib
@@ -688,13 +689,28 @@ def next_page_url(profile: Profile, page: Page) -> str | None:
 
 
 # ---------------------------------------------------------------- blocked / removed
+def _head_text(head: bytes, declared: str | None) -> str:
+    """The first bytes of a page as text: in the charset the page declares (Content-Type, else ``<meta
+    charset>``) when it is not UTF-8, so that the markers with accents ("accès refusé") are found on a
+    windows-1252 page too; otherwise as UTF-8, with replacement characters for what is not."""
+    m = None if declared else re.search(rb"""<meta[^>]+charset=["']?([\w-]+)""", head[:4096], re.I)
+    enc = declared or (m.group(1).decode("ascii", "ignore") if m else None)
+    if enc:
+        try:
+            if codecs.lookup(enc).name != "utf-8":
+                return head.decode(enc, "replace")
+        except LookupError:  # an unknown charset: read as UTF-8
+            pass
+    return head.decode("utf-8", "replace")
+
+
 def detect_block(profile: Profile | None, status: int | None, headers: dict[str, str] | None,
                  body: bytes) -> str | None:
     """Why this answer is a challenge/captcha/access-denied page, or None."""
     h = {k.lower(): v for k, v in (headers or {}).items()}
     if "cf-mitigated" in h:
         return f"Cloudflare challenge (cf-mitigated: {h['cf-mitigated'][:40]})"
-    head = body[:300_000].decode("utf-8", "replace").lower()
+    head = _head_text(body[:300_000], _charset(h.get("content-type", ""))).lower()
     markers = list(BLOCK_MARKERS) + (profile.block_markers if profile else [])
     hit = next((m for m in markers if m in head), None)
     if hit:

@@ -214,3 +214,20 @@ def test_a_pages_selector_has_the_type_parsel_would_give_it(text):
 
     page = Page("https://example.test/a", text)
     assert page.sel.type == Selector(text=text or "<html></html>").type
+
+
+def test_block_markers_with_accents_are_found_in_the_pages_own_charset():
+    """A windows-1252 "Accès refusé" page is a block page (the body used to be read as UTF-8 only); a page
+    without a declared charset is still read as UTF-8."""
+    lbc = load_profile("leboncoin")
+    page = "<html><head><title>Accès refusé</title></head><body>Vous êtes un robot ?</body></html>"
+    cp = page.encode("windows-1252")
+    assert detect_block(lbc, 200, {"Content-Type": "text/html; charset=windows-1252"}, cp)
+    meta = b'<meta charset="windows-1252">' + cp
+    assert detect_block(lbc, 200, {}, meta)
+    assert detect_block(lbc, 200, {}, page.encode("utf-8"))
+    assert detect_block(lbc, 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode("utf-8"))
+    assert detect_block(lbc, 200, {"Content-Type": "text/html; charset=nonsense"}, page.encode("utf-8"))
+    assert detect_block(lbc, 200, {}, cp) is None  # undeclared windows-1252: read as UTF-8, as before
+    assert detect_block(lbc, 200, {"Content-Type": "text/html; charset=windows-1252"},
+                        "<h1>Vends passeport, accès rapide</h1>".encode("windows-1252")) is None
