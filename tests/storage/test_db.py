@@ -82,5 +82,5 @@ def test_the_writers_connection_keeps_its_statement_journal_in_memory(workspace,
     import sqlite3
 
     opts = {r[0] for r in sqlite3.connect(":memory:").execute("pragma compile_options")}
-XX
+    if opts & {"TEMP_STORE=0", "TEMP_STORE=1"}:  # SQLite's usual builds: files unless a connection asks for memory
         assert out["plain"][0] == 0 and out["plain"][1] > 0  # (the probe does see them)
