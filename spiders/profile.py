@@ -368,14 +368,20 @@ def _charset(content_type: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _meta_charset(body: bytes) -> str | None:
+    """The charset a page's ``<meta charset>`` (or ``http-equiv`` content type) names in its first 4 KB."""
+    m = re.search(rb"""<meta[^>]+charset=["']?([\w-]+)""", body[:4096], re.I)
+    return m.group(1).decode("ascii", "ignore") if m else None
+
+
 def decode_html(body: bytes, declared: str | None = None) -> str:
     """Decode HTML bytes: declared charset, then ``<meta charset>``, then UTF-8, then windows-1252."""
     candidates = []
     if declared:
         candidates.append(declared)
-    m = re.search(rb"""<meta[^>]+charset=["']?([\w-]+)""", body[:4096], re.I)
-    if m:
-        candidates.append(m.group(1).decode("ascii", "ignore"))
+    meta = _meta_charset(body)
+    if meta:
+        candidates.append(meta)
     candidates += ["utf-8", "windows-1252"]
     for enc in candidates:
         try:
@@ -693,8 +699,7 @@ def _head_text(head: bytes, declared: str | None) -> str:
     """The first bytes of a page as text: in the charset the page declares (Content-Type, else ``<meta
     charset>``) when it is not UTF-8, so that the markers with accents ("accès refusé") are found on a
     windows-1252 page too; otherwise as UTF-8, with replacement characters for what is not."""
-    m = None if declared else re.search(rb"""<meta[^>]+charset=["']?([\w-]+)""", head[:4096], re.I)
-    enc = declared or (m.group(1).decode("ascii", "ignore") if m else None)
+    enc = declared or _meta_charset(head)
     if enc:
         try:
             if codecs.lookup(enc).name != "utf-8":

@@ -454,13 +454,18 @@ class _LoopFuture:
         self.future = loop.create_future()
 
 
+def _resolve(fut, ok: bool, value) -> None:
+    """Set a future (concurrent or asyncio) unless it is done already (cancelled, or failed meanwhile)."""
+    if not fut.done():
+        if ok:
+            fut.set_result(value)
+        else:
+            fut.set_exception(value)
+
+
 def _resolve_in_loop(entries: list) -> None:
     for fut, ok, value in entries:
-        if not fut.done():  # (a coroutine cancelled meanwhile)
-            if ok:
-                fut.set_result(value)
-            else:
-                fut.set_exception(value)
+        _resolve(fut, ok, value)
 
 
 def _settle(answers: list) -> None:
@@ -472,11 +477,8 @@ def _settle(answers: list) -> None:
             continue
         if isinstance(fut, _LoopFuture):
             by_loop.setdefault(fut.loop, []).append((fut.future, ok, value))
-        elif not fut.done():
-            if ok:
-                fut.set_result(value)
-            else:
-                fut.set_exception(value)
+        else:
+            _resolve(fut, ok, value)
     for loop, entries in by_loop.items():
         try:
             loop.call_soon_threadsafe(_resolve_in_loop, entries)
@@ -549,7 +551,10 @@ class ProcessWriter:
                 self._start()
 
     def submit(self, kind: str, fn, ws_path: str, *args) -> Future:
-        return self._submit(Future(), kind, fn, ws_path, args)
+        fut: Future = Future()
+        call = self._register(fut, kind, fn, ws_path, args)
+        self._flush([(call, fut)])  # (after the calls waiting in the outbox: calls reach the writer in order)
+        return fut
 
     def submit_async(self, kind: str, fn, ws_path: str, *args) -> asyncio.Future:
         """:meth:`submit` for a coroutine of the running asyncio loop: an asyncio future, resolved in that loop.
@@ -578,11 +583,6 @@ class ProcessWriter:
                 path = self._paths[ws_path] = str(Path(ws_path).resolve())
         return (rid, kind, fn, path, args)
 
-    def _submit(self, fut, kind: str, fn, ws_path: str, args: tuple):
-        call = self._register(fut, kind, fn, ws_path, args)
-        self._flush([(call, fut)])  # (after the calls waiting in the outbox: calls reach the writer in order)
-        return fut
-
     def _flush(self, more: list | None = None) -> None:
         """Send the outbox's calls (and ``more``) in one message."""
         with self._send_lock:
@@ -594,7 +594,7 @@ class ProcessWriter:
             if not batch:
                 return
             try:
-                proc = proc or self._restart()
+                proc = proc or self._running_process()
                 # Written outside ``_lock``: when the pipe is full this waits for the writer to read, and the
                 # reader thread, which needs ``_lock`` to hand answers back, must keep draining them meanwhile.
                 _write_msg(proc.stdin, [call for call, _ in batch])
@@ -610,7 +610,8 @@ class ProcessWriter:
                 except Exception as exc:  # noqa: BLE001
                     self._fail([(call, fut)], exc)
 
-    def _restart(self) -> subprocess.Popen:
+    def _running_process(self) -> subprocess.Popen:
+        """The writer process, started (again) if there is none."""
         with self._lock:
             return self._proc or self._start()
 
